@@ -1,0 +1,14 @@
+// Subcommands of the berth executable.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace berth::cli {
+
+int serve_command(const std::vector<std::string>& args);
+
+// Sets up spdlog on stderr: "text" (human) or "json" (one object per line).
+void configure_logging(const std::string& format, const std::string& level);
+
+}  // namespace berth::cli

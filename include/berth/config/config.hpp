@@ -1,0 +1,42 @@
+// The typed configuration tree: defaults, then the JSON file, then BERTH_* environment
+// variables, then command-line flags. Validated once, at start.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "berth/registry/error.hpp"
+
+namespace berth::config {
+
+struct listen_address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct settings {
+  std::string listen = "0.0.0.0:5000";
+  std::string data_dir = "./berth-data";
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // trace | debug | info | warn | error
+  std::int64_t upload_expiry_seconds = 24 * 3600;
+  unsigned io_threads = 0;
+  unsigned worker_threads = 4;
+  std::int64_t header_timeout_seconds = 60;
+  std::int64_t body_idle_timeout_seconds = 300;
+  std::int64_t shutdown_grace_seconds = 5;
+};
+
+// Flags given on the command line, by long name without dashes ("listen", "data-dir", ...).
+using flag_map = std::map<std::string, std::string>;
+// Looks up an environment variable; injectable for tests.
+using env_lookup = std::string (*)(const char* name);
+
+std::string process_env(const char* name);
+
+result<settings> load(const flag_map& flags, env_lookup env = process_env);
+result<settings> apply_json(settings s, const std::string& json_text);
+result<listen_address> parse_listen(const std::string& text);
+
+}  // namespace berth::config

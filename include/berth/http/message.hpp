@@ -1,0 +1,93 @@
+// HTTP request/response values and the handler interface the transport calls. No Beast here:
+// handlers compile quickly and are tested without sockets.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace berth::http {
+
+enum class verb { get, head, post, put, patch, delete_, other };
+
+class header_list {
+ public:
+  // Case-insensitive lookup of the first value.
+  std::optional<std::string_view> find(std::string_view name) const;
+  void add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  void set(std::string_view name, std::string value);
+  const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+struct request {
+  verb method = verb::get;
+  std::string target;  // as received
+  std::string path;    // target before '?', not decoded
+  std::string query;   // target after '?', not decoded
+  header_list headers;
+  std::optional<std::uint64_t> content_length;
+  bool chunked = false;
+  std::string body;  // buffered bodies only
+
+  std::optional<std::string_view> header(std::string_view name) const { return headers.find(name); }
+  bool has_body() const { return chunked || (content_length && *content_length > 0); }
+  // Query parameters, percent-decoded ('+' is a space, as Go's url.Query decodes it).
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::vector<std::string> query_params(std::string_view name) const;
+  bool has_query_param(std::string_view name) const;
+};
+
+// Bytes served straight from a file descriptor (sendfile); `owner` keeps the descriptor open.
+struct file_payload {
+  std::shared_ptr<const void> owner;
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+struct response {
+  unsigned status = 200;
+  header_list headers;
+  std::string body;
+  std::optional<file_payload> file;
+  // The Content-Length a HEAD response announces (it sends no body).
+  std::optional<std::uint64_t> head_length;
+};
+
+enum class body_mode { none, buffered, stream };
+
+// One request's handling, created by the router once the headers are in.
+class exchange {
+ public:
+  virtual ~exchange() = default;
+  virtual body_mode mode() const { return body_mode::none; }
+  // buffered: the largest body accepted; a larger one gets too_large().
+  virtual std::size_t body_limit() const { return 0; }
+  virtual response too_large() { return response{413, {}, {}, {}, {}}; }
+  // stream: called before any body byte is read; a response rejects the request.
+  virtual std::optional<response> start(const request&) { return std::nullopt; }
+  // stream: each piece of the body; a response stops the upload and is sent as the answer.
+  virtual std::optional<response> consume(const char*, std::size_t) { return std::nullopt; }
+  // After the whole body (buffered: in req.body).
+  virtual response finish(request& req) = 0;
+  // finish() blocks on disk or database writes: the transport runs it off the I/O threads.
+  virtual bool blocking() const { return false; }
+};
+
+class request_handler {
+ public:
+  virtual ~request_handler() = default;
+  virtual std::unique_ptr<exchange> route(const request& head) = 0;
+};
+
+std::string percent_decode(std::string_view s, bool plus_is_space);
+std::string percent_encode_query_value(std::string_view s);
+
+}  // namespace berth::http

@@ -1,0 +1,50 @@
+// The HTTP/1.1 transport: accepts connections, reads requests (streaming large bodies), hands them
+// to a request_handler and writes responses (sendfile for file payloads). Knows nothing of registries.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "berth/http/message.hpp"
+
+namespace berth::http {
+
+struct server_options {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 5000;
+  unsigned io_threads = 0;      // 0: one per core
+  unsigned worker_threads = 4;  // blocking work: fsync, database writes
+  std::size_t max_header_bytes = 64 * 1024;
+  std::chrono::seconds header_timeout{60};
+  std::chrono::seconds body_idle_timeout{300};
+  std::chrono::seconds shutdown_grace{5};
+};
+
+class server {
+ public:
+  server(server_options options, request_handler& handler);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds the listener; returns an error message (empty on success). port 0 picks a free port.
+  std::string listen();
+  std::uint16_t bound_port() const;
+  std::string bound_address() const;
+
+  // Runs `task` on a worker thread every `interval`, first right away.
+  void every(std::chrono::seconds interval, std::function<void()> task);
+
+  // Serves until SIGINT/SIGTERM (or stop()), then drains in-flight requests for the grace period.
+  void run();
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace berth::http

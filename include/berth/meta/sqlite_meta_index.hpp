@@ -1,0 +1,49 @@
+// meta_index on SQLite (WAL): the embedded default, one file under the data directory.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "berth/meta/meta_index.hpp"
+#include "berth/meta/sqlite_connection.hpp"
+
+namespace berth::meta {
+
+class sqlite_meta_index final : public meta_index {
+ public:
+  static result<std::unique_ptr<sqlite_meta_index>> open(const std::filesystem::path& db_path);
+
+  result<bool> repository_exists(const std::string& name) override;
+  result<void> ensure_repository(const std::string& name, std::int64_t now) override;
+  result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit) override;
+
+  result<std::optional<std::int64_t>> linked_blob_size(const std::string& repo, const std::string& digest) override;
+  result<void> record_blob(const std::string& repo, const std::string& digest, std::int64_t size,
+                           std::int64_t now) override;
+  result<bool> mount_blob(const std::string& repo, const std::string& from, const std::string& digest,
+                          std::int64_t now) override;
+  result<bool> unlink_blob(const std::string& repo, const std::string& digest) override;
+
+  result<void> create_upload(const std::string& id, const std::string& repo, std::int64_t now) override;
+  result<std::optional<upload_row>> find_upload(const std::string& id) override;
+  result<void> touch_upload(const std::string& id, std::int64_t now) override;
+  result<void> delete_upload(const std::string& id) override;
+  result<std::vector<upload_row>> uploads_idle_since(std::int64_t before) override;
+  result<std::vector<upload_row>> all_uploads() override;
+
+  result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo, const std::string& digest) override;
+  result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) override;
+  result<void> put_manifest(const manifest_write& m) override;
+  result<bool> delete_manifest(const std::string& repo, const std::string& digest) override;
+  result<bool> delete_tag(const std::string& repo, const std::string& tag) override;
+  result<std::vector<std::string>> list_tags(const std::string& repo, const std::string& after,
+                                             std::size_t limit) override;
+  result<std::vector<referrer_row>> referrers(const std::string& repo, const std::string& subject) override;
+
+ private:
+  explicit sqlite_meta_index(std::unique_ptr<connection_pool> pool) : pool_(std::move(pool)) {}
+  result<std::vector<upload_row>> query_uploads(const char* sql, std::optional<std::int64_t> arg);
+  std::unique_ptr<connection_pool> pool_;
+};
+
+}  // namespace berth::meta

@@ -1,0 +1,83 @@
+// Domain errors: what went wrong in registry terms. Each API adapter maps an errc to its wire error.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace berth {
+
+enum class errc {
+  blob_unknown,
+  blob_upload_invalid,
+  blob_upload_unknown,
+  upload_out_of_order,  // a chunk that does not start where the upload ends
+  digest_invalid,
+  manifest_blob_unknown,
+  manifest_invalid,
+  manifest_unknown,
+  manifest_too_large,
+  name_invalid,
+  name_unknown,
+  size_invalid,
+  tag_invalid,
+  range_invalid,
+  pagination_number_invalid,
+  unsupported,
+  too_many_requests,
+  unauthorized,
+  denied,
+  storage_full,
+  internal,
+};
+
+const char* to_string(errc code);
+
+struct error {
+  errc code = errc::internal;
+  std::string message;
+  std::string detail;  // optional JSON text for the wire "detail" field
+};
+
+inline error make_error(errc code, std::string message = {}, std::string detail = {}) {
+  return error{code, std::move(message), std::move(detail)};
+}
+
+// A value or an error; errors are values at every boundary.
+template <class T>
+class [[nodiscard]] result {
+ public:
+  result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  result(error e) : v_(std::move(e)) {}      // NOLINT(google-explicit-constructor)
+  bool has_value() const { return v_.index() == 0; }
+  explicit operator bool() const { return has_value(); }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const error& error_value() const { return std::get<1>(v_); }
+  error&& take_error() { return std::get<1>(std::move(v_)); }
+
+ private:
+  std::variant<T, error> v_;
+};
+
+template <>
+class [[nodiscard]] result<void> {
+ public:
+  result() = default;
+  result(error e) : e_(std::move(e)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  bool has_value() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  const error& error_value() const { return e_; }
+  error&& take_error() { return std::move(e_); }
+
+ private:
+  error e_;
+  bool ok_ = true;
+};
+
+}  // namespace berth

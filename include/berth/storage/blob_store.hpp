@@ -1,0 +1,39 @@
+// The blob store interface: content-addressed bytes and the temp files of uploads in progress.
+// Metadata (which repository may see a blob) lives in meta/, not here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "berth/registry/digest.hpp"
+#include "berth/storage/file_handle.hpp"
+
+namespace berth::storage {
+
+struct opened_blob {
+  std::shared_ptr<file_handle> file;
+  std::uint64_t size = 0;
+};
+
+class blob_store {
+ public:
+  virtual ~blob_store() = default;
+
+  // Upload temp files, keyed by a validated upload id.
+  virtual result<void> create_upload(const std::string& id) = 0;
+  // Opened for appending; the caller writes and hashes.
+  virtual result<file_handle> open_upload_for_append(const std::string& id) = 0;
+  virtual result<file_handle> open_upload_for_read(const std::string& id) = 0;
+  virtual result<std::uint64_t> upload_size(const std::string& id) = 0;
+  virtual void remove_upload(const std::string& id) = 0;
+  virtual std::vector<std::string> list_uploads() = 0;
+  // Makes the upload's bytes durable and moves them to the blob's address. Idempotent.
+  virtual result<void> commit_upload(const std::string& id, const digest& d) = 0;
+
+  virtual result<opened_blob> open_blob(const digest& d) = 0;
+  virtual bool has_blob(const digest& d) = 0;
+};
+
+}  // namespace berth::storage

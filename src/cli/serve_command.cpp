@@ -1,0 +1,116 @@
+// berth serve: opens the data directory and serves the registry until SIGINT/SIGTERM.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "berth/cli/commands.hpp"
+#include "berth/config/config.hpp"
+#include "berth/http/server.hpp"
+#include "berth/meta/sqlite_meta_index.hpp"
+#include "berth/oci/v2_handler.hpp"
+#include "berth/registry/registry.hpp"
+#include "berth/storage/filesystem_blob_store.hpp"
+
+namespace berth::cli {
+namespace {
+
+constexpr const char* serve_help = R"(Usage: berth serve [options]
+
+Serves the registry (Docker Registry V2 / OCI distribution API).
+
+Options (a flag beats its environment variable, which beats the config file):
+  --listen HOST:PORT     address to listen on            [BERTH_LISTEN, default 0.0.0.0:5000]
+  --data-dir DIR         blobs, uploads and metadata     [BERTH_DATA_DIR, default ./berth-data]
+  --config FILE          JSON configuration file         [BERTH_CONFIG]
+  --log-format FORMAT    text or json                    [BERTH_LOG_FORMAT, default text]
+  --log-level LEVEL      trace, debug, info, warn, error [BERTH_LOG_LEVEL, default info]
+  --upload-expiry SECS   abandoned upload lifetime       [BERTH_UPLOAD_EXPIRY_SECONDS, default 86400]
+  -h, --help             show this help
+)";
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "berth: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int serve_command(const std::vector<std::string>& args) {
+  config::flag_map flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << serve_help;
+      return 0;
+    }
+    if (!a.starts_with("--")) return fail("unexpected argument '" + a + "' (see berth serve --help)");
+    auto name = a.substr(2);
+    std::string value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else {
+      if (i + 1 >= args.size()) return fail("option --" + name + " needs a value");
+      value = args[++i];
+    }
+    static const char* known[] = {"listen", "data-dir", "config", "log-format", "log-level", "upload-expiry"};
+    bool ok = false;
+    for (auto k : known) ok = ok || name == k;
+    if (!ok) return fail("unknown option --" + name + " (see berth serve --help)");
+    flags[name] = value;
+  }
+
+  auto loaded = config::load(flags);
+  if (!loaded) return fail(loaded.error_value().message);
+  const auto& cfg = *loaded;
+  configure_logging(cfg.log_format, cfg.log_level);
+
+  std::filesystem::path data_dir = cfg.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return fail("cannot create data directory '" + data_dir.string() + "': " + ec.message());
+
+  // One server per data directory: two would race on the same files.
+  int lock_fd = ::open((data_dir / "berth.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return fail("data directory '" + data_dir.string() + "' is not writable");
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return fail("data directory '" + data_dir.string() + "' is in use by another berth process");
+  }
+
+  auto blobs = storage::filesystem_blob_store::open(data_dir);
+  if (!blobs) return fail(blobs.error_value().message);
+  auto meta = meta::sqlite_meta_index::open(data_dir / "berth.db");
+  if (!meta) return fail("metadata: " + meta.error_value().message);
+
+  system_clock clk;
+  registry reg(**blobs, **meta, clk, registry_options{cfg.upload_expiry_seconds});
+  oci::v2_handler v2(reg);
+
+  auto addr = config::parse_listen(cfg.listen);
+  http::server_options opts;
+  opts.host = addr->host;
+  opts.port = addr->port;
+  opts.io_threads = cfg.io_threads;
+  opts.worker_threads = cfg.worker_threads;
+  opts.header_timeout = std::chrono::seconds(cfg.header_timeout_seconds);
+  opts.body_idle_timeout = std::chrono::seconds(cfg.body_idle_timeout_seconds);
+  opts.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_seconds);
+  http::server srv(opts, v2);
+  if (auto err = srv.listen(); !err.empty()) return fail(err);
+
+  srv.every(std::chrono::minutes(10), [&reg] {
+    if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
+  });
+  spdlog::info("berth {} listening on http://{} (data directory {})", BERTH_VERSION, srv.bound_address(),
+               std::filesystem::absolute(data_dir).string());
+  srv.run();
+  ::close(lock_fd);
+  return 0;
+}
+
+}  // namespace berth::cli

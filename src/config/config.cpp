@@ -1,0 +1,157 @@
+#include "berth/config/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace berth::config {
+namespace {
+
+using json = nlohmann::json;
+
+error bad(std::string message) { return make_error(errc::internal, std::move(message)); }
+
+template <class T>
+result<void> read_int(const json& obj, const char* key, T& out, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_number_integer() || it->get<std::int64_t>() < 0) return bad(where + "." + key + " must be a non-negative integer");
+  out = static_cast<T>(it->get<std::int64_t>());
+  return {};
+}
+
+result<void> read_string(const json& obj, const char* key, std::string& out, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_string()) return bad(where + "." + key + " must be a string");
+  out = it->get<std::string>();
+  return {};
+}
+
+result<void> only_keys(const json& obj, std::initializer_list<const char*> keys, const std::string& where) {
+  if (!obj.is_object()) return bad(where + " must be an object");
+  for (const auto& [k, v] : obj.items()) {
+    bool known = false;
+    for (auto key : keys) known = known || k == key;
+    if (!known) return bad("unknown configuration key " + where + "." + k);
+  }
+  return {};
+}
+
+result<std::int64_t> parse_seconds(const std::string& text, const char* what) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v < 0) {
+    return bad(std::string(what) + " must be a non-negative integer, got '" + text + "'");
+  }
+  return v;
+}
+
+result<void> validate(const settings& s) {
+  if (auto l = parse_listen(s.listen); !l) return l.take_error();
+  if (s.data_dir.empty()) return bad("data directory must not be empty");
+  if (s.log_format != "text" && s.log_format != "json") return bad("log format must be 'text' or 'json'");
+  for (auto level : {"trace", "debug", "info", "warn", "error"}) {
+    if (s.log_level == level) return {};
+  }
+  return bad("log level must be one of trace, debug, info, warn, error");
+}
+
+}  // namespace
+
+std::string process_env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+result<listen_address> parse_listen(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad("listen address must be HOST:PORT, got '" + text + "'");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
+    return bad("invalid port in listen address '" + text + "'");
+  }
+  return listen_address{host, static_cast<std::uint16_t>(port)};
+}
+
+result<settings> apply_json(settings s, const std::string& json_text) {
+  json doc = json::parse(json_text, nullptr, false, true);
+  if (doc.is_discarded()) return bad("configuration file is not valid JSON");
+  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http"}, "config"); !r) return r.take_error();
+  if (auto r = read_string(doc, "listen", s.listen, "config"); !r) return r.take_error();
+  if (auto r = read_string(doc, "data_dir", s.data_dir, "config"); !r) return r.take_error();
+  if (auto it = doc.find("log"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"format", "level"}, "log"); !r) return r.take_error();
+    if (auto r = read_string(*it, "format", s.log_format, "log"); !r) return r.take_error();
+    if (auto r = read_string(*it, "level", s.log_level, "log"); !r) return r.take_error();
+  }
+  if (auto it = doc.find("uploads"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"expiry_seconds"}, "uploads"); !r) return r.take_error();
+    if (auto r = read_int(*it, "expiry_seconds", s.upload_expiry_seconds, "uploads"); !r) return r.take_error();
+  }
+  if (auto it = doc.find("http"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"io_threads", "worker_threads", "header_timeout_seconds", "body_idle_timeout_seconds",
+                                 "shutdown_grace_seconds"},
+                           "http");
+        !r) {
+      return r.take_error();
+    }
+    for (auto [key, field] : {std::pair{"header_timeout_seconds", &s.header_timeout_seconds},
+                              std::pair{"body_idle_timeout_seconds", &s.body_idle_timeout_seconds},
+                              std::pair{"shutdown_grace_seconds", &s.shutdown_grace_seconds}}) {
+      if (auto r = read_int(*it, key, *field, "http"); !r) return r.take_error();
+    }
+    if (auto r = read_int(*it, "io_threads", s.io_threads, "http"); !r) return r.take_error();
+    if (auto r = read_int(*it, "worker_threads", s.worker_threads, "http"); !r) return r.take_error();
+    if (s.worker_threads == 0) return bad("http.worker_threads must be at least 1");
+  }
+  return s;
+}
+
+result<settings> load(const flag_map& flags, env_lookup env) {
+  settings s;
+  auto flag = [&](const char* name) -> std::string {
+    auto it = flags.find(name);
+    return it == flags.end() ? std::string() : it->second;
+  };
+  std::string path = flag("config");
+  if (path.empty()) path = env("BERTH_CONFIG");
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) return bad("cannot read configuration file '" + path + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto applied = apply_json(std::move(s), text.str());
+    if (!applied) return bad(path + ": " + applied.error_value().message);
+    s = std::move(applied).value();
+  }
+  struct source {
+    const char* flag;
+    const char* env;
+    std::string* field;
+  };
+  for (auto [f, e, field] : {source{"listen", "BERTH_LISTEN", &s.listen}, source{"data-dir", "BERTH_DATA_DIR", &s.data_dir},
+                             source{"log-format", "BERTH_LOG_FORMAT", &s.log_format},
+                             source{"log-level", "BERTH_LOG_LEVEL", &s.log_level}}) {
+    if (auto v = env(e); !v.empty()) *field = v;
+    if (auto v = flag(f); !v.empty()) *field = v;
+  }
+  std::string expiry = env("BERTH_UPLOAD_EXPIRY_SECONDS");
+  if (auto v = flag("upload-expiry"); !v.empty()) expiry = v;
+  if (!expiry.empty()) {
+    auto secs = parse_seconds(expiry, "upload expiry");
+    if (!secs) return secs.take_error();
+    s.upload_expiry_seconds = *secs;
+  }
+  if (auto r = validate(s); !r) return r.take_error();
+  return s;
+}
+
+}  // namespace berth::config

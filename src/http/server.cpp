@@ -1,0 +1,406 @@
+// The one translation unit that instantiates Beast.
+#include "berth/http/server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+#include <vector>
+
+namespace berth::http {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using namespace net::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t stream_chunk_size = 256 * 1024;
+constexpr std::uint64_t max_drain_bytes = 64 * 1024 * 1024;
+
+verb to_verb(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get: return verb::get;
+    case bhttp::verb::head: return verb::head;
+    case bhttp::verb::post: return verb::post;
+    case bhttp::verb::put: return verb::put;
+    case bhttp::verb::patch: return verb::patch;
+    case bhttp::verb::delete_: return verb::delete_;
+    default: return verb::other;
+  }
+}
+
+request to_request(const bhttp::request_parser<bhttp::empty_body>& p) {
+  const auto& h = p.get();
+  request r;
+  r.method = to_verb(h.method());
+  r.target = std::string(h.target());
+  auto q = r.target.find('?');
+  r.path = r.target.substr(0, q);
+  if (q != std::string::npos) r.query = r.target.substr(q + 1);
+  for (const auto& f : h) r.headers.add(std::string(f.name_string()), std::string(f.value()));
+  if (auto len = p.content_length()) r.content_length = *len;
+  r.chunked = p.chunked();
+  return r;
+}
+
+response plain_error(unsigned status, std::string_view text) {
+  response r;
+  r.status = status;
+  r.headers.add("Content-Type", "text/plain; charset=utf-8");
+  r.body = std::string(text) + "\n";
+  return r;
+}
+
+}  // namespace
+
+struct server::impl {
+  server_options options;
+  request_handler& handler;
+  net::io_context ioc;
+  net::thread_pool workers;
+  tcp::acceptor acceptor{ioc};
+  net::signal_set signals{ioc, SIGINT, SIGTERM};
+  std::atomic<std::size_t> active_requests{0};
+  std::atomic<bool> stopping{false};
+  std::vector<std::unique_ptr<net::steady_timer>> periodic;
+
+  impl(server_options o, request_handler& h) : options(std::move(o)), handler(h), workers(options.worker_threads) {}
+
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true));
+      auto exec = socket.get_executor();
+      net::co_spawn(exec, session(beast::tcp_stream(std::move(socket))), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("connection failed: {}", ex.what());
+        }
+      });
+    }
+  }
+
+  // Reads and discards a body the handler did not want, so the connection can be reused.
+  // false: the body is too large or broken; close instead.
+  net::awaitable<bool> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                             bhttp::request_parser<bhttp::empty_body>& hp) {
+    if (hp.is_done()) co_return true;
+    if (auto len = hp.content_length(); len && *len > max_drain_bytes) co_return false;
+    bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
+    bp.body_limit(max_drain_bytes);
+    std::vector<char> scratch(64 * 1024);
+    while (!bp.is_done()) {
+      bp.get().body().data = scratch.data();
+      bp.get().body().size = scratch.size();
+      stream.expires_after(options.body_idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
+      if (ec == bhttp::error::need_buffer) continue;
+      if (ec) co_return false;
+    }
+    co_return true;
+  }
+
+  net::awaitable<response> run_finish(exchange& ex, request& req) {
+    if (!ex.blocking()) co_return ex.finish(req);
+    co_return co_await net::co_spawn(
+        workers, [&]() -> net::awaitable<response> { co_return ex.finish(req); }, net::use_awaitable);
+  }
+
+  net::awaitable<bool> send_file(beast::tcp_stream& stream, const file_payload& f) {
+    auto& sock = stream.socket();
+    sock.native_non_blocking(true);
+    off_t off = static_cast<off_t>(f.offset);
+    std::uint64_t remaining = f.length;
+    net::steady_timer timer(stream.get_executor());
+    while (remaining > 0) {
+      ssize_t n = ::sendfile(sock.native_handle(), f.fd, &off,
+                             static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1u << 30)));
+      if (n > 0) {
+        remaining -= static_cast<std::uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        timer.expires_after(options.body_idle_timeout);
+        auto r = co_await (sock.async_wait(tcp::socket::wait_write, use_tuple) || timer.async_wait(use_tuple));
+        if (r.index() == 1) co_return false;  // timed out
+        if (std::get<0>(std::get<0>(r))) co_return false;
+        continue;
+      }
+      co_return false;  // error, or the file ended early
+    }
+    co_return true;
+  }
+
+  net::awaitable<bool> write_response(beast::tcp_stream& stream, verb method, response& res, bool keep_alive) {
+    stream.expires_after(options.body_idle_timeout);
+    const bool head = method == verb::head;
+    if (head || res.file) {
+      bhttp::response<bhttp::empty_body> r{static_cast<bhttp::status>(res.status), 11};
+      for (const auto& [k, v] : res.headers.items()) r.insert(k, v);
+      std::uint64_t len = res.file ? res.file->length : res.head_length.value_or(res.body.size());
+      if (res.status != 204 && res.status != 304) r.content_length(len);
+      r.keep_alive(keep_alive);
+      bhttp::response_serializer<bhttp::empty_body> sr{r};
+      auto [ec, n] = co_await bhttp::async_write_header(stream, sr, use_tuple);
+      if (ec) co_return false;
+      if (!head && res.file && res.file->length > 0) co_return co_await send_file(stream, *res.file);
+      co_return true;
+    }
+    bhttp::response<bhttp::string_body> r{static_cast<bhttp::status>(res.status), 11};
+    for (const auto& [k, v] : res.headers.items()) r.insert(k, v);
+    r.body() = std::move(res.body);
+    r.keep_alive(keep_alive);
+    r.prepare_payload();
+    auto [ec, n] = co_await bhttp::async_write(stream, r, use_tuple);
+    co_return !ec;
+  }
+
+  struct request_scope {
+    std::atomic<std::size_t>& n;
+    explicit request_scope(std::atomic<std::size_t>& c) : n(c) { ++n; }
+    ~request_scope() { --n; }
+    request_scope(const request_scope&) = delete;
+    request_scope& operator=(const request_scope&) = delete;
+  };
+
+  net::awaitable<void> session(beast::tcp_stream stream) {
+    beast::flat_buffer buf;
+    std::vector<char> chunk;
+    for (;;) {
+      bhttp::request_parser<bhttp::empty_body> hp;
+      hp.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      stream.expires_after(options.header_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buf, hp, use_tuple);
+      if (ec) {
+        if (ec == bhttp::error::header_limit) {
+          response r = plain_error(431, "request header fields too large");
+          co_await write_response(stream, verb::get, r, false);
+        } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+                   ec != net::error::connection_reset && ec != net::error::operation_aborted &&
+                   ec != net::error::eof) {
+          response r = plain_error(400, "bad request");
+          co_await write_response(stream, verb::get, r, false);
+        }
+        break;
+      }
+      request_scope scope(active_requests);
+      request req = to_request(hp);
+      bool keep_alive = hp.get().keep_alive() && !stopping;
+      const bool expect_continue = [&] {
+        auto e = req.header("Expect");
+        return e && beast::iequals(*e, "100-continue");
+      }();
+      auto started = std::chrono::steady_clock::now();
+
+      std::unique_ptr<exchange> ex;
+      response res;
+      bool body_consumed = false;
+      try {
+        ex = handler.route(req);
+        switch (ex->mode()) {
+          case body_mode::none:
+            res = co_await run_finish(*ex, req);
+            break;
+          case body_mode::buffered: {
+            const auto limit = ex->body_limit();
+            if (req.content_length && *req.content_length > limit) {
+              res = ex->too_large();
+              break;
+            }
+            if (expect_continue && req.has_body()) {
+              bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+              co_await bhttp::async_write(stream, cont, use_tuple);
+            }
+            bhttp::request_parser<bhttp::string_body> sp(std::move(hp));
+            sp.body_limit(limit);
+            stream.expires_after(options.body_idle_timeout);
+            auto [rec, rn] = co_await bhttp::async_read(stream, buf, sp, use_tuple);
+            if (rec == bhttp::error::body_limit) {
+              res = ex->too_large();
+              keep_alive = false;
+              body_consumed = true;
+              break;
+            }
+            if (rec) co_return;
+            body_consumed = true;
+            req.body = std::move(sp.get().body());
+            res = co_await run_finish(*ex, req);
+            break;
+          }
+          case body_mode::stream: {
+            if (auto early = ex->start(req)) {
+              res = std::move(*early);
+              break;
+            }
+            if (expect_continue && req.has_body()) {
+              bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+              co_await bhttp::async_write(stream, cont, use_tuple);
+            }
+            bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
+            bp.body_limit(boost::none);
+            body_consumed = true;
+            if (chunk.empty()) chunk.resize(stream_chunk_size);
+            std::optional<response> stop;
+            while (!bp.is_done()) {
+              bp.get().body().data = chunk.data();
+              bp.get().body().size = chunk.size();
+              stream.expires_after(options.body_idle_timeout);
+              auto [rec, rn] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
+              if (rec && rec != bhttp::error::need_buffer) co_return;  // client went away: drop the exchange
+              std::size_t got = chunk.size() - bp.get().body().size;
+              if (got > 0) {
+                stop = ex->consume(chunk.data(), got);
+                if (stop) break;
+              }
+            }
+            if (stop) {
+              res = std::move(*stop);
+              keep_alive = keep_alive && bp.is_done();
+            } else {
+              res = co_await run_finish(*ex, req);
+            }
+            break;
+          }
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("handler failed on {} {}: {}", bhttp::to_string(hp.get().method()), req.path, e.what());
+        res = plain_error(500, "internal server error");
+        keep_alive = false;
+      }
+      if (!body_consumed && req.has_body() && keep_alive) {
+        if (expect_continue || !co_await drain(stream, buf, hp)) keep_alive = false;
+      }
+      auto status = res.status;
+      bool ok = co_await write_response(stream, req.method, res, keep_alive);
+      spdlog::debug("{} {} {} {}us", bhttp::to_string(hp.get().method()), req.target, status,
+                    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                        .count());
+      if (!ok || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Give the peer a moment to read the answer before the close turns unread input into a reset.
+    stream.expires_after(std::chrono::seconds(2));
+    char sink[4096];
+    for (int i = 0; i < 16; ++i) {
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
+      if (ec) break;
+    }
+  }
+};
+
+server::server(server_options options, request_handler& handler)
+    : impl_(std::make_unique<impl>(std::move(options), handler)) {}
+
+server::~server() {
+  impl_->workers.stop();
+  impl_->workers.join();
+}
+
+std::string server::listen() {
+  beast::error_code ec;
+  auto addr = net::ip::make_address(impl_->options.host, ec);
+  if (ec) return "invalid listen address '" + impl_->options.host + "'";
+  tcp::endpoint ep{addr, impl_->options.port};
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (ec) return "cannot open socket: " + ec.message();
+  a.set_option(net::socket_base::reuse_address(true), ec);
+  a.bind(ep, ec);
+  if (ec) {
+    return "cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) + ": " + ec.message();
+  }
+  a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return "cannot listen: " + ec.message();
+  return {};
+}
+
+std::uint16_t server::bound_port() const { return impl_->acceptor.local_endpoint().port(); }
+
+std::string server::bound_address() const {
+  auto ep = impl_->acceptor.local_endpoint();
+  auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+void server::every(std::chrono::seconds interval, std::function<void()> task) {
+  auto timer = std::make_unique<net::steady_timer>(impl_->ioc);
+  auto* t = timer.get();
+  impl_->periodic.push_back(std::move(timer));
+  net::co_spawn(
+      impl_->ioc,
+      [this, t, interval, task = std::move(task)]() -> net::awaitable<void> {
+        for (;;) {
+          co_await net::co_spawn(
+              impl_->workers,
+              [&task]() -> net::awaitable<void> {
+                try {
+                  task();
+                } catch (const std::exception& e) {
+                  spdlog::error("background task failed: {}", e.what());
+                }
+                co_return;
+              },
+              net::use_awaitable);
+          t->expires_after(interval);
+          auto [ec] = co_await t->async_wait(use_tuple);
+          if (ec) co_return;
+        }
+      },
+      net::detached);
+}
+
+void server::stop() {
+  net::post(impl_->ioc, [this] {
+    if (impl_->stopping.exchange(true)) return;
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+    impl_->signals.cancel();
+    for (auto& t : impl_->periodic) t->cancel();
+    // Let in-flight requests finish, up to the grace period.
+    auto deadline = std::chrono::steady_clock::now() + impl_->options.shutdown_grace;
+    auto waiter = std::make_shared<net::steady_timer>(impl_->ioc);
+    auto poll = std::make_shared<std::function<void()>>();
+    *poll = [this, waiter, poll, deadline] {
+      if (impl_->active_requests == 0 || std::chrono::steady_clock::now() >= deadline) {
+        impl_->ioc.stop();
+        return;
+      }
+      waiter->expires_after(std::chrono::milliseconds(50));
+      waiter->async_wait([poll](beast::error_code) { (*poll)(); });
+    };
+    (*poll)();
+  });
+}
+
+void server::run() {
+  impl_->signals.async_wait([this](beast::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("received signal {}, shutting down", sig);
+    stop();
+  });
+  net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
+  unsigned n = impl_->options.io_threads ? impl_->options.io_threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+  spdlog::info("server stopped");
+}
+
+}  // namespace berth::http

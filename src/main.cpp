@@ -1,0 +1,43 @@
+// berth: subcommand dispatch only.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "berth/cli/commands.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(Berth: a container registry speaking the Docker Registry V2 / OCI distribution API.
+
+Usage: berth <command> [options]
+
+Commands:
+  serve        run the registry (berth serve --help)
+
+Options:
+  --version    print the version
+  -h, --help   show this help
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    std::fputs(usage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::printf("berth %s\n", BERTH_VERSION);
+    return 0;
+  }
+  try {
+    if (args[0] == "serve") return berth::cli::serve_command({args.begin() + 1, args.end()});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berth: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", args[0].c_str());
+  return 2;
+}

@@ -1,0 +1,95 @@
+#include "berth/meta/migrations.hpp"
+
+#include <array>
+#include <string>
+
+namespace berth::meta {
+namespace {
+
+constexpr std::array steps = {
+    // 1: the V2 core.
+    R"sql(
+CREATE TABLE repositories(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL);
+CREATE TABLE blobs(
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE repository_blobs(
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL REFERENCES blobs(digest),
+  linked_at INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
+CREATE TABLE manifests(
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  content BLOB NOT NULL,
+  artifact_type TEXT,
+  subject TEXT,
+  annotations TEXT,
+  pushed_at INTEGER NOT NULL,
+  last_pulled_at INTEGER,
+  PRIMARY KEY(repository_id, digest));
+CREATE INDEX manifests_by_subject ON manifests(repository_id, subject) WHERE subject IS NOT NULL;
+CREATE TABLE manifest_references(
+  repository_id INTEGER NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  child_digest TEXT NOT NULL,
+  child_is_manifest INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, manifest_digest, child_digest, child_is_manifest),
+  FOREIGN KEY(repository_id, manifest_digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE)
+  WITHOUT ROWID;
+CREATE INDEX manifest_references_by_child ON manifest_references(repository_id, child_digest);
+CREATE TABLE tags(
+  repository_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, name),
+  FOREIGN KEY(repository_id, digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE)
+  WITHOUT ROWID;
+CREATE INDEX tags_by_digest ON tags(repository_id, digest);
+CREATE TABLE uploads(
+  id TEXT PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  started_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
+};
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(steps.size()); }
+
+result<void> migrate(sqlite_connection& db) {
+  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); !r) {
+    return r;
+  }
+  int current = 0;
+  {
+    auto s = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (s.step()) current = static_cast<int>(s.int64(0));
+  }
+  if (current > latest_schema_version()) {
+    return make_error(errc::internal, "metadata schema version " + std::to_string(current) +
+                                          " is newer than this berth understands (" +
+                                          std::to_string(latest_schema_version()) + ")");
+  }
+  for (int v = current + 1; v <= latest_schema_version(); ++v) {
+    transaction tx(db);
+    if (auto r = tx.begin(); !r) return r;
+    if (auto r = db.exec(steps[static_cast<std::size_t>(v - 1)]); !r) return r;
+    auto ins = db.prepare("INSERT INTO schema_migrations(version, applied_at) VALUES(?, strftime('%s','now'))");
+    ins.bind(1, static_cast<std::int64_t>(v));
+    ins.step();
+    if (ins.failed()) return db.last_error("record migration");
+    if (auto r = tx.commit(); !r) return r;
+  }
+  return {};
+}
+
+}  // namespace berth::meta

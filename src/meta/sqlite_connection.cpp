@@ -1,0 +1,107 @@
+#include "berth/meta/sqlite_connection.hpp"
+
+#include <stdexcept>
+
+namespace berth::meta {
+
+bool statement::step() {
+  rc_ = sqlite3_step(s_);
+  return rc_ == SQLITE_ROW;
+}
+
+std::string statement::text(int col) const {
+  auto p = sqlite3_column_text(s_, col);
+  if (p == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+}
+
+std::string statement::blob(int col) const {
+  auto p = sqlite3_column_blob(s_, col);
+  if (p == nullptr) return {};
+  return std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+}
+
+result<std::unique_ptr<sqlite_connection>> sqlite_connection::open(const std::string& path, bool read_only) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return make_error(errc::internal, "open " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_extended_result_codes(db, 1);
+  std::unique_ptr<sqlite_connection> c(new sqlite_connection(db));
+  if (!read_only) {
+    // WAL with synchronous=FULL: a committed transaction survives power loss.
+    for (auto sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+      if (auto r = c->exec(sql); !r) return r.take_error();
+    }
+  }
+  return c;
+}
+
+sqlite_connection::~sqlite_connection() {
+  for (auto& [k, s] : cache_) sqlite3_finalize(s);
+  sqlite3_close(db_);
+}
+
+result<void> sqlite_connection::exec(const char* sql) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    std::string m = msg ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    return make_error((rc & 0xff) == SQLITE_FULL ? errc::storage_full : errc::internal, "sqlite: " + m);
+  }
+  return {};
+}
+
+statement sqlite_connection::prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return statement(it->second);
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    // A statement that does not compile is a bug in Berth, not a runtime condition.
+    throw std::logic_error(std::string("sqlite prepare failed: ") + sqlite3_errmsg(db_) + " in: " + sql);
+  }
+  cache_.emplace(sql, s);
+  return statement(s);
+}
+
+error sqlite_connection::last_error(const char* what) const {
+  int rc = sqlite3_errcode(db_);
+  return make_error((rc & 0xff) == SQLITE_FULL ? errc::storage_full : errc::internal,
+                    std::string(what) + ": " + sqlite3_errmsg(db_));
+}
+
+result<std::unique_ptr<connection_pool>> connection_pool::open(const std::string& path) {
+  auto w = sqlite_connection::open(path, false);
+  if (!w) return w.take_error();
+  std::unique_ptr<connection_pool> p(new connection_pool());
+  p->path_ = path;
+  p->writer_ = std::move(w).value();
+  return p;
+}
+
+result<connection_pool::lease> connection_pool::reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!readers_.empty()) {
+      auto c = std::move(readers_.back());
+      readers_.pop_back();
+      return lease(*this, std::move(c));
+    }
+  }
+  auto c = sqlite_connection::open(path_, true);
+  if (!c) return c.take_error();
+  return lease(*this, std::move(c).value());
+}
+
+void connection_pool::give_back(std::unique_ptr<sqlite_connection> c) {
+  std::lock_guard lock(readers_mutex_);
+  if (readers_.size() < 64) readers_.push_back(std::move(c));
+}
+
+}  // namespace berth::meta

@@ -1,0 +1,30 @@
+// V2 endpoint handlers, one file per resource; each returns the exchange for one request.
+#pragma once
+
+#include <memory>
+
+#include "berth/http/message.hpp"
+#include "berth/http/simple_exchange.hpp"
+#include "berth/oci/path_router.hpp"
+#include "berth/oci/wire_error.hpp"
+#include "berth/registry/registry.hpp"
+
+namespace berth::oci {
+
+std::unique_ptr<http::exchange> blob_exchange(registry& reg, const v2_route& route, const http::request& req);
+std::unique_ptr<http::exchange> upload_start_exchange(registry& reg, const v2_route& route, const http::request& req);
+std::unique_ptr<http::exchange> upload_exchange(registry& reg, const v2_route& route, const http::request& req);
+std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route& route, const http::request& req);
+std::unique_ptr<http::exchange> tags_exchange(registry& reg, const v2_route& route, const http::request& req);
+std::unique_ptr<http::exchange> catalog_exchange(registry& reg, const http::request& req);
+std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route& route, const http::request& req);
+
+inline std::unique_ptr<http::exchange> error_exchange(const error& e) { return http::respond_with(error_response(e)); }
+inline std::unique_ptr<http::exchange> unsupported_method() {
+  return error_exchange(make_error(errc::unsupported, "the operation is unsupported"));
+}
+
+std::string blob_location(const std::string& name, const std::string& digest);
+std::string upload_location(const std::string& name, const std::string& id);
+
+}  // namespace berth::oci

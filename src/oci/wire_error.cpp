@@ -1,0 +1,50 @@
+#include "berth/oci/wire_error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace berth::oci {
+
+wire_code wire_code_for(errc e) {
+  switch (e) {
+    case errc::blob_unknown: return {"BLOB_UNKNOWN", 404};
+    case errc::blob_upload_invalid: return {"BLOB_UPLOAD_INVALID", 400};
+    case errc::blob_upload_unknown: return {"BLOB_UPLOAD_UNKNOWN", 404};
+    case errc::upload_out_of_order: return {"BLOB_UPLOAD_INVALID", 416};
+    case errc::digest_invalid: return {"DIGEST_INVALID", 400};
+    case errc::manifest_blob_unknown: return {"MANIFEST_BLOB_UNKNOWN", 400};
+    case errc::manifest_invalid: return {"MANIFEST_INVALID", 400};
+    case errc::manifest_unknown: return {"MANIFEST_UNKNOWN", 404};
+    case errc::manifest_too_large: return {"SIZE_INVALID", 413};
+    case errc::name_invalid: return {"NAME_INVALID", 400};
+    case errc::name_unknown: return {"NAME_UNKNOWN", 404};
+    case errc::size_invalid: return {"SIZE_INVALID", 400};
+    case errc::tag_invalid: return {"TAG_INVALID", 400};
+    case errc::range_invalid: return {"RANGE_INVALID", 416};
+    case errc::pagination_number_invalid: return {"PAGINATION_NUMBER_INVALID", 400};
+    case errc::unsupported: return {"UNSUPPORTED", 405};
+    case errc::too_many_requests: return {"TOOMANYREQUESTS", 429};
+    case errc::unauthorized: return {"UNAUTHORIZED", 401};
+    case errc::denied: return {"DENIED", 403};
+    case errc::storage_full: return {"UNAVAILABLE", 507};
+    case errc::internal: return {"UNKNOWN", 500};
+  }
+  return {"UNKNOWN", 500};
+}
+
+http::response error_response(const error& e) {
+  auto wc = wire_code_for(e.code);
+  nlohmann::json item = {{"code", wc.code}, {"message", e.message.empty() ? std::string(wc.code) : e.message}};
+  if (!e.detail.empty()) {
+    auto d = nlohmann::json::parse(e.detail, nullptr, false);
+    item["detail"] = d.is_discarded() ? nlohmann::json(e.detail) : d;
+  }
+  http::response r;
+  r.status = wc.status;
+  r.headers.add("Content-Type", "application/json; charset=utf-8");
+  r.body = nlohmann::json{{"errors", nlohmann::json::array({item})}}.dump();
+  return r;
+}
+
+http::response error_response(errc code, std::string message) { return error_response(make_error(code, std::move(message))); }
+
+}  // namespace berth::oci

@@ -1,0 +1,287 @@
+#include "berth/registry/registry.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+namespace berth {
+namespace {
+
+error upload_unknown() { return make_error(errc::blob_upload_unknown, "blob upload unknown to registry"); }
+
+}  // namespace
+
+registry::registry(storage::blob_store& blobs, meta::meta_index& meta, const clock& clk, registry_options options)
+    : blobs_(blobs), meta_(meta), clock_(clk), options_(options) {}
+
+// ---- blobs -----------------------------------------------------------------------------------
+
+result<std::uint64_t> registry::blob_size(const std::string& repo, const digest& d) {
+  auto size = meta_.linked_blob_size(repo, d.str());
+  if (!size) return size.take_error();
+  if (!*size) return make_error(errc::blob_unknown, "blob unknown to registry", "\"" + d.str() + "\"");
+  return static_cast<std::uint64_t>(**size);
+}
+
+result<storage::opened_blob> registry::open_blob(const std::string& repo, const digest& d) {
+  auto size = blob_size(repo, d);
+  if (!size) return size.take_error();
+  return blobs_.open_blob(d);
+}
+
+result<void> registry::delete_blob(const std::string& repo, const digest& d) {
+  auto removed = meta_.unlink_blob(repo, d.str());
+  if (!removed) return removed.take_error();
+  if (!*removed) return make_error(errc::blob_unknown, "blob unknown to registry");
+  return {};
+}
+
+result<bool> registry::mount_blob(const std::string& repo, const std::string& from, const digest& d) {
+  if (!is_valid_repository_name(from)) return false;
+  if (!blobs_.has_blob(d)) return false;
+  return meta_.mount_blob(repo, from, d.str(), clock_.now_seconds());
+}
+
+// ---- uploads ---------------------------------------------------------------------------------
+
+std::shared_ptr<upload_progress> registry::progress_for(const std::string& id) {
+  std::lock_guard lock(progress_mutex_);
+  auto& p = progress_[id];
+  if (!p) p = std::make_shared<upload_progress>();
+  return p;
+}
+
+void registry::forget_progress(const std::string& id) {
+  std::lock_guard lock(progress_mutex_);
+  progress_.erase(id);
+}
+
+result<upload_status> registry::start_upload(const std::string& repo) {
+  auto id = new_upload_id();
+  if (auto r = blobs_.create_upload(id); !r) return r.take_error();
+  if (auto r = meta_.create_upload(id, repo, clock_.now_seconds()); !r) {
+    blobs_.remove_upload(id);
+    return r.take_error();
+  }
+  return upload_status{id, repo, 0};
+}
+
+result<upload_status> registry::get_upload(const std::string& repo, const std::string& id) {
+  if (!is_valid_upload_id(id)) return upload_unknown();
+  auto row = meta_.find_upload(id);
+  if (!row) return row.take_error();
+  if (!*row || (*row)->repository != repo) return upload_unknown();
+  auto size = blobs_.upload_size(id);
+  if (!size) return size.take_error();
+  return upload_status{id, repo, *size};
+}
+
+result<std::unique_ptr<upload_writer>> registry::resume_upload(const std::string& repo, const std::string& id,
+                                                               std::optional<byte_range> content_range,
+                                                               digest_algorithm algorithm) {
+  auto status = get_upload(repo, id);
+  if (!status) return status.take_error();
+  auto progress = progress_for(id);
+  std::unique_lock lock(progress->busy, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return make_error(errc::blob_upload_invalid, "another request is writing to this upload");
+  }
+  auto file = blobs_.open_upload_for_append(id);
+  if (!file) return file.take_error();
+  auto size = blobs_.upload_size(id);  // after taking the lock: no writer can move it now
+  if (!size) return size.take_error();
+  if (content_range && content_range->first != *size) {
+    return make_error(errc::upload_out_of_order, "chunk does not start at the end of the upload",
+                      std::to_string(*size));
+  }
+  // Bring the running hash up to the file's end (after a restart, or after a failed write).
+  if (!progress->running || progress->hashed_bytes != *size || progress->running->algorithm() != algorithm) {
+    auto h = hash_upload_file(id, algorithm, *size);
+    if (!h) return h.take_error();
+    progress->running = std::move(h).value();
+    progress->hashed_bytes = *size;
+  }
+  (void)meta_.touch_upload(id, clock_.now_seconds());
+  return std::make_unique<upload_writer>(repo, id, std::move(file).value(), *size, progress, std::move(lock));
+}
+
+result<hasher> registry::hash_upload_file(const std::string& id, digest_algorithm algorithm, std::uint64_t size) {
+  auto reader = blobs_.open_upload_for_read(id);
+  if (!reader) return reader.take_error();
+  hasher h(algorithm);
+  std::vector<char> buf(1 << 20);
+  std::uint64_t total = 0;
+  while (total < size) {
+    ssize_t n = ::read(reader->get(), buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - total)));
+    if (n <= 0) return make_error(errc::internal, "re-reading upload failed");
+    h.update(buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  return h;
+}
+
+result<void> registry::complete_upload(std::unique_ptr<upload_writer> writer, const digest& expected) {
+  const std::string id = writer->id();
+  const std::string repo = writer->repository();
+  auto& progress = writer->progress();
+  digest actual;
+  if (progress.running && progress.running->algorithm() == expected.algorithm() &&
+      progress.hashed_bytes == writer->size()) {
+    actual = progress.running->peek();
+  } else {
+    auto h = hash_upload_file(id, expected.algorithm(), writer->size());
+    if (!h) return h.take_error();
+    actual = h->peek();
+  }
+  auto discard = [&] {
+    writer.reset();
+    blobs_.remove_upload(id);
+    (void)meta_.delete_upload(id);
+    forget_progress(id);
+  };
+  if (actual != expected) {
+    discard();
+    return make_error(errc::digest_invalid, "provided digest did not match uploaded content",
+                      "\"" + expected.str() + "\"");
+  }
+  const auto size = writer->size();
+  // Bytes first (fsync + rename), metadata after: a crash in between leaves an unreferenced blob,
+  // never a reference to missing bytes.
+  if (auto r = blobs_.commit_upload(id, expected); !r) return r;
+  if (auto r = meta_.record_blob(repo, expected.str(), static_cast<std::int64_t>(size), clock_.now_seconds()); !r) {
+    return r;
+  }
+  (void)meta_.delete_upload(id);
+  writer.reset();
+  forget_progress(id);
+  return {};
+}
+
+result<void> registry::cancel_upload(const std::string& repo, const std::string& id) {
+  auto status = get_upload(repo, id);
+  if (!status) return status.take_error();
+  auto progress = progress_for(id);
+  std::unique_lock lock(progress->busy, std::try_to_lock);
+  if (!lock.owns_lock()) return make_error(errc::blob_upload_invalid, "upload is in use");
+  if (auto r = meta_.delete_upload(id); !r) return r;
+  blobs_.remove_upload(id);
+  lock.unlock();
+  forget_progress(id);
+  return {};
+}
+
+std::size_t registry::expire_uploads() {
+  std::size_t removed = 0;
+  auto idle = meta_.uploads_idle_since(clock_.now_seconds() - options_.upload_expiry_seconds);
+  if (idle) {
+    for (const auto& u : *idle) {
+      auto progress = progress_for(u.id);
+      std::unique_lock lock(progress->busy, std::try_to_lock);
+      if (!lock.owns_lock()) continue;
+      blobs_.remove_upload(u.id);
+      (void)meta_.delete_upload(u.id);
+      lock.unlock();
+      forget_progress(u.id);
+      ++removed;
+    }
+  }
+  // Temp files whose session row never committed (a crash between create and insert).
+  auto all = meta_.all_uploads();
+  if (all) {
+    std::set<std::string> known;
+    for (const auto& u : *all) known.insert(u.id);
+    for (const auto& id : blobs_.list_uploads()) {
+      if (!known.count(id)) {
+        blobs_.remove_upload(id);
+        ++removed;
+      }
+    }
+  }
+  return removed;
+}
+
+// ---- manifests -------------------------------------------------------------------------------
+
+result<manifest_content> registry::get_manifest(const std::string& repo, const reference& ref) {
+  result<std::optional<meta::manifest_row>> row =
+      std::holds_alternative<digest>(ref) ? meta_.manifest_by_digest(repo, std::get<digest>(ref).str())
+                                          : meta_.manifest_by_tag(repo, std::get<std::string>(ref));
+  if (!row) return row.take_error();
+  if (!*row) return make_error(errc::manifest_unknown, "manifest unknown to registry");
+  auto& m = **row;
+  return manifest_content{std::move(m.digest), std::move(m.media_type), std::move(m.content)};
+}
+
+result<pushed_manifest> registry::put_manifest(const std::string& repo, const reference& ref,
+                                               std::string_view content_type, std::string bytes,
+                                               const std::vector<std::string>& extra_tags) {
+  auto parsed = parse_manifest(bytes, content_type);
+  if (!parsed) return parsed.take_error();
+
+  digest d;
+  std::vector<std::string> tags;
+  if (const auto* want = std::get_if<digest>(&ref)) {
+    d = digest_of(bytes, want->algorithm());
+    if (d != *want) {
+      return make_error(errc::digest_invalid, "manifest digest does not match its content",
+                        "\"" + want->str() + "\"");
+    }
+  } else {
+    d = digest_of(bytes);
+    tags.push_back(std::get<std::string>(ref));
+  }
+  for (const auto& t : extra_tags) {
+    if (!is_valid_tag(t)) return make_error(errc::tag_invalid, "invalid tag: " + t);
+    tags.push_back(t);
+  }
+
+  meta::manifest_write w;
+  w.repository = repo;
+  w.digest = d.str();
+  w.media_type = parsed->media_type;
+  w.artifact_type = parsed->artifact_type;
+  w.annotations = parsed->annotations_json;
+  if (parsed->subject) w.subject = parsed->subject->dgst.str();
+  w.pushed_at = clock_.now_seconds();
+  w.tags = std::move(tags);
+  std::set<std::string> blob_refs;
+  std::set<std::string> manifest_refs;
+  if (parsed->config) blob_refs.insert(parsed->config->dgst.str());
+  for (const auto& l : parsed->layers) {
+    if (!l.has_urls) blob_refs.insert(l.dgst.str());  // non-distributable layers live elsewhere
+  }
+  for (const auto& m : parsed->manifests) manifest_refs.insert(m.dgst.str());
+  w.blob_refs.assign(blob_refs.begin(), blob_refs.end());
+  w.manifest_refs.assign(manifest_refs.begin(), manifest_refs.end());
+  w.content = std::move(bytes);
+  if (auto r = meta_.put_manifest(w); !r) return r.take_error();
+  return pushed_manifest{w.digest, w.subject, w.tags};
+}
+
+result<void> registry::delete_manifest(const std::string& repo, const reference& ref) {
+  auto removed = std::holds_alternative<digest>(ref) ? meta_.delete_manifest(repo, std::get<digest>(ref).str())
+                                                     : meta_.delete_tag(repo, std::get<std::string>(ref));
+  if (!removed) return removed.take_error();
+  if (!*removed) return make_error(errc::manifest_unknown, "manifest unknown to registry");
+  return {};
+}
+
+result<std::vector<std::string>> registry::list_tags(const std::string& repo, const std::string& after,
+                                                     std::size_t limit) {
+  auto exists = meta_.repository_exists(repo);
+  if (!exists) return exists.take_error();
+  if (!*exists) return make_error(errc::name_unknown, "repository name not known to registry");
+  return meta_.list_tags(repo, after, limit);
+}
+
+result<std::vector<std::string>> registry::list_repositories(const std::string& after, std::size_t limit) {
+  return meta_.list_repositories(after, limit);
+}
+
+result<std::vector<meta::referrer_row>> registry::referrers(const std::string& repo, const digest& subject) {
+  return meta_.referrers(repo, subject.str());
+}
+
+}  // namespace berth

@@ -1,0 +1,38 @@
+# Integration tests for Berth (Python 3, stdlib only + real clients).
+# Include from the top-level CMakeLists.txt after the `berth` target exists:
+#
+#   enable_testing()
+#   include(tests/integration/tests.cmake)
+#
+# Run:   ctest --output-on-failure -L integration
+# Each file can also be run by hand from tests/integration/:
+#   BERTH_BIN=build/berth python3 -m unittest -v test_v2_api.py
+
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  set(BERTH_IT_PYTHON "${Python3_EXECUTABLE}")
+else()
+  set(BERTH_IT_PYTHON python3)
+endif()
+
+set(BERTH_IT_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
+# HTTP-level OCI distribution / Docker Registry V2 conformance (~1 min).
+add_test(NAME integration_v2_api
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_v2_api.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_v2_api PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")
+
+# skopeo / podman / docker against a live server (~3-5 min on 2 cores).
+# Runs alone: it starts dockerd and moves ~100 MB layers around.
+add_test(NAME integration_clients
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_clients.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_clients PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 600
+  RUN_SERIAL TRUE
+  LABELS "integration")
