@@ -184,6 +184,7 @@ struct server::impl {
     for (;;) {
       bhttp::request_parser<bhttp::empty_body> hp;
       hp.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      hp.body_limit(boost::none);  // each body mode sets its own limit once the route is known
       stream.expires_after(options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buf, hp, use_tuple);
       if (ec) {

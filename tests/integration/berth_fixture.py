@@ -17,6 +17,7 @@ Typical use:
     srv.stop(); srv.cleanup()
 """
 
+import atexit
 import hashlib
 import http.client
 import json
@@ -161,6 +162,47 @@ def http_request(host, port, method, path, body=None, headers=None,
         conn.close()
 
 
+def raw_request(host, port, method, path, body, headers=None, timeout=HTTP_TIMEOUT):
+    """Send a request on a raw socket, tolerating the server answering (and
+    closing) before the whole body was sent -- e.g. an early 413.  Returns
+    (status, Headers, body, sent_all)."""
+    headers = dict(headers or {})
+    headers.setdefault("Host", "%s:%d" % (host, port))
+    headers["Content-Length"] = str(len(body))
+    headers.setdefault("Connection", "close")
+    head = "%s %s HTTP/1.1\r\n%s\r\n" % (
+        method, path, "".join("%s: %s\r\n" % kv for kv in headers.items()))
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sent_all = True
+    try:
+        try:
+            sock.sendall(head.encode("latin-1"))
+            view = memoryview(body)
+            for i in range(0, len(body), 65536):
+                sock.sendall(view[i:i + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            sent_all = False
+        resp = http.client.HTTPResponse(sock, method=method)
+        resp.begin()
+        data = resp.read()
+        return resp.status, Headers(resp.getheaders()), data, sent_all
+    finally:
+        sock.close()
+
+
+_LIVE = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    # safety net: never leave a server behind (e.g. when setUpModule failed)
+    for srv in list(_LIVE):
+        try:
+            srv.kill9()
+        except Exception:
+            pass
+
+
 class BerthServer:
     def __init__(self, name="berth", extra_args=None):
         self.name = name
@@ -221,6 +263,7 @@ class BerthServer:
         self._log_fh.flush()
         self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
                                      stdout=self._log_fh, stderr=self._log_fh)
+        _LIVE.add(self)
         deadline = time.monotonic() + READY_TIMEOUT
         last = None
         while time.monotonic() < deadline:
@@ -256,6 +299,7 @@ class BerthServer:
         else:
             rc = self.proc.returncode
         self.proc = None
+        _LIVE.discard(self)
         self._close_log()
         return rc
 
@@ -266,6 +310,7 @@ class BerthServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+        _LIVE.discard(self)
         self._close_log()
 
     def restart(self, same_port=True):
@@ -311,6 +356,13 @@ class BerthServer:
         st, h, data = http_request("127.0.0.1", self.port, method, path, body,
                                    headers, timeout)
         return Response(st, h, data, method, path)
+
+    def req_raw(self, method, path, body, headers=None, timeout=HTTP_TIMEOUT):
+        st, h, data, sent_all = raw_request("127.0.0.1", self.port, method, path, body,
+                                            headers, timeout)
+        r = Response(st, h, data, method, path)
+        r.sent_all = sent_all
+        return r
 
     # ------------------------------------------------------- registry helpers
     def push_blob(self, repo, data, digest=None):

@@ -1,1 +1,51 @@
+#include "berth/registry/digest.hpp"
+
 #include <gtest/gtest.h>
+
+#include <vector>
+
+using namespace berth;
+
+TEST(digest, parses_sha256_and_sha512) {
+  auto d = digest::parse("sha256:" + std::string(64, 'a'));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->algorithm(), digest_algorithm::sha256);
+  EXPECT_EQ(d->str(), "sha256:" + std::string(64, 'a'));
+  auto e = digest::parse("sha512:" + std::string(128, '0'));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->algorithm(), digest_algorithm::sha512);
+}
+
+TEST(digest, rejects_malformed) {
+  for (const std::string& bad : std::vector<std::string>{"", "sha256", "sha256:", ":abc", "sha256:" + std::string(63, 'a'),
+                          "sha256:" + std::string(65, 'a'), "sha256:" + std::string(64, 'A'),
+                          "sha256:" + std::string(63, 'a') + "g", "md5:d41d8cd98f00b204e9800998ecf8427e",
+                          "sha512:" + std::string(64, 'a'), "sha256:totallywrong", "SHA256:" + std::string(64, 'a')}) {
+    auto d = digest::parse(bad);
+    EXPECT_FALSE(d) << bad;
+    if (!d) {
+      EXPECT_EQ(d.error_value().code, errc::digest_invalid);
+    }
+  }
+}
+
+TEST(hasher, known_vectors) {
+  EXPECT_EQ(digest_of("").str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(digest_of("abc").str(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(digest_of("abc", digest_algorithm::sha512).str(),
+            "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd"
+            "454d4423643ce80e2a9ac94fa54ca49f");
+}
+
+TEST(hasher, incremental_equals_whole_and_peek_does_not_finish) {
+  hasher h;
+  h.update("a", 1);
+  auto partial = h.peek();
+  EXPECT_EQ(partial, digest_of("a"));
+  h.update("bc", 2);
+  EXPECT_EQ(h.peek(), digest_of("abc"));
+  hasher copy(h);
+  copy.update("d", 1);
+  EXPECT_EQ(copy.peek(), digest_of("abcd"));
+  EXPECT_EQ(h.peek(), digest_of("abc"));
+}

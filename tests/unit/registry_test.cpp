@@ -1,1 +1,163 @@
+#include "berth/registry/registry.hpp"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "../common/temp_dir.hpp"
+#include "berth/meta/sqlite_meta_index.hpp"
+#include "berth/storage/filesystem_blob_store.hpp"
+
+using namespace berth;
+
+namespace {
+
+class registry_test : public ::testing::Test {
+ protected:
+  void SetUp() override { open(); }
+  void open() {
+    reg.reset();
+    meta.reset();
+    blobs.reset();
+    blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
+    meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
+    reg = std::make_unique<registry>(*blobs, *meta, clk, registry_options{3600});
+  }
+  digest push_blob(const std::string& repo, const std::string& bytes) {
+    auto s = reg->start_upload(repo);
+    EXPECT_TRUE(s);
+    auto w = reg->resume_upload(repo, s->id, std::nullopt);
+    EXPECT_TRUE(w);
+    EXPECT_TRUE((*w)->write(bytes.data(), bytes.size()));
+    auto d = digest_of(bytes);
+    EXPECT_TRUE(reg->complete_upload(std::move(*w), d));
+    return d;
+  }
+  std::string read_blob(const std::string& repo, const digest& d) {
+    auto b = reg->open_blob(repo, d);
+    EXPECT_TRUE(b);
+    if (!b) return {};
+    std::string out(b->size, '\0');
+    EXPECT_EQ(::pread(b->file->get(), out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+    return out;
+  }
+
+  testing_support::temp_dir dir;
+  testing_support::fixed_clock clk;
+  std::unique_ptr<storage::filesystem_blob_store> blobs;
+  std::unique_ptr<meta::sqlite_meta_index> meta;
+  std::unique_ptr<registry> reg;
+};
+
+}  // namespace
+
+TEST_F(registry_test, chunked_upload_commits_exact_bytes) {
+  auto s = reg->start_upload("r");
+  ASSERT_TRUE(s);
+  {
+    auto w = reg->resume_upload("r", s->id, byte_range{0, 4});
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write("hello", 5));
+  }
+  EXPECT_EQ(reg->get_upload("r", s->id)->size, 5u);
+  auto stale = reg->resume_upload("r", s->id, byte_range{0, 4});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error_value().code, errc::upload_out_of_order);
+  EXPECT_EQ(stale.error_value().detail, "5");
+  auto w = reg->resume_upload("r", s->id, byte_range{5, 10});
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->write(" world", 6));
+  ASSERT_TRUE(reg->complete_upload(std::move(*w), digest_of("hello world")));
+  EXPECT_EQ(read_blob("r", digest_of("hello world")), "hello world");
+  EXPECT_FALSE(reg->get_upload("r", s->id));
+}
+
+TEST_F(registry_test, wrong_digest_commits_nothing) {
+  auto s = reg->start_upload("r");
+  auto w = reg->resume_upload("r", s->id, std::nullopt);
+  ASSERT_TRUE((*w)->write("abc", 3));
+  auto r = reg->complete_upload(std::move(*w), digest_of("abd"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error_value().code, errc::digest_invalid);
+  EXPECT_FALSE(reg->blob_size("r", digest_of("abc")));
+  EXPECT_FALSE(reg->blob_size("r", digest_of("abd")));
+  EXPECT_FALSE(blobs->has_blob(digest_of("abc")));
+}
+
+TEST_F(registry_test, upload_resumes_after_restart_and_sha512_rehashes) {
+  auto s = reg->start_upload("r");
+  {
+    auto w = reg->resume_upload("r", s->id, std::nullopt);
+    ASSERT_TRUE((*w)->write("part one,", 9));
+  }
+  open();  // a new process: no running hash in memory
+  auto w = reg->resume_upload("r", s->id, byte_range{9, 17});
+  ASSERT_TRUE(w) << w.error_value().message;
+  ASSERT_TRUE((*w)->write("part two", 8));
+  auto d = digest_of("part one,part two", digest_algorithm::sha512);
+  ASSERT_TRUE(reg->complete_upload(std::move(*w), d));
+  EXPECT_EQ(read_blob("r", d), "part one,part two");
+}
+
+TEST_F(registry_test, uploads_belong_to_their_repository) {
+  auto s = reg->start_upload("r");
+  EXPECT_EQ(reg->get_upload("other", s->id).error_value().code, errc::blob_upload_unknown);
+  EXPECT_EQ(reg->resume_upload("other", s->id, std::nullopt).error_value().code, errc::blob_upload_unknown);
+  EXPECT_EQ(reg->cancel_upload("other", s->id).error_value().code, errc::blob_upload_unknown);
+  ASSERT_TRUE(reg->cancel_upload("r", s->id));
+  EXPECT_EQ(reg->get_upload("r", s->id).error_value().code, errc::blob_upload_unknown);
+}
+
+TEST_F(registry_test, one_writer_per_upload) {
+  auto s = reg->start_upload("r");
+  auto w1 = reg->resume_upload("r", s->id, std::nullopt);
+  ASSERT_TRUE(w1);
+  auto w2 = reg->resume_upload("r", s->id, std::nullopt);
+  ASSERT_FALSE(w2);
+  EXPECT_EQ(w2.error_value().code, errc::blob_upload_invalid);
+}
+
+TEST_F(registry_test, abandoned_uploads_expire) {
+  auto old_upload = reg->start_upload("r");
+  clk.now += 7200;
+  auto fresh = reg->start_upload("r");
+  EXPECT_EQ(reg->expire_uploads(), 1u);
+  EXPECT_FALSE(reg->get_upload("r", old_upload->id));
+  EXPECT_TRUE(reg->get_upload("r", fresh->id));
+  EXPECT_EQ(blobs->list_uploads().size(), 1u);
+}
+
+TEST_F(registry_test, mount_and_delete_blob) {
+  auto d = push_blob("src", "shared layer");
+  EXPECT_FALSE(reg->mount_blob("dst", "nowhere", d).value());
+  EXPECT_FALSE(reg->mount_blob("dst", "../src", d).value());
+  EXPECT_TRUE(reg->mount_blob("dst", "src", d).value());
+  EXPECT_EQ(read_blob("dst", d), "shared layer");
+  ASSERT_TRUE(reg->delete_blob("src", d));
+  EXPECT_EQ(reg->blob_size("src", d).error_value().code, errc::blob_unknown);
+  EXPECT_TRUE(reg->blob_size("dst", d));  // other repositories keep their link
+}
+
+TEST_F(registry_test, manifest_put_get_delete) {
+  auto cfg = push_blob("r", "{}");
+  auto layer = push_blob("r", "layer bytes");
+  std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                  cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
+                  layer.str() + R"(","size":11}]})";
+  auto pushed = reg->put_manifest("r", std::string("v1"), "application/vnd.oci.image.manifest.v1+json", m, {});
+  ASSERT_TRUE(pushed) << pushed.error_value().message;
+  EXPECT_EQ(pushed->digest, digest_of(m).str());
+  auto got = reg->get_manifest("r", std::string("v1"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content, m);  // exact bytes
+  EXPECT_EQ(got->media_type, "application/vnd.oci.image.manifest.v1+json");
+
+  auto wrong = reg->put_manifest("r", digest_of("other"), "", m, {});
+  EXPECT_EQ(wrong.error_value().code, errc::digest_invalid);
+  auto elsewhere = reg->put_manifest("other", std::string("v1"), "", m, {});
+  EXPECT_EQ(elsewhere.error_value().code, errc::manifest_blob_unknown);
+
+  ASSERT_TRUE(reg->delete_manifest("r", digest_of(m)));
+  EXPECT_EQ(reg->get_manifest("r", std::string("v1")).error_value().code, errc::manifest_unknown);
+  EXPECT_EQ(reg->list_tags("r", "", 10).value().size(), 0u);
+  EXPECT_EQ(reg->list_tags("never", "", 10).error_value().code, errc::name_unknown);
+}

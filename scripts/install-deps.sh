@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Berth needs: `build` (compile and run) or `test` (also the real
+# clients the integration tests drive). Installs only what is missing; needs root (or sudo).
+set -euo pipefail
+
+profile="${1:-build}"
+build_pkgs=(ca-certificates git g++ cmake ninja-build ccache pkg-config
+  libboost1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libgtest-dev)
+test_pkgs=(python3 curl skopeo podman umoci docker.io uidmap iproute2)
+
+pkgs=("${build_pkgs[@]}")
+case "$profile" in
+  build) ;;
+  test) pkgs+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to every test: installs what is missing (compilers,
+# libraries and the real clients: skopeo, podman, docker), builds with warnings as errors, runs the
+# unit tests under ASan+UBSan, then every unit and integration test. ctest's closing line has the counts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+BERTH_BUILD_TARGETS=berth_unit_tests scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-asan/tests/berth_unit_tests --gtest_brief=1
+
+echo "== all tests (unit + integration with real clients)"
+scripts/build.sh ci
+cd build
+ctest --output-on-failure --timeout 900 "$@"
