@@ -60,9 +60,10 @@ void registry::forget_progress(const std::string& id) {
 
 result<upload_status> registry::start_upload(const std::string& repo) {
   auto id = new_upload_id();
-  if (auto r = blobs_.create_upload(id); !r) return r.take_error();
-  if (auto r = meta_.create_upload(id, repo, clock_.now_seconds()); !r) {
-    blobs_.remove_upload(id);
+  // The session row first: the expiry sweep deletes upload files that have no row.
+  if (auto r = meta_.create_upload(id, repo, clock_.now_seconds()); !r) return r.take_error();
+  if (auto r = blobs_.create_upload(id); !r) {
+    (void)meta_.delete_upload(id);
     return r.take_error();
   }
   return upload_status{id, repo, 0};
@@ -187,7 +188,7 @@ std::size_t registry::expire_uploads() {
       ++removed;
     }
   }
-  // Temp files whose session row never committed (a crash between create and insert).
+  // Upload files with no session row: left by a crash, or by a cancel between its two steps.
   auto all = meta_.all_uploads();
   if (all) {
     std::set<std::string> known;
