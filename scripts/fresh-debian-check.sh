@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Proves the README's two commands on a fresh Debian 12: debootstraps a minbase system into DIR
+# (once), clones this repository into it, and runs `scripts/run.sh` (checking that the registry
+# answers) or `scripts/test.sh` under chroot in a private mount and PID namespace. Needs root.
+# Usage: scripts/fresh-debian-check.sh DIR run|test
+set -euo pipefail
+root="$(realpath -m "${1:?usage: $0 DIR run|test}")"
+what="${2:?usage: $0 DIR run|test}"
+repo="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+
+if [ ! -x "$root/bin/bash" ]; then
+  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap
+  debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian
+fi
+rm -rf "$root/berth"
+git clone -q "$repo" "$root/berth"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+
+case "$what" in
+  run) inner='cd /berth && (timeout 1500 ./scripts/run.sh --listen 127.0.0.1:5999 > /tmp/run.log 2>&1 &) &&
+        for i in $(seq 1 1400); do
+          if (exec 3<>/dev/tcp/127.0.0.1/5999 && printf "GET /v2/ HTTP/1.0\r\n\r\n" >&3 && grep -q "200 OK" <&3) 2>/dev/null; then
+            echo "fresh-debian-check: registry answered GET /v2/ with 200"; exit 0; fi
+          sleep 1; done; tail -20 /tmp/run.log; exit 1' ;;
+  test) inner='cd /berth && ./scripts/test.sh' ;;
+  *) echo "usage: $0 DIR run|test" >&2; exit 2 ;;
+esac
+
+exec unshare --mount --pid --fork bash -c "
+  set -e
+  mount -t proc proc '$root/proc'
+  mount --rbind /sys '$root/sys'
+  mount --rbind /dev '$root/dev'
+  mount -t tmpfs tmpfs '$root/tmp'
+  mount -t tmpfs tmpfs '$root/run'
+  chroot '$root' /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root bash -c '$inner'
+"
