@@ -31,7 +31,7 @@ import tempfile
 import time
 import unittest
 
-DEFAULT_BIN = "/work/main/build/berth"
+DEFAULT_BIN = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "berth"))
 HTTP_TIMEOUT = 60.0          # seconds, every HTTP call
 READY_TIMEOUT = 10.0         # seconds to wait for GET /v2/ == 200
 STOP_TIMEOUT = 15.0          # seconds to wait after SIGTERM

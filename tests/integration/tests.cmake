@@ -36,3 +36,12 @@ set_tests_properties(integration_clients PROPERTIES
   TIMEOUT 600
   RUN_SERIAL TRUE
   LABELS "integration")
+
+# The command line: help, configuration precedence, start-up refusals, logs, signals, expiry.
+add_test(NAME integration_cli
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_cli.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_cli PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")
