@@ -28,6 +28,9 @@ esac
 
 exec unshare --mount --pid --fork bash -c "
   set -e
+  mount --make-rprivate /
+  # The new root must be a mount point: container runtimes remount / inside it (podman, dockerd).
+  mount --bind '$root' '$root'
   mount -t proc proc '$root/proc'
   mount --rbind /sys '$root/sys'
   mount --rbind /dev '$root/dev'

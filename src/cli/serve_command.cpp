@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "berth/cli/api_router.hpp"
 #include "berth/cli/commands.hpp"
+#include "berth/cli/key_files.hpp"
 #include "berth/config/config.hpp"
 #include "berth/http/server.hpp"
 #include "berth/meta/sqlite_meta_index.hpp"
@@ -30,7 +32,17 @@ Options (a flag beats its environment variable, which beats the config file):
   --log-format FORMAT    text or json                    [BERTH_LOG_FORMAT, default text]
   --log-level LEVEL      trace, debug, info, warn, error [BERTH_LOG_LEVEL, default info]
   --upload-expiry SECS   abandoned upload lifetime       [BERTH_UPLOAD_EXPIRY_SECONDS, default 86400]
+  --auth MODE            sigv4 (ECR credentials and login tokens) or none (no authentication at all)
+                                                         [BERTH_AUTH, default sigv4]
+  --account-id ID        12-digit registry id            [BERTH_ACCOUNT_ID, default 000000000000]
+  --region REGION        region clients sign for         [BERTH_REGION, default us-east-1]
+  --public-host HOST     host[:port] in repositoryUri and proxyEndpoint
+                                                         [BERTH_PUBLIC_HOST, default: the request's Host]
   -h, --help             show this help
+
+The root access key comes from BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY (or the
+config file); without them Berth generates one on first start, keeps it in DIR/root-credentials.json
+(mode 0600) and prints it once.
 )";
 
 int fail(const std::string& message) {
@@ -58,7 +70,8 @@ int serve_command(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return fail("option --" + name + " needs a value");
       value = args[++i];
     }
-    static const char* known[] = {"listen", "data-dir", "config", "log-format", "log-level", "upload-expiry"};
+    static const char* known[] = {"listen",        "data-dir", "config",     "log-format", "log-level",
+                                  "upload-expiry", "auth",     "account-id", "region",     "public-host"};
     bool ok = false;
     for (auto k : known) ok = ok || name == k;
     if (!ok) return fail("unknown option --" + name + " (see berth serve --help)");
@@ -87,9 +100,40 @@ int serve_command(const std::vector<std::string>& args) {
   auto meta = meta::sqlite_meta_index::open(data_dir / "berth.db");
   if (!meta) return fail("metadata: " + meta.error_value().message);
 
+  // Identities: the root key (configured, or kept in the data directory) and configured users.
+  std::vector<auth::credential> credentials;
+  config::user_credentials root = cfg.root;
+  bool print_root = false;
+  if (root.access_key_id.empty()) {
+    auto stored = load_or_generate_root_key(data_dir);
+    if (!stored) return fail(stored.error_value().message);
+    root = stored->credentials;
+    print_root = stored->generated;
+  }
+  credentials.push_back(auth::credential{"root", root.access_key_id, root.secret_access_key, true});
+  for (const auto& u : cfg.users) credentials.push_back(auth::credential{u.name, u.access_key_id, u.secret_access_key, false});
+  auth::credential_store identities(cfg.account_id, std::move(credentials));
+  auto signing_key = load_or_create_signing_key(data_dir);
+  if (!signing_key) return fail(signing_key.error_value().message);
+  auth::login_token_issuer tokens(*signing_key, identities);
+  auth::blob_url_signer blob_urls(*signing_key);
+
   system_clock clk;
-  registry reg(**blobs, **meta, clk, registry_options{cfg.upload_expiry_seconds});
-  oci::v2_handler v2(reg);
+  repository_catalog repositories(**meta, clk, cfg.account_id);
+  registry reg(**blobs, **meta, repositories, clk, registry_options{cfg.upload_expiry_seconds});
+  const bool auth_enabled = cfg.auth_mode != "none";
+  if (!auth_enabled) {
+    spdlog::warn("authentication is OFF (auth: none): anyone who can reach {} can push, pull and delete", cfg.listen);
+  }
+  oci::v2_authenticator v2_auth(tokens, blob_urls, clk, "http");
+  oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr);
+  ecr::ecr_settings ecr_cfg;
+  ecr_cfg.account_id = cfg.account_id;
+  ecr_cfg.region = cfg.region;
+  ecr_cfg.public_host = cfg.public_host;
+  ecr_cfg.auth_enabled = auth_enabled;
+  ecr::ecr_api ecr(reg, identities, tokens, blob_urls, clk, ecr_cfg);
+  api_router router(v2, ecr);
 
   auto addr = config::parse_listen(cfg.listen);
   http::server_options opts;
@@ -100,15 +144,28 @@ int serve_command(const std::vector<std::string>& args) {
   opts.header_timeout = std::chrono::seconds(cfg.header_timeout_seconds);
   opts.body_idle_timeout = std::chrono::seconds(cfg.body_idle_timeout_seconds);
   opts.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_seconds);
-  http::server srv(opts, v2);
+  http::server srv(opts, router);
   if (auto err = srv.listen(); !err.empty()) return fail(err);
+  if (print_root) {
+    // Saved and shown once, on the first start that gets this far; afterwards only in the file.
+    if (auto r = save_root_key(data_dir, root); !r) return fail(r.error_value().message);
+  }
+  if (print_root && auth_enabled) {
+    std::fprintf(stderr,
+                 "berth: generated the root access key (kept in %s, mode 0600):\n"
+                 "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+                 (data_dir / "root-credentials.json").c_str(), root.access_key_id.c_str(),
+                 root.secret_access_key.c_str());
+  }
 
   srv.every(std::chrono::minutes(10), [&reg] {
     if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
   });
+  srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
   spdlog::info("berth {} listening on http://{} (data directory {})", BERTH_VERSION, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
   srv.run();
+  reg.flush_pulls();
   ::close(lock_fd);
   return 0;
 }

@@ -54,6 +54,28 @@ result<void> validate(const settings& s) {
   if (auto l = parse_listen(s.listen); !l) return l.take_error();
   if (s.data_dir.empty()) return bad("data directory must not be empty");
   if (s.log_format != "text" && s.log_format != "json") return bad("log format must be 'text' or 'json'");
+  if (s.auth_mode != "sigv4" && s.auth_mode != "none") return bad("auth mode must be 'sigv4' or 'none'");
+  if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
+    return bad("registry account id must be 12 digits, got '" + s.account_id + "'");
+  }
+  if (s.region.empty() || s.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+    return bad("invalid region '" + s.region + "'");
+  }
+  if (s.root.access_key_id.empty() != s.root.secret_access_key.empty()) {
+    return bad("the root access key id and secret access key must be given together");
+  }
+  std::map<std::string, int> seen_keys;
+  std::map<std::string, int> seen_names;
+  if (!s.root.access_key_id.empty()) seen_keys[s.root.access_key_id]++;
+  for (const auto& u : s.users) {
+    if (u.name.empty() || u.access_key_id.empty() || u.secret_access_key.empty()) {
+      return bad("every auth.users entry needs name, access_key_id and secret_access_key");
+    }
+    if (u.name == "root") return bad("'root' is reserved and cannot name a user");
+    if (u.access_key_id.find_first_of("/: ") != std::string::npos) return bad("invalid access key id for user " + u.name);
+    if (++seen_keys[u.access_key_id] > 1) return bad("access key id used twice: " + u.access_key_id);
+    if (++seen_names[u.name] > 1) return bad("user defined twice: " + u.name);
+  }
   for (auto level : {"trace", "debug", "info", "warn", "error"}) {
     if (s.log_level == level) return {};
   }
@@ -84,7 +106,36 @@ result<listen_address> parse_listen(const std::string& text) {
 result<settings> apply_json(settings s, const std::string& json_text) {
   json doc = json::parse(json_text, nullptr, false, true);
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
-  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http"}, "config"); !r) return r.take_error();
+  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http", "auth", "registry"}, "config"); !r) {
+    return r.take_error();
+  }
+  if (auto it = doc.find("auth"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"mode", "root", "users"}, "auth"); !r) return r.take_error();
+    if (auto r = read_string(*it, "mode", s.auth_mode, "auth"); !r) return r.take_error();
+    auto read_user = [&](const json& u, const std::string& where, user_credentials& out) -> result<void> {
+      if (auto r = only_keys(u, {"name", "access_key_id", "secret_access_key"}, where); !r) return r;
+      if (auto r = read_string(u, "name", out.name, where); !r) return r;
+      if (auto r = read_string(u, "access_key_id", out.access_key_id, where); !r) return r;
+      return read_string(u, "secret_access_key", out.secret_access_key, where);
+    };
+    if (auto root = it->find("root"); root != it->end()) {
+      if (auto r = read_user(*root, "auth.root", s.root); !r) return r.take_error();
+    }
+    if (auto users = it->find("users"); users != it->end()) {
+      if (!users->is_array()) return bad("auth.users must be an array");
+      for (const auto& u : *users) {
+        user_credentials c;
+        if (auto r = read_user(u, "auth.users[]", c); !r) return r.take_error();
+        s.users.push_back(std::move(c));
+      }
+    }
+  }
+  if (auto it = doc.find("registry"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"account_id", "region", "public_host"}, "registry"); !r) return r.take_error();
+    if (auto r = read_string(*it, "account_id", s.account_id, "registry"); !r) return r.take_error();
+    if (auto r = read_string(*it, "region", s.region, "registry"); !r) return r.take_error();
+    if (auto r = read_string(*it, "public_host", s.public_host, "registry"); !r) return r.take_error();
+  }
   if (auto r = read_string(doc, "listen", s.listen, "config"); !r) return r.take_error();
   if (auto r = read_string(doc, "data_dir", s.data_dir, "config"); !r) return r.take_error();
   if (auto it = doc.find("log"); it != doc.end()) {
@@ -139,9 +190,15 @@ result<settings> load(const flag_map& flags, env_lookup env) {
   };
   for (auto [f, e, field] : {source{"listen", "BERTH_LISTEN", &s.listen}, source{"data-dir", "BERTH_DATA_DIR", &s.data_dir},
                              source{"log-format", "BERTH_LOG_FORMAT", &s.log_format},
-                             source{"log-level", "BERTH_LOG_LEVEL", &s.log_level}}) {
+                             source{"log-level", "BERTH_LOG_LEVEL", &s.log_level},
+                             source{"auth", "BERTH_AUTH", &s.auth_mode},
+                             source{"account-id", "BERTH_ACCOUNT_ID", &s.account_id},
+                             source{"region", "BERTH_REGION", &s.region},
+                             source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
+                             source{"", "BERTH_ROOT_ACCESS_KEY_ID", &s.root.access_key_id},
+                             source{"", "BERTH_ROOT_SECRET_ACCESS_KEY", &s.root.secret_access_key}}) {
     if (auto v = env(e); !v.empty()) *field = v;
-    if (auto v = flag(f); !v.empty()) *field = v;
+    if (auto v = *f ? flag(f) : std::string(); !v.empty()) *field = v;
   }
   std::string expiry = env("BERTH_UPLOAD_EXPIRY_SECONDS");
   if (auto v = flag("upload-expiry"); !v.empty()) expiry = v;

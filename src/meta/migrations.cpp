@@ -59,6 +59,32 @@ CREATE TABLE uploads(
   started_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 2: ECR: repository settings and resource tags, image sizes, creation templates, account
+    // settings, layer-part bookkeeping.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN image_tag_mutability TEXT NOT NULL DEFAULT 'MUTABLE';
+ALTER TABLE repositories ADD COLUMN mutability_exclusions TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE repositories ADD COLUMN scan_on_push INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN encryption_type TEXT NOT NULL DEFAULT 'AES256';
+ALTER TABLE repositories ADD COLUMN kms_key TEXT NOT NULL DEFAULT '';
+CREATE TABLE repository_tags(
+  repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(repository_id, key)) WITHOUT ROWID;
+ALTER TABLE manifests ADD COLUMN image_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manifests ADD COLUMN config_media_type TEXT;
+CREATE TABLE creation_templates(
+  prefix TEXT PRIMARY KEY,
+  document TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE account_settings(
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL) WITHOUT ROWID;
+ALTER TABLE uploads ADD COLUMN last_part_size INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE uploads ADD COLUMN small_part_followed INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 }  // namespace

@@ -34,7 +34,7 @@ bool etag_matches(const http::request& req, const std::string& digest) {
 }
 
 http::response get_manifest(registry& reg, const std::string& name, const reference& ref, const http::request& req) {
-  auto m = reg.get_manifest(name, ref);
+  auto m = reg.get_manifest(name, ref, req.method == http::verb::get);
   if (!m) return error_response(m.error_value());
   if (!accepts(req, m->media_type)) {
     return error_response(make_error(errc::manifest_unknown, "manifest unknown: not in an accepted media type"));
@@ -57,7 +57,9 @@ http::response get_manifest(registry& reg, const std::string& name, const refere
 
 http::response put_manifest(registry& reg, const std::string& name, const reference& ref, http::request& req) {
   auto type = req.header("Content-Type").value_or("");
-  auto pushed = reg.put_manifest(name, ref, type, std::move(req.body), req.query_params("tag"));
+  put_manifest_options options;
+  options.extra_tags = req.query_params("tag");
+  auto pushed = reg.put_manifest(name, ref, type, std::move(req.body), options);
   if (!pushed) return error_response(pushed.error_value());
   http::response r;
   r.status = 201;

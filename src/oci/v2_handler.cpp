@@ -66,6 +66,8 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
   std::unique_ptr<http::exchange> ex;
   if (r.endpoint == v2_endpoint::not_found) {
     ex = http::respond_with(not_found());
+  } else if (auto denied = authenticator_ ? authenticator_->check(head, r) : std::nullopt) {
+    ex = http::respond_with(std::move(*denied));
   } else if (!r.name_valid) {
     ex = error_exchange(make_error(errc::name_invalid, "invalid repository name"));
   } else {

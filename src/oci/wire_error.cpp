@@ -27,6 +27,34 @@ wire_code wire_code_for(errc e) {
     case errc::denied: return {"DENIED", 403};
     case errc::storage_full: return {"UNAVAILABLE", 507};
     case errc::internal: return {"UNKNOWN", 500};
+    case errc::missing_authentication:
+    case errc::unrecognized_client:
+    case errc::invalid_signature:
+    case errc::incomplete_signature:
+    case errc::token_invalid: return {"UNAUTHORIZED", 401};
+    case errc::token_expired: return {"DENIED", 403};
+    case errc::tag_immutable: return {"TAG_INVALID", 400};
+    case errc::image_not_found: return {"MANIFEST_UNKNOWN", 404};
+    case errc::image_digest_mismatch: return {"DIGEST_INVALID", 400};
+    case errc::layers_not_found: return {"BLOB_UNKNOWN", 404};
+    case errc::referenced_images_not_found: return {"MANIFEST_BLOB_UNKNOWN", 400};
+    case errc::image_referenced_by_index: return {"DENIED", 403};
+    case errc::too_many_tags:
+    case errc::limit_exceeded: return {"TOOMANYREQUESTS", 429};
+    case errc::unsupported_operation: return {"UNSUPPORTED", 405};
+    case errc::repository_already_exists:
+    case errc::repository_not_empty:
+    case errc::image_already_exists:
+    case errc::layer_already_exists:
+    case errc::layer_part_too_small:
+    case errc::invalid_layer_part:
+    case errc::invalid_layer:
+    case errc::empty_upload:
+    case errc::template_already_exists:
+    case errc::template_not_found:
+    case errc::invalid_parameter:
+    case errc::invalid_tag_parameter: return {"UNSUPPORTED", 400};
+    case errc::malformed_request: return {"MANIFEST_INVALID", 400};
   }
   return {"UNKNOWN", 500};
 }

@@ -25,6 +25,34 @@ const char* to_string(errc code) {
     case errc::denied: return "denied";
     case errc::storage_full: return "storage_full";
     case errc::internal: return "internal";
+    case errc::missing_authentication: return "missing_authentication";
+    case errc::unrecognized_client: return "unrecognized_client";
+    case errc::invalid_signature: return "invalid_signature";
+    case errc::incomplete_signature: return "incomplete_signature";
+    case errc::token_invalid: return "token_invalid";
+    case errc::token_expired: return "token_expired";
+    case errc::repository_already_exists: return "repository_already_exists";
+    case errc::repository_not_empty: return "repository_not_empty";
+    case errc::tag_immutable: return "tag_immutable";
+    case errc::image_already_exists: return "image_already_exists";
+    case errc::image_not_found: return "image_not_found";
+    case errc::image_digest_mismatch: return "image_digest_mismatch";
+    case errc::image_referenced_by_index: return "image_referenced_by_index";
+    case errc::layers_not_found: return "layers_not_found";
+    case errc::referenced_images_not_found: return "referenced_images_not_found";
+    case errc::layer_already_exists: return "layer_already_exists";
+    case errc::layer_part_too_small: return "layer_part_too_small";
+    case errc::invalid_layer_part: return "invalid_layer_part";
+    case errc::invalid_layer: return "invalid_layer";
+    case errc::empty_upload: return "empty_upload";
+    case errc::template_already_exists: return "template_already_exists";
+    case errc::template_not_found: return "template_not_found";
+    case errc::invalid_parameter: return "invalid_parameter";
+    case errc::invalid_tag_parameter: return "invalid_tag_parameter";
+    case errc::too_many_tags: return "too_many_tags";
+    case errc::limit_exceeded: return "limit_exceeded";
+    case errc::unsupported_operation: return "unsupported_operation";
+    case errc::malformed_request: return "malformed_request";
   }
   return "internal";
 }

@@ -13,15 +13,26 @@ error upload_unknown() { return make_error(errc::blob_upload_unknown, "blob uplo
 
 }  // namespace
 
-registry::registry(storage::blob_store& blobs, meta::meta_index& meta, const clock& clk, registry_options options)
-    : blobs_(blobs), meta_(meta), clock_(clk), options_(options) {}
+registry::registry(storage::blob_store& blobs, meta::meta_index& meta, repository_catalog& repositories,
+                   const clock& clk, registry_options options)
+    : blobs_(blobs), meta_(meta), repositories_(repositories), clock_(clk), options_(options) {}
+
+result<void> registry::require_repository(const std::string& repo) {
+  auto exists = meta_.repository_exists(repo);
+  if (!exists) return exists.take_error();
+  if (!*exists) return repositories_.repository_not_found(repo);
+  return {};
+}
 
 // ---- blobs -----------------------------------------------------------------------------------
 
 result<std::uint64_t> registry::blob_size(const std::string& repo, const digest& d) {
   auto size = meta_.linked_blob_size(repo, d.str());
   if (!size) return size.take_error();
-  if (!*size) return make_error(errc::blob_unknown, "blob unknown to registry", "\"" + d.str() + "\"");
+  if (!*size) {
+    if (auto r = require_repository(repo); !r) return r.take_error();
+    return make_error(errc::blob_unknown, "blob unknown to registry", "\"" + d.str() + "\"");
+  }
   return static_cast<std::uint64_t>(**size);
 }
 
@@ -39,7 +50,8 @@ result<void> registry::delete_blob(const std::string& repo, const digest& d) {
 }
 
 result<bool> registry::mount_blob(const std::string& repo, const std::string& from, const digest& d) {
-  if (!is_valid_repository_name(from)) return false;
+  if (auto r = repositories_.require_for_push(repo); !r) return r.take_error();
+  if (!is_valid_repository_name(from) || !repositories_.blob_mounting_enabled()) return false;
   if (!blobs_.has_blob(d)) return false;
   return meta_.mount_blob(repo, from, d.str(), clock_.now_seconds());
 }
@@ -59,6 +71,7 @@ void registry::forget_progress(const std::string& id) {
 }
 
 result<upload_status> registry::start_upload(const std::string& repo) {
+  if (auto r = repositories_.require_for_push(repo); !r) return r.take_error();
   auto id = new_upload_id();
   // The session row first: the expiry sweep deletes upload files that have no row.
   if (auto r = meta_.create_upload(id, repo, clock_.now_seconds()); !r) return r.take_error();
@@ -205,21 +218,46 @@ std::size_t registry::expire_uploads() {
 
 // ---- manifests -------------------------------------------------------------------------------
 
-result<manifest_content> registry::get_manifest(const std::string& repo, const reference& ref) {
+result<manifest_content> registry::get_manifest(const std::string& repo, const reference& ref, bool pull) {
   result<std::optional<meta::manifest_row>> row =
       std::holds_alternative<digest>(ref) ? meta_.manifest_by_digest(repo, std::get<digest>(ref).str())
                                           : meta_.manifest_by_tag(repo, std::get<std::string>(ref));
   if (!row) return row.take_error();
-  if (!*row) return make_error(errc::manifest_unknown, "manifest unknown to registry");
+  if (!*row) {
+    if (auto r = require_repository(repo); !r) return r.take_error();
+    return make_error(errc::manifest_unknown, "Requested image not found");
+  }
   auto& m = **row;
+  if (pull) note_pull(repo, m.digest);
   return manifest_content{std::move(m.digest), std::move(m.media_type), std::move(m.content)};
+}
+
+void registry::note_pull(const std::string& repo, const std::string& digest) {
+  std::lock_guard lock(pulls_mutex_);
+  if (pulls_.size() < 100000) pulls_.emplace_back(repo, digest);
+}
+
+void registry::flush_pulls() {
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard lock(pulls_mutex_);
+    batch.swap(pulls_);
+  }
+  if (batch.empty()) return;
+  std::sort(batch.begin(), batch.end());
+  batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
+  if (auto r = meta_.record_pulls(batch, clock_.now_seconds()); !r) {
+    spdlog::warn("recording pull times failed: {}", r.error_value().message);
+  }
 }
 
 result<pushed_manifest> registry::put_manifest(const std::string& repo, const reference& ref,
                                                std::string_view content_type, std::string bytes,
-                                               const std::vector<std::string>& extra_tags) {
+                                               const put_manifest_options& options) {
   auto parsed = parse_manifest(bytes, content_type);
   if (!parsed) return parsed.take_error();
+  auto target = repositories_.require_for_push(repo);
+  if (!target) return target.take_error();
 
   digest d;
   std::vector<std::string> tags;
@@ -233,9 +271,18 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
     d = digest_of(bytes);
     tags.push_back(std::get<std::string>(ref));
   }
-  for (const auto& t : extra_tags) {
+  for (const auto& t : options.extra_tags) {
     if (!is_valid_tag(t)) return make_error(errc::tag_invalid, "invalid tag: " + t);
     tags.push_back(t);
+  }
+  if (options.reject_existing_tag && !tags.empty()) {
+    auto existing = meta_.manifest_by_tag(repo, tags.front());
+    if (!existing) return existing.take_error();
+    if (*existing && (*existing)->digest == d.str()) {
+      return make_error(errc::image_already_exists, "Image with digest '" + d.str() + "' and tag '" + tags.front() +
+                                                        "' already exists in the repository with name '" + repo +
+                                                        "' in registry with id '" + repositories_.registry_id() + "'");
+    }
   }
 
   meta::manifest_write w;
@@ -245,35 +292,106 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
   w.artifact_type = parsed->artifact_type;
   w.annotations = parsed->annotations_json;
   if (parsed->subject) w.subject = parsed->subject->dgst.str();
+  if (parsed->config) w.config_media_type = parsed->config->media_type;
   w.pushed_at = clock_.now_seconds();
+  for (const auto& t : tags) {
+    if (tag_is_immutable(target->config, t)) w.immutable_tags.push_back(t);
+  }
   w.tags = std::move(tags);
   std::set<std::string> blob_refs;
   std::set<std::string> manifest_refs;
   if (parsed->config) blob_refs.insert(parsed->config->dgst.str());
   for (const auto& l : parsed->layers) {
+    w.image_size += l.size;
     if (!l.has_urls) blob_refs.insert(l.dgst.str());  // non-distributable layers live elsewhere
   }
   for (const auto& m : parsed->manifests) manifest_refs.insert(m.dgst.str());
+  w.image_size_from_children = parsed->kind == manifest_kind::index;
   w.blob_refs.assign(blob_refs.begin(), blob_refs.end());
   w.manifest_refs.assign(manifest_refs.begin(), manifest_refs.end());
   w.content = std::move(bytes);
-  if (auto r = meta_.put_manifest(w); !r) return r.take_error();
-  return pushed_manifest{w.digest, w.subject, w.tags};
+  if (auto r = meta_.put_manifest(w); !r) {
+    if (r.error_value().code == errc::tag_immutable) {
+      return make_error(errc::tag_immutable, "The image tag '" + r.error_value().detail + "' already exists in the '" +
+                                                 repo +
+                                                 "' repository and cannot be overwritten because the tag is immutable.");
+    }
+    if (r.error_value().code == errc::name_unknown) return repositories_.repository_not_found(repo);
+    return r.take_error();
+  }
+  return pushed_manifest{w.digest, w.media_type, w.subject, w.tags};
 }
 
 result<void> registry::delete_manifest(const std::string& repo, const reference& ref) {
-  auto removed = std::holds_alternative<digest>(ref) ? meta_.delete_manifest(repo, std::get<digest>(ref).str())
-                                                     : meta_.delete_tag(repo, std::get<std::string>(ref));
+  if (const auto* d = std::get_if<digest>(&ref)) {
+    auto removed = delete_image(repo, d->str(), "");
+    if (!removed) return removed.take_error();
+    return {};
+  }
+  auto removed = meta_.delete_tag(repo, std::get<std::string>(ref));
   if (!removed) return removed.take_error();
-  if (!*removed) return make_error(errc::manifest_unknown, "manifest unknown to registry");
+  if (!*removed) {
+    if (auto r = require_repository(repo); !r) return r.take_error();
+    return make_error(errc::manifest_unknown, "Requested image not found");
+  }
   return {};
+}
+
+result<std::vector<image_id>> registry::delete_image(const std::string& repo, const std::string& digest_text,
+                                                     const std::string& tag) {
+  if (auto r = require_repository(repo); !r) return r.take_error();
+  std::string target = digest_text;
+  if (target.empty()) {
+    auto m = meta_.manifest_by_tag(repo, tag);
+    if (!m) return m.take_error();
+    if (!*m) return make_error(errc::image_not_found, "Requested image not found");
+    target = (*m)->digest;
+  } else {
+    auto m = meta_.manifest_by_digest(repo, target);
+    if (!m) return m.take_error();
+    if (!*m) return make_error(errc::image_not_found, "Requested image not found");
+    if (!tag.empty()) {
+      auto t = meta_.manifest_by_tag(repo, tag);
+      if (!t) return t.take_error();
+      if (!*t || (*t)->digest != target) {
+        return make_error(errc::image_digest_mismatch, "The image tag does not match the image digest");
+      }
+    }
+  }
+  auto images = meta_.images(repo);
+  if (!images) return images.take_error();
+  std::vector<std::string> tags_of_target;
+  for (const auto& i : *images) {
+    if (i.digest == target) tags_of_target = i.tags;
+  }
+  std::vector<image_id> removed;
+  if (!tag.empty() && digest_text.empty() && tags_of_target.size() > 1) {
+    // Only this tag goes; the image keeps its other tags.
+    auto r = meta_.delete_tag(repo, tag);
+    if (!r) return r.take_error();
+    removed.push_back(image_id{target, tag});
+    return removed;
+  }
+  auto parents = meta_.parent_indexes(repo, target);
+  if (!parents) return parents.take_error();
+  if (!parents->empty()) {
+    return make_error(errc::image_referenced_by_index,
+                      "The image " + target + " is referenced by the manifest list " + parents->front() +
+                          " and cannot be deleted");
+  }
+  auto r = meta_.delete_manifest(repo, target);
+  if (!r) return r.take_error();
+  if (tags_of_target.empty()) {
+    removed.push_back(image_id{target, ""});
+  } else {
+    for (const auto& t : tags_of_target) removed.push_back(image_id{target, t});
+  }
+  return removed;
 }
 
 result<std::vector<std::string>> registry::list_tags(const std::string& repo, const std::string& after,
                                                      std::size_t limit) {
-  auto exists = meta_.repository_exists(repo);
-  if (!exists) return exists.take_error();
-  if (!*exists) return make_error(errc::name_unknown, "repository name not known to registry");
+  if (auto r = require_repository(repo); !r) return r.take_error();
   return meta_.list_tags(repo, after, limit);
 }
 

@@ -15,10 +15,28 @@ Typical use:
     srv.restart()                      # SIGTERM + start on same data dir/port
     srv.kill9(); srv.start()           # crash + restart
     srv.stop(); srv.cleanup()
+
+Authentication (ECR-style; see docs/configuration.md):
+
+    srv = BerthServer("x", auth="sigv4")   # root key from the env (ROOT_ACCESS_KEY_ID/...)
+    srv = BerthServer("x", auth="none")    # --auth none
+    srv = BerthServer("x", auth="sigv4", users=[{"name": "alice", ...}],
+                      registry={"account_id": "123456789012"}, v2_auth=True)
+    srv.ecr("CreateRepository", {"repositoryName": "a"})   # signed call, asserts 200
+    st, hdrs, doc = srv.ecr_call("DescribeRepositories", {}, secret="wrong")
+    srv.login_token()          # GetAuthorizationToken -> the password docker uses
+    srv.basic_auth_header()    # {"Authorization": "Basic base64(AWS:token)"}
+    srv.enable_create_on_push()  # ROOT repository creation template, CREATE_ON_PUSH
+    srv.req("GET", "/v2/", auth=True)   # adds the Basic header (v2_auth=True: always)
+
+auth=None (the default) passes nothing auth-related: the server's own default
+applies; the helpers then read DIR/root-credentials.json.
 """
 
 import atexit
+import base64
 import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -48,6 +66,15 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+
+# ECR (SigV4) defaults used by the tests
+ROOT_ACCESS_KEY_ID = "AKIDBERTHTESTROOT0001"
+ROOT_SECRET_ACCESS_KEY = "BerthTestRootSecret/abcdefghij0123456789"   # 40 characters
+ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+ECR_CONTENT_TYPE = "application/x-amz-json-1.1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+DEFAULT_REGION = "us-east-1"
 
 
 def berth_bin():
@@ -190,6 +217,94 @@ def raw_request(host, port, method, path, body, headers=None, timeout=HTTP_TIMEO
         sock.close()
 
 
+# ------------------------------------------------------------------ SigV4
+def _hmac(key, msg):
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def amz_date(now=None):
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+
+
+def sigv4_sign(method, path, headers, body, access_key, secret, region,
+               service="ecr", now=None, signed_headers=None, query=""):
+    """Adds X-Amz-Date (unless present) and Authorization to `headers` (a dict,
+    modified in place; must already hold Host).  signed_headers: the header
+    names to sign (lower case); default every header in `headers`."""
+    if not any(k.lower() == "x-amz-date" for k in headers):
+        headers["X-Amz-Date"] = amz_date(now)
+    date = [v for k, v in headers.items() if k.lower() == "x-amz-date"][0]
+    lower = {}
+    for k, v in headers.items():
+        lower.setdefault(k.lower(), []).append(" ".join(str(v).strip().split()))
+    names = sorted(n for n in lower if signed_headers is None or n in signed_headers)
+    canonical_headers = "".join("%s:%s\n" % (n, ",".join(lower[n])) for n in names)
+    canonical = "\n".join([method, path, query, canonical_headers, ";".join(names),
+                           hashlib.sha256(body).hexdigest()])
+    scope = "%s/%s/%s/aws4_request" % (date[:8], region, service)
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", date, scope,
+                         hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+    k = _hmac(("AWS4" + secret).encode("utf-8"), date[:8])
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    k = _hmac(k, "aws4_request")
+    sig = hmac.new(k, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    headers["Authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+        access_key, scope, ";".join(names), sig)
+    return headers
+
+
+def ecr_call(op, payload, access_key, secret, region=DEFAULT_REGION, *, port,
+             host="127.0.0.1", now=None, body=None, target=None, headers=None,
+             sign=True, signed_headers=None, service="ecr", timeout=HTTP_TIMEOUT,
+             content_type=ECR_CONTENT_TYPE):
+    """One raw ECR JSON call, signed like botocore does (content-type;host;
+    x-amz-date;x-amz-target) unless told otherwise.
+
+    op:      operation name (X-Amz-Target = prefix + op), or target= verbatim
+    payload: dict serialized as JSON (or body= raw bytes, sent as is)
+    now:     epoch seconds to sign with (clock-skew tests)
+    headers: extra headers; they are signed too when signed_headers is None
+             and they are not in the botocore set... see signed_headers
+    signed_headers: iterable of lower-case names to sign; default botocore's
+             set plus every name in `headers`
+    sign:    False -> no Authorization header at all
+    Returns (status, Headers, doc): doc is the parsed JSON body, or
+    {"_raw": text} when the body is not JSON."""
+    if body is None:
+        body = json.dumps({} if payload is None else payload).encode("utf-8")
+    h = {"Host": "%s:%d" % (host, port)}
+    if content_type is not None:
+        h["Content-Type"] = content_type
+    h["X-Amz-Target"] = target if target is not None else ECR_TARGET_PREFIX + op
+    extra = dict(headers or {})
+    h.update(extra)
+    if sign:
+        if signed_headers is None:
+            signed_headers = {"content-type", "host", "x-amz-date", "x-amz-target"} | \
+                {k.lower() for k in extra}
+        sigv4_sign("POST", "/", h, body, access_key, secret, region, service=service,
+                   now=now, signed_headers=set(signed_headers))
+    st, hdrs, data = http_request(host, port, "POST", "/", body=body, headers=h, timeout=timeout)
+    try:
+        doc = json.loads(data.decode("utf-8")) if data else {}
+    except ValueError:
+        doc = {"_raw": data.decode("utf-8", "replace")}
+    return st, hdrs, doc
+
+
+def oci_image_manifest(config_desc, layer_descs, **extra):
+    """Bytes of an OCI image manifest (indented: exact bytes matter)."""
+    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc,
+         "layers": list(layer_descs)}
+    m.update(extra)
+    return json.dumps(m, indent=2).encode()
+
+
+def basic_auth_value(token):
+    return "Basic " + base64.b64encode(("AWS:" + token).encode()).decode()
+
+
 _LIVE = set()
 
 
@@ -204,9 +319,33 @@ def _kill_leftovers():
 
 
 class BerthServer:
-    def __init__(self, name="berth", extra_args=None):
+    """auth:     None -> pass nothing auth-related (the server default);
+                 "sigv4" -> root key from BERTH_ROOT_ACCESS_KEY_ID/SECRET env
+                 (ROOT_ACCESS_KEY_ID / ROOT_SECRET_ACCESS_KEY unless root= given);
+                 "none" -> --auth none.
+    users:       [{"name", "access_key_id", "secret_access_key"}] -> config file
+    registry:    {"account_id", "region", "public_host"} -> config file
+    config:      further top-level config keys (merged into the file)
+    env:         extra environment for the server (a None value removes a variable)
+    wrapper:     command prefix; it must exec the server, not fork it (stop()
+                 signals the wrapper): for faketime use env LD_PRELOAD=libfaketime
+    v2_auth:     req() adds the Basic login-token header by default
+    (users/registry/wrapper/env may be changed between restarts.)"""
+
+    def __init__(self, name="berth", extra_args=None, auth=None, users=None,
+                 registry=None, config=None, env=None, wrapper=None, v2_auth=False,
+                 root=None):
         self.name = name
         self.extra_args = list(extra_args or [])
+        self.auth = auth
+        self.users = list(users or [])
+        self.registry = dict(registry or {})
+        self.config = dict(config or {})
+        self.env = dict(env or {})
+        self.wrapper = list(wrapper or [])
+        self.v2_auth = v2_auth
+        self.root = root or (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY)
+        self._tokens = {}
         self.workdir = tempfile.mkdtemp(prefix="berth-it-%s-" % name)
         self.data_dir = None
         self.port = None
@@ -236,8 +375,46 @@ class BerthServer:
                     "http:\n  addr: 127.0.0.1:%d\n"
                     % (self.data_dir, self.port))
             return ["/usr/bin/docker-registry", "serve", cfg]
-        return [berth_bin(), "serve", "--listen", self.hostport,
-                "--data-dir", self.data_dir] + self.extra_args
+        cmd = self.wrapper + [berth_bin(), "serve", "--listen", self.hostport,
+                              "--data-dir", self.data_dir]
+        if self.auth == "none":
+            cmd += ["--auth", "none"]
+        if self._config_doc():
+            cmd += ["--config", self.config_path]
+        return cmd + self.extra_args
+
+    @property
+    def config_path(self):
+        return os.path.join(self.workdir, "berth-config.json")
+
+    def _config_doc(self):
+        doc = dict(self.config)
+        if self.users:
+            doc.setdefault("auth", {})
+            doc["auth"] = dict(doc["auth"], users=self.users)
+        if self.registry:
+            doc["registry"] = dict(doc.get("registry", {}), **self.registry)
+        return doc
+
+    def _server_env(self):
+        env = dict(os.environ)
+        if self.auth == "sigv4":
+            env["BERTH_ROOT_ACCESS_KEY_ID"] = self.root[0]
+            env["BERTH_ROOT_SECRET_ACCESS_KEY"] = self.root[1]
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)      # None: remove from the inherited environment
+            else:
+                env[k] = v
+        return env
+
+    @property
+    def region(self):
+        return self.registry.get("region") or DEFAULT_REGION
+
+    @property
+    def account_id(self):
+        return self.registry.get("account_id") or DEFAULT_ACCOUNT_ID
 
     def start(self, data_dir=None, port=None):
         """Start the server; returns the base URL.  Reuses the previous data
@@ -253,16 +430,22 @@ class BerthServer:
             self.port = port
         if self.port is None:
             self.port = free_port()
-        binary = self._command()[0]
+        binary = self._command()[len(self.wrapper)]
         if not os.path.exists(binary):
             raise unittest.SkipTest("berth binary not found: %s (set BERTH_BIN)" % binary)
+        doc = self._config_doc()
+        if doc and os.environ.get("BERTH_REFERENCE") != "distribution":
+            with open(self.config_path, "w") as f:
+                json.dump(doc, f, indent=2)
+        self._tokens = {}
         self._log_fh = open(self.log_path, "ab")
         self.starts += 1
         self._log_fh.write(("\n===== start #%d: %s =====\n" % (
             self.starts, " ".join(self._command()))).encode())
         self._log_fh.flush()
         self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
-                                     stdout=self._log_fh, stderr=self._log_fh)
+                                     stdout=self._log_fh, stderr=self._log_fh,
+                                     env=self._server_env())
         _LIVE.add(self)
         deadline = time.monotonic() + READY_TIMEOUT
         last = None
@@ -272,7 +455,8 @@ class BerthServer:
                 raise RuntimeError("berth exited early with code %s" % self.proc.returncode)
             try:
                 st, _, _ = http_request("127.0.0.1", self.port, "GET", "/v2/", timeout=2)
-                if st == 200:
+                # 401: up, and asking for credentials (auth enabled)
+                if st == 200 or (st == 401 and self.auth != "none"):
                     return self.base
                 last = "status %d" % st
             except OSError as e:
@@ -350,12 +534,80 @@ class BerthServer:
         sys.stderr.write("----- end berth log -----\n")
 
     # ------------------------------------------------------------------- http
-    def req(self, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
+    def req(self, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT, auth=None):
         """Returns Response (unpacks as (status, headers, body)).
-        body: bytes, or an iterable of bytes for chunked transfer encoding."""
+        body: bytes, or an iterable of bytes for chunked transfer encoding.
+        auth: True adds the Basic login-token header (unless headers has an
+        Authorization); None -> self.v2_auth."""
+        if auth is None:
+            auth = self.v2_auth
+        if auth and not any(k.lower() == "authorization" for k in (headers or {})):
+            headers = dict(headers or {}, **self.basic_auth_header())
         st, h, data = http_request("127.0.0.1", self.port, method, path, body,
                                    headers, timeout)
         return Response(st, h, data, method, path)
+
+    # -------------------------------------------------------------------- ECR
+    def root_credentials(self):
+        """(access key id, secret) of the root user: the env-provided pair for
+        auth="sigv4", else what Berth generated in DIR/root-credentials.json."""
+        if self.auth == "sigv4":
+            return self.root
+        p = os.path.join(self.data_dir or "", "root-credentials.json")
+        try:
+            with open(p) as f:
+                doc = json.load(f)
+            return doc["access_key_id"], doc["secret_access_key"]
+        except (OSError, ValueError, KeyError):
+            return self.root
+
+    def ecr_call(self, op, payload=None, access_key=None, secret=None, region=None, **kw):
+        """Signed raw ECR call (see module-level ecr_call); root credentials by
+        default.  Returns (status, Headers, doc)."""
+        ak, sk = self.root_credentials()
+        return ecr_call(op, payload, access_key or ak, sk if secret is None else secret,
+                        region or self.region, port=self.port, **kw)
+
+    def ecr(self, op, payload=None, **kw):
+        """ecr_call that must succeed; returns the response document."""
+        st, h, doc = self.ecr_call(op, payload, **kw)
+        if st != 200:
+            raise AssertionError("ECR %s %s -> %d %r (headers %r)" % (
+                op, json.dumps(payload)[:300], st, doc, h.items()))
+        return doc
+
+    def authorization_data(self, access_key=None, secret=None, now=None):
+        doc = self.ecr("GetAuthorizationToken", {}, access_key=access_key, secret=secret, now=now)
+        return doc["authorizationData"][0]
+
+    def login_token(self, access_key=None, secret=None, now=None):
+        """GetAuthorizationToken -> the password part of base64("AWS:<password>")."""
+        key = (access_key, secret)
+        cached = self._tokens.get(key)
+        if now is None and cached and cached[1] > time.time() + 60:
+            return cached[0]
+        data = self.authorization_data(access_key, secret, now)
+        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        if user != "AWS" or not password:
+            raise AssertionError("authorizationToken does not decode to AWS:<token>: %r" % data)
+        if now is None:
+            self._tokens[key] = (password, float(data.get("expiresAt", 0)))
+        return password
+
+    def basic_auth_header(self, token=None):
+        return {"Authorization": basic_auth_value(token or self.login_token())}
+
+    def enable_create_on_push(self, prefix="ROOT", **settings):
+        """A repository creation template applied on push (idempotent)."""
+        payload = dict({"prefix": prefix, "appliedFor": ["CREATE_ON_PUSH"],
+                        "imageTagMutability": "MUTABLE"}, **settings)
+        st, h, doc = self.ecr_call("CreateRepositoryCreationTemplate", payload)
+        if st == 200 or doc.get("__type") == "TemplateAlreadyExistsException":
+            return doc
+        raise AssertionError("CreateRepositoryCreationTemplate -> %d %r" % (st, doc))
+
+    def create_repository(self, name, **settings):
+        return self.ecr("CreateRepository", dict({"repositoryName": name}, **settings))["repository"]
 
     def req_raw(self, method, path, body, headers=None, timeout=HTTP_TIMEOUT):
         st, h, data, sent_all = raw_request("127.0.0.1", self.port, method, path, body,
@@ -429,10 +681,11 @@ class BerthTestCase(unittest.TestCase):
 
     server_name = None
     server = None
+    server_kwargs = {}     # e.g. {"auth": "sigv4", "v2_auth": True}
 
     @classmethod
     def setUpClass(cls):
-        cls.server = BerthServer(cls.server_name or cls.__name__)
+        cls.server = BerthServer(cls.server_name or cls.__name__, **cls.server_kwargs)
         cls.server.start()
 
     @classmethod

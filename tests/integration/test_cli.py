@@ -154,8 +154,9 @@ class TestLogsAndSignals(unittest.TestCase):
 
 class TestUploadExpiry(unittest.TestCase):
     def test_abandoned_upload_expires(self):
-        srv = BerthServer("expiry")
+        srv = BerthServer("expiry", auth="none")
         srv.start()
+        srv.enable_create_on_push()
         self.addCleanup(srv.cleanup)
         r = srv.req("POST", "/v2/exp/blobs/uploads/")
         self.assertEqual(r.status, 202)

@@ -328,8 +328,10 @@ def _setup_module():
     ml.finish()
     MULTI = ml.path
     sys.stderr.write("\n  built OCI layouts in %.1fs\n" % (time.monotonic() - t0))
-    SERVER = BerthServer("clients")
+    # The clients exercise the V2 protocol; authenticated pushes (docker login) are in test_ecr_*.
+    SERVER = BerthServer("clients", auth="none")
     SERVER.start()
+    SERVER.enable_create_on_push()
 
 
 def tearDownModule():

@@ -55,7 +55,18 @@ def canon(obj):
 
 
 class UploadMixin:
-    """Helpers shared by classes that push blobs."""
+    """Helpers shared by classes that push blobs.
+
+    Every class runs Berth as users run it: SigV4/login-token authentication on, every V2
+    request with `Authorization: Basic AWS:<token>`, and a ROOT repository creation template
+    with CREATE_ON_PUSH so pushes may create repositories (ECR's own push-to-create)."""
+
+    server_kwargs = {"auth": "sigv4", "v2_auth": True}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server.enable_create_on_push()
 
     def start_upload(self, repo, **params):
         path = "/v2/%s/blobs/uploads/" % repo
@@ -477,7 +488,7 @@ class TestLargeBodies(UploadMixin, BerthTestCase):
         h = {"Content-Type": "application/octet-stream"}
         h.update(extra or {})
         try:
-            return self.server.req_raw(method, path, body, headers=h)
+            return self.server.req_raw(method, path, body, headers=dict(h, **self.server.basic_auth_header()))
         except (ConnectionError, http.client.HTTPException) as e:
             self.fail("%s %s with a %d-byte Content-Length body: no HTTP response (%r)"
                       % (method, path, len(body), e))
@@ -1108,7 +1119,7 @@ class TestManifests(UploadMixin, BerthTestCase):
         raw = canon(m)
         try:
             r = self.server.req_raw("PUT", "/v2/%s/manifests/huge" % repo, raw,
-                                    headers={"Content-Type": OCI_MANIFEST})
+                                    headers=dict({"Content-Type": OCI_MANIFEST}, **self.server.basic_auth_header()))
         except (ConnectionError, http.client.HTTPException) as e:
             self.fail("no HTTP response to an oversized manifest: %r" % e)
         self.assertStatus(r, 413, 400)
@@ -1594,7 +1605,7 @@ class TestConnectionHandling(UploadMixin, BerthTestCase):
         self.addCleanup(conn.close)
 
         def do(method, path, body=None, headers=None):
-            h = dict(headers or {})
+            h = dict(headers or {}, **self.server.basic_auth_header())
             if body is not None and not isinstance(body, bytes):
                 conn.request(method, path, body=body, headers=h, encode_chunked=True)
             else:

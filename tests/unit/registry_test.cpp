@@ -16,11 +16,15 @@ class registry_test : public ::testing::Test {
   void SetUp() override { open(); }
   void open() {
     reg.reset();
+    repos.reset();
     meta.reset();
     blobs.reset();
     blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
     meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
-    reg = std::make_unique<registry>(*blobs, *meta, clk, registry_options{3600});
+    repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
+    // Pushes create repositories, as ECR's creation templates allow.
+    (void)repos->put_template("ROOT", R"({"appliedFor":["CREATE_ON_PUSH"]})", true);
+    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk, registry_options{3600});
   }
   digest push_blob(const std::string& repo, const std::string& bytes) {
     auto s = reg->start_upload(repo);
@@ -45,6 +49,7 @@ class registry_test : public ::testing::Test {
   testing_support::fixed_clock clk;
   std::unique_ptr<storage::filesystem_blob_store> blobs;
   std::unique_ptr<meta::sqlite_meta_index> meta;
+  std::unique_ptr<repository_catalog> repos;
   std::unique_ptr<registry> reg;
 };
 
@@ -143,7 +148,7 @@ TEST_F(registry_test, manifest_put_get_delete) {
   std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
                   cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
                   layer.str() + R"(","size":11}]})";
-  auto pushed = reg->put_manifest("r", std::string("v1"), "application/vnd.oci.image.manifest.v1+json", m, {});
+  auto pushed = reg->put_manifest("r", std::string("v1"), "application/vnd.oci.image.manifest.v1+json", m);
   ASSERT_TRUE(pushed) << pushed.error_value().message;
   EXPECT_EQ(pushed->digest, digest_of(m).str());
   auto got = reg->get_manifest("r", std::string("v1"));
@@ -151,13 +156,101 @@ TEST_F(registry_test, manifest_put_get_delete) {
   EXPECT_EQ(got->content, m);  // exact bytes
   EXPECT_EQ(got->media_type, "application/vnd.oci.image.manifest.v1+json");
 
-  auto wrong = reg->put_manifest("r", digest_of("other"), "", m, {});
+  auto wrong = reg->put_manifest("r", digest_of("other"), "", m);
   EXPECT_EQ(wrong.error_value().code, errc::digest_invalid);
-  auto elsewhere = reg->put_manifest("other", std::string("v1"), "", m, {});
+  auto elsewhere = reg->put_manifest("other", std::string("v1"), "", m);
   EXPECT_EQ(elsewhere.error_value().code, errc::manifest_blob_unknown);
 
   ASSERT_TRUE(reg->delete_manifest("r", digest_of(m)));
   EXPECT_EQ(reg->get_manifest("r", std::string("v1")).error_value().code, errc::manifest_unknown);
   EXPECT_EQ(reg->list_tags("r", "", 10).value().size(), 0u);
   EXPECT_EQ(reg->list_tags("never", "", 10).error_value().code, errc::name_unknown);
+}
+
+namespace {
+std::string image_manifest(const digest& cfg, const digest& layer, std::int64_t layer_size) {
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+         cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
+         layer.str() + R"(","size":)" + std::to_string(layer_size) + "}]}";
+}
+}  // namespace
+
+TEST_F(registry_test, repositories_must_exist_without_a_template) {
+  ASSERT_TRUE(repos->delete_template("ROOT"));
+  auto s = reg->start_upload("nowhere");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error_value().code, errc::name_unknown);
+  EXPECT_EQ(s.error_value().message,
+            "The repository with name 'nowhere' does not exist in the registry with id '000000000000'");
+  ASSERT_TRUE(repos->put_template("team", R"({"appliedFor":["CREATE_ON_PUSH"],"imageTagMutability":"IMMUTABLE"})", true));
+  EXPECT_FALSE(reg->start_upload("teamx/app"));  // a prefix matches whole path components
+  ASSERT_TRUE(reg->start_upload("team/app"));
+  EXPECT_EQ(repos->get("team/app")->config.image_tag_mutability, "IMMUTABLE");
+}
+
+TEST_F(registry_test, immutable_tags_and_exclusions) {
+  repository_config c;
+  c.image_tag_mutability = "IMMUTABLE_WITH_EXCLUSION";
+  c.exclusion_filters = {"latest", "dev-*"};
+  ASSERT_TRUE(repos->create("imm", c, {}));
+  auto cfg = push_blob("imm", "{}");
+  auto l1 = push_blob("imm", "one");
+  auto l2 = push_blob("imm", "two");
+  auto m1 = image_manifest(cfg, l1, 3);
+  auto m2 = image_manifest(cfg, l2, 3);
+  ASSERT_TRUE(reg->put_manifest("imm", std::string("v1"), "", m1));
+  ASSERT_TRUE(reg->put_manifest("imm", std::string("v1"), "", m1));  // same digest: fine
+  auto moved = reg->put_manifest("imm", std::string("v1"), "", m2);
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error_value().code, errc::tag_immutable);
+  EXPECT_EQ(moved.error_value().message,
+            "The image tag 'v1' already exists in the 'imm' repository and cannot be overwritten because the tag is immutable.");
+  ASSERT_TRUE(reg->put_manifest("imm", std::string("latest"), "", m1));
+  EXPECT_TRUE(reg->put_manifest("imm", std::string("latest"), "", m2));   // excluded: mutable
+  EXPECT_TRUE(reg->put_manifest("imm", std::string("dev-7"), "", m1));
+  EXPECT_TRUE(reg->put_manifest("imm", std::string("dev-7"), "", m2));
+  EXPECT_TRUE(reg->put_manifest("imm", digest_of(m2), "", m2));  // by digest: always
+  EXPECT_TRUE(tag_is_immutable(repository_config{"MUTABLE_WITH_EXCLUSION", {"rel-*"}, false, "AES256", ""}, "rel-1"));
+  EXPECT_FALSE(tag_is_immutable(repository_config{"MUTABLE_WITH_EXCLUSION", {"rel-*"}, false, "AES256", ""}, "dev"));
+}
+
+TEST_F(registry_test, batch_delete_semantics) {
+  auto cfg = push_blob("r", "{}");
+  auto layer = push_blob("r", "layer");
+  auto m = image_manifest(cfg, layer, 5);
+  auto d = digest_of(m).str();
+  ASSERT_TRUE(reg->put_manifest("r", std::string("a"), "", m));
+  ASSERT_TRUE(reg->put_manifest("r", std::string("b"), "", m));
+  auto first = reg->delete_image("r", "", "a");  // not the last tag: only the tag goes
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_TRUE(reg->get_manifest("r", digest::parse(d).value()));
+  auto last = reg->delete_image("r", "", "b");  // the last tag: the image goes too
+  ASSERT_TRUE(last);
+  EXPECT_EQ(reg->get_manifest("r", digest::parse(d).value()).error_value().code, errc::manifest_unknown);
+
+  ASSERT_TRUE(reg->put_manifest("r", std::string("child"), "", m));
+  std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                      d + R"(","size":)" + std::to_string(m.size()) + "}]}";
+  ASSERT_TRUE(reg->put_manifest("r", std::string("multi"), "", index));
+  auto refused = reg->delete_image("r", d, "");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error_value().code, errc::image_referenced_by_index);
+  auto images = meta->images("r").value();
+  ASSERT_EQ(images.size(), 2u);
+  for (const auto& i : images) EXPECT_EQ(i.image_size, 5);  // the index: the largest of its manifests
+  ASSERT_TRUE(reg->delete_image("r", digest_of(index).str(), ""));
+  EXPECT_TRUE(reg->delete_image("r", d, ""));
+}
+
+TEST_F(registry_test, pulls_are_recorded_in_batches) {
+  auto cfg = push_blob("r", "{}");
+  auto layer = push_blob("r", "layer");
+  auto m = image_manifest(cfg, layer, 5);
+  ASSERT_TRUE(reg->put_manifest("r", std::string("v1"), "", m));
+  EXPECT_EQ(meta->images("r").value()[0].last_pulled_at, 0);
+  clk.now += 100;
+  ASSERT_TRUE(reg->get_manifest("r", std::string("v1"), true));
+  reg->flush_pulls();
+  EXPECT_EQ(meta->images("r").value()[0].last_pulled_at, clk.now);
 }

@@ -17,7 +17,9 @@ class v2_handler_test : public ::testing::Test {
   void SetUp() override {
     blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
     meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
-    reg = std::make_unique<registry>(*blobs, *meta, clk);
+    repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
+    (void)repos->put_template("ROOT", R"({"appliedFor":["CREATE_ON_PUSH"]})", true);
+    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk);
     handler = std::make_unique<oci::v2_handler>(*reg);
   }
 
@@ -69,6 +71,7 @@ class v2_handler_test : public ::testing::Test {
   testing_support::fixed_clock clk;
   std::unique_ptr<storage::filesystem_blob_store> blobs;
   std::unique_ptr<meta::sqlite_meta_index> meta;
+  std::unique_ptr<repository_catalog> repos;
   std::unique_ptr<registry> reg;
   std::unique_ptr<oci::v2_handler> handler;
 };
@@ -81,7 +84,11 @@ TEST_F(v2_handler_test, base_and_version_header_everywhere) {
   EXPECT_EQ(header(r, "Docker-Distribution-API-Version"), "registry/2.0");
   auto e = call(http::verb::get, "/v2/x/manifests/nope");
   EXPECT_EQ(e.status, 404u);
-  EXPECT_EQ(code(e), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(code(e), "NAME_UNKNOWN");  // no such repository
+  EXPECT_NE(e.body.find("The repository with name 'x' does not exist in the registry with id '000000000000'"),
+            std::string::npos);
+  push_blob("x", "created");
+  EXPECT_EQ(code(call(http::verb::get, "/v2/x/manifests/nope")), "MANIFEST_UNKNOWN");
   EXPECT_EQ(header(e, "Docker-Distribution-API-Version"), "registry/2.0");
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 #include <string>
 
 #include "berth/registry/error.hpp"
@@ -13,6 +14,12 @@ namespace berth::config {
 struct listen_address {
   std::string host;
   std::uint16_t port = 0;
+};
+
+struct user_credentials {
+  std::string name;
+  std::string access_key_id;
+  std::string secret_access_key;
 };
 
 struct settings {
@@ -26,6 +33,13 @@ struct settings {
   std::int64_t header_timeout_seconds = 60;
   std::int64_t body_idle_timeout_seconds = 300;
   std::int64_t shutdown_grace_seconds = 5;
+  // Authentication and the identity of the registry as ECR clients see it.
+  std::string auth_mode = "sigv4";  // sigv4 | none
+  user_credentials root;            // empty: from the data directory, generated on first start
+  std::vector<user_credentials> users;
+  std::string account_id = "000000000000";
+  std::string region = "us-east-1";
+  std::string public_host;  // host[:port] for repositoryUri/proxyEndpoint; "" → the request's Host
 };
 
 // Flags given on the command line, by long name without dashes ("listen", "data-dir", ...).

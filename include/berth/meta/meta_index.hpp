@@ -19,6 +19,43 @@ struct manifest_row {
   std::int64_t pushed_at = 0;
 };
 
+struct repository_settings {
+  std::string image_tag_mutability = "MUTABLE";
+  std::string mutability_exclusions = "[]";  // JSON array of wildcard filters
+  bool scan_on_push = false;
+  std::string encryption_type = "AES256";
+  std::string kms_key;
+};
+
+struct repository_row {
+  std::string name;
+  std::int64_t created_at = 0;
+  repository_settings settings;
+};
+
+using resource_tags = std::vector<std::pair<std::string, std::string>>;
+
+// An image as the ECR API lists it: a manifest with its tags.
+struct image_row {
+  std::string digest;
+  std::string media_type;
+  std::string config_media_type;
+  std::string artifact_type;
+  std::string subject;
+  std::int64_t manifest_size = 0;
+  std::int64_t image_size = 0;
+  std::int64_t pushed_at = 0;
+  std::int64_t last_pulled_at = 0;  // 0: never
+  std::vector<std::string> tags;
+};
+
+struct template_row {
+  std::string prefix;
+  std::string document;  // JSON, owned by the domain
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
 struct manifest_write {
   std::string repository;
   std::string digest;
@@ -28,6 +65,10 @@ struct manifest_write {
   std::string subject;      // digest of the subject, or ""
   std::string annotations;  // JSON object text, or ""
   std::int64_t pushed_at = 0;
+  std::string config_media_type;
+  std::int64_t image_size = 0;
+  bool image_size_from_children = false;    // an index: the largest of its manifests
+  std::vector<std::string> immutable_tags;  // among `tags`: may not move to another digest
   std::vector<std::string> blob_refs;      // must be linked to the repository
   std::vector<std::string> manifest_refs;  // must exist in the repository
   std::vector<std::string> tags;           // point these at the manifest
@@ -54,6 +95,19 @@ class meta_index {
 
   virtual result<bool> repository_exists(const std::string& name) = 0;
   virtual result<void> ensure_repository(const std::string& name, std::int64_t now) = 0;
+  // errc::repository_already_exists when taken.
+  virtual result<void> create_repository(const std::string& name, const repository_settings& settings,
+                                         const resource_tags& tags, std::int64_t now) = 0;
+  virtual result<std::optional<repository_row>> find_repository(const std::string& name) = 0;
+  virtual result<std::vector<repository_row>> list_repository_rows(const std::string& after, std::size_t limit) = 0;
+  virtual result<void> update_repository_settings(const std::string& name, const repository_settings& settings) = 0;
+  // Removes the repository with its manifests, tags, blob links and upload sessions.
+  // errc::repository_not_empty when it holds images and `force` is false; name_unknown when absent.
+  virtual result<repository_row> delete_repository(const std::string& name, bool force) = 0;
+  virtual result<resource_tags> repository_tags(const std::string& name) = 0;
+  // Adds or overwrites; errc::too_many_tags past `max_tags`.
+  virtual result<void> tag_repository(const std::string& name, const resource_tags& tags, std::size_t max_tags) = 0;
+  virtual result<void> untag_repository(const std::string& name, const std::vector<std::string>& keys) = 0;
   // Names sorted bytewise, strictly after `after`, at most `limit`.
   virtual result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit) = 0;
 
@@ -85,6 +139,23 @@ class meta_index {
   virtual result<std::vector<std::string>> list_tags(const std::string& repo, const std::string& after,
                                                      std::size_t limit) = 0;
   virtual result<std::vector<referrer_row>> referrers(const std::string& repo, const std::string& subject) = 0;
+
+  // Images as the ECR API sees them, ordered by digest.
+  virtual result<std::vector<image_row>> images(const std::string& repo) = 0;
+  // Digests of the indexes in the repository that list `digest` as a child.
+  virtual result<std::vector<std::string>> parent_indexes(const std::string& repo, const std::string& digest) = 0;
+  virtual result<void> record_pulls(const std::vector<std::pair<std::string, std::string>>& repo_digest,
+                                    std::int64_t when) = 0;
+  // Remembers a layer part's size; returns true when a part smaller than `min_size` was followed by another.
+  virtual result<bool> record_upload_part(const std::string& id, std::int64_t size, std::int64_t min_size) = 0;
+  virtual result<bool> upload_has_small_part(const std::string& id) = 0;
+
+  // Repository creation templates (document owned by the domain) and account settings.
+  virtual result<void> put_template(const template_row& t, bool create) = 0;  // template_already_exists / template_not_found
+  virtual result<std::vector<template_row>> templates() = 0;
+  virtual result<bool> delete_template(const std::string& prefix) = 0;
+  virtual result<std::optional<std::string>> account_setting(const std::string& name) = 0;
+  virtual result<void> put_account_setting(const std::string& name, const std::string& value) = 0;
 };
 
 }  // namespace berth::meta

@@ -15,6 +15,15 @@ class sqlite_meta_index final : public meta_index {
 
   result<bool> repository_exists(const std::string& name) override;
   result<void> ensure_repository(const std::string& name, std::int64_t now) override;
+  result<void> create_repository(const std::string& name, const repository_settings& settings,
+                                 const resource_tags& tags, std::int64_t now) override;
+  result<std::optional<repository_row>> find_repository(const std::string& name) override;
+  result<std::vector<repository_row>> list_repository_rows(const std::string& after, std::size_t limit) override;
+  result<void> update_repository_settings(const std::string& name, const repository_settings& settings) override;
+  result<repository_row> delete_repository(const std::string& name, bool force) override;
+  result<resource_tags> repository_tags(const std::string& name) override;
+  result<void> tag_repository(const std::string& name, const resource_tags& tags, std::size_t max_tags) override;
+  result<void> untag_repository(const std::string& name, const std::vector<std::string>& keys) override;
   result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit) override;
 
   result<std::optional<std::int64_t>> linked_blob_size(const std::string& repo, const std::string& digest) override;
@@ -39,6 +48,19 @@ class sqlite_meta_index final : public meta_index {
   result<std::vector<std::string>> list_tags(const std::string& repo, const std::string& after,
                                              std::size_t limit) override;
   result<std::vector<referrer_row>> referrers(const std::string& repo, const std::string& subject) override;
+
+  result<std::vector<image_row>> images(const std::string& repo) override;
+  result<std::vector<std::string>> parent_indexes(const std::string& repo, const std::string& digest) override;
+  result<void> record_pulls(const std::vector<std::pair<std::string, std::string>>& repo_digest,
+                            std::int64_t when) override;
+  result<bool> record_upload_part(const std::string& id, std::int64_t size, std::int64_t min_size) override;
+  result<bool> upload_has_small_part(const std::string& id) override;
+
+  result<void> put_template(const template_row& t, bool create) override;
+  result<std::vector<template_row>> templates() override;
+  result<bool> delete_template(const std::string& prefix) override;
+  result<std::optional<std::string>> account_setting(const std::string& name) override;
+  result<void> put_account_setting(const std::string& name, const std::string& value) override;
 
  private:
   explicit sqlite_meta_index(std::unique_ptr<connection_pool> pool) : pool_(std::move(pool)) {}

@@ -3,17 +3,21 @@
 #pragma once
 
 #include "berth/http/message.hpp"
+#include "berth/oci/v2_authenticator.hpp"
 #include "berth/registry/registry.hpp"
 
 namespace berth::oci {
 
 class v2_handler final : public http::request_handler {
  public:
-  explicit v2_handler(registry& reg) : reg_(reg) {}
+  // `authenticator` null: no authentication (auth: none).
+  explicit v2_handler(registry& reg, const v2_authenticator* authenticator = nullptr)
+      : reg_(reg), authenticator_(authenticator) {}
   std::unique_ptr<http::exchange> route(const http::request& head) override;
 
  private:
   registry& reg_;
+  const v2_authenticator* authenticator_;
 };
 
 }  // namespace berth::oci

@@ -29,6 +29,36 @@ enum class errc {
   denied,
   storage_full,
   internal,
+  // Authentication.
+  missing_authentication,  // no credentials at all
+  unrecognized_client,     // unknown access key
+  invalid_signature,       // wrong signature, scope or clock skew
+  incomplete_signature,    // malformed Authorization header
+  token_invalid,           // forged or malformed login token, or a deleted principal
+  token_expired,
+  // Repositories, images and the ECR layer API.
+  repository_already_exists,
+  repository_not_empty,
+  tag_immutable,
+  image_already_exists,
+  image_not_found,
+  image_digest_mismatch,
+  image_referenced_by_index,
+  layers_not_found,
+  referenced_images_not_found,
+  layer_already_exists,
+  layer_part_too_small,
+  invalid_layer_part,
+  invalid_layer,
+  empty_upload,
+  template_already_exists,
+  template_not_found,
+  invalid_parameter,
+  invalid_tag_parameter,
+  too_many_tags,
+  limit_exceeded,
+  unsupported_operation,
+  malformed_request,  // a JSON API body that is not JSON or has values of the wrong type
 };
 
 const char* to_string(errc code);

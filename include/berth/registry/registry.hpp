@@ -15,6 +15,7 @@
 #include "berth/registry/clock.hpp"
 #include "berth/registry/manifest.hpp"
 #include "berth/registry/names.hpp"
+#include "berth/registry/repository_catalog.hpp"
 #include "berth/registry/upload_writer.hpp"
 #include "berth/storage/blob_store.hpp"
 
@@ -38,13 +39,30 @@ struct manifest_content {
 
 struct pushed_manifest {
   std::string digest;
+  std::string media_type;
   std::string subject;  // digest of the subject, or ""
   std::vector<std::string> tags;
 };
 
+struct put_manifest_options {
+  std::vector<std::string> extra_tags;  // OCI ?tag= parameters on a push by digest
+  bool reject_existing_tag = false;     // PutImage: the same manifest under the same tag is an error
+  bool count_as_push = true;
+};
+
+// One image id as BatchDeleteImage reports it.
+struct image_id {
+  std::string digest;
+  std::string tag;
+};
+
 class registry {
  public:
-  registry(storage::blob_store& blobs, meta::meta_index& meta, const clock& clk, registry_options options = {});
+  registry(storage::blob_store& blobs, meta::meta_index& meta, repository_catalog& repositories, const clock& clk,
+           registry_options options = {});
+
+  repository_catalog& repositories() { return repositories_; }
+  meta::meta_index& meta() { return meta_; }
 
   // Blobs: visible only where uploaded, mounted or referenced.
   result<storage::opened_blob> open_blob(const std::string& repo, const digest& d);
@@ -68,10 +86,19 @@ class registry {
   std::size_t expire_uploads();
 
   // Manifests and tags.
-  result<manifest_content> get_manifest(const std::string& repo, const reference& ref);
+  // `pull`: a GET that counts for lastRecordedPullTime (recorded in batches, see flush_pulls).
+  result<manifest_content> get_manifest(const std::string& repo, const reference& ref, bool pull = false);
   result<pushed_manifest> put_manifest(const std::string& repo, const reference& ref, std::string_view content_type,
-                                       std::string bytes, const std::vector<std::string>& extra_tags);
+                                       std::string bytes, const put_manifest_options& options = {});
+  // V2 DELETE: a digest removes the image and its tags (refused while an index lists it); a tag
+  // removes the tag only.
   result<void> delete_manifest(const std::string& repo, const reference& ref);
+  // BatchDeleteImage: by digest as above; by tag removes the tag and, when it was the image's last
+  // tag, the image too. Returns the image ids removed.
+  result<std::vector<image_id>> delete_image(const std::string& repo, const std::string& digest,
+                                             const std::string& tag);
+  // Writes the pull times gathered since the last flush (one transaction).
+  void flush_pulls();
   result<std::vector<std::string>> list_tags(const std::string& repo, const std::string& after, std::size_t limit);
   result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit);
   result<std::vector<meta::referrer_row>> referrers(const std::string& repo, const digest& subject);
@@ -81,8 +108,14 @@ class registry {
   void forget_progress(const std::string& id);
   result<hasher> hash_upload_file(const std::string& id, digest_algorithm algorithm, std::uint64_t size);
 
+  result<void> require_repository(const std::string& repo);
+  void note_pull(const std::string& repo, const std::string& digest);
+
   storage::blob_store& blobs_;
   meta::meta_index& meta_;
+  repository_catalog& repositories_;
+  std::mutex pulls_mutex_;
+  std::vector<std::pair<std::string, std::string>> pulls_;
   const clock& clock_;
   registry_options options_;
   std::mutex progress_mutex_;

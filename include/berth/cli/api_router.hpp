@@ -1,0 +1,20 @@
+// Sends each request to the API it belongs to: /v2/… to the registry API, POST / to the ECR API.
+#pragma once
+
+#include "berth/ecr/ecr_api.hpp"
+#include "berth/http/message.hpp"
+#include "berth/oci/v2_handler.hpp"
+
+namespace berth::cli {
+
+class api_router final : public http::request_handler {
+ public:
+  api_router(oci::v2_handler& v2, const ecr::ecr_api& ecr) : v2_(v2), ecr_(ecr) {}
+  std::unique_ptr<http::exchange> route(const http::request& head) override;
+
+ private:
+  oci::v2_handler& v2_;
+  const ecr::ecr_api& ecr_;
+};
+
+}  // namespace berth::cli

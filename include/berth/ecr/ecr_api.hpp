@@ -1,0 +1,44 @@
+// The Amazon ECR JSON API adapter: POST / with X-Amz-Target, SigV4-authenticated, validated
+// against the model, dispatched to the registry domain, answered in ECR's shapes and exceptions.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "berth/auth/login_token.hpp"
+#include "berth/auth/sigv4.hpp"
+#include "berth/http/message.hpp"
+#include "berth/registry/registry.hpp"
+
+namespace berth::ecr {
+
+struct ecr_settings {
+  std::string account_id = "000000000000";
+  std::string region = "us-east-1";
+  std::string public_host;  // host[:port] in repositoryUri/proxyEndpoint; "" → the request's Host
+  std::string scheme = "http";
+  bool auth_enabled = true;
+};
+
+inline constexpr std::size_t max_json_body = 32 * 1024 * 1024;  // a 20 MiB layer part, base64 in JSON
+
+class ecr_api {
+ public:
+  ecr_api(registry& reg, const auth::credential_store& credentials, const auth::login_token_issuer& tokens,
+          const auth::blob_url_signer& urls, const clock& clk, ecr_settings settings);
+
+  // The whole exchange for one POST / (the body is buffered: SigV4 hashes it).
+  http::response handle(const http::request& req) const;
+  std::unique_ptr<http::exchange> exchange() const;
+
+ private:
+  registry& reg_;
+  const auth::credential_store& credentials_;
+  const auth::login_token_issuer& tokens_;
+  const auth::blob_url_signer& urls_;
+  const clock& clock_;
+  ecr_settings settings_;
+  auth::sigv4_verifier verifier_;
+};
+
+}  // namespace berth::ecr

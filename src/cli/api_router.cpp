@@ -1,0 +1,17 @@
+#include "berth/cli/api_router.hpp"
+
+#include "berth/http/simple_exchange.hpp"
+
+namespace berth::cli {
+
+std::unique_ptr<http::exchange> api_router::route(const http::request& head) {
+  if (head.path == "/v2" || head.path.starts_with("/v2/")) return v2_.route(head);
+  if (head.path == "/" && head.method == http::verb::post && head.header("X-Amz-Target")) return ecr_.exchange();
+  http::response r;
+  r.status = 404;
+  r.headers.add("Content-Type", "text/plain; charset=utf-8");
+  r.body = "404 page not found\n";
+  return http::respond_with(std::move(r));
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,284 @@
+// ListImages, DescribeImages, BatchGetImage, BatchDeleteImage, PutImage.
+#include <algorithm>
+
+#include "operations.hpp"
+
+namespace berth::ecr {
+namespace {
+
+json image_id_json(const std::string& digest, const std::string& tag) {
+  json id = json::object();
+  if (!digest.empty()) id["imageDigest"] = digest;
+  if (!tag.empty()) id["imageTag"] = tag;
+  return id;
+}
+
+json failure(const json& id, const char* code, const std::string& reason) {
+  return json{{"imageId", id}, {"failureCode", code}, {"failureReason", reason}};
+}
+
+bool status_matches(const json& in, const meta::image_row& img) {
+  auto status = in.contains("filter") ? str(in["filter"], "tagStatus", "ANY") : std::string("ANY");
+  if (status == "TAGGED") return !img.tags.empty();
+  if (status == "UNTAGGED") return img.tags.empty();
+  return true;
+}
+
+result<std::vector<meta::image_row>> images_of(call_context& ctx, const std::string& repo) {
+  auto rows = ctx.reg.meta().images(repo);
+  if (!rows && rows.error_value().code == errc::name_unknown) return ctx.repos.repository_not_found(repo);
+  return rows;
+}
+
+// Finds the image an imageId names (by digest, tag, or both consistently).
+const meta::image_row* find_image(const std::vector<meta::image_row>& images, const json& id) {
+  auto digest = str(id, "imageDigest");
+  auto tag = str(id, "imageTag");
+  for (const auto& img : images) {
+    if (!digest.empty() && img.digest != digest) continue;
+    if (!tag.empty() && std::find(img.tags.begin(), img.tags.end(), tag) == img.tags.end()) continue;
+    if (digest.empty() && tag.empty()) continue;
+    return &img;
+  }
+  return nullptr;
+}
+
+json image_detail(const call_context& ctx, const std::string& repo, const meta::image_row& img) {
+  json d = {{"registryId", ctx.settings.account_id},
+            {"repositoryName", repo},
+            {"imageDigest", img.digest},
+            {"imageSizeInBytes", img.image_size},
+            {"imagePushedAt", img.pushed_at},
+            {"imageManifestMediaType", img.media_type},
+            {"imageStatus", "ACTIVE"}};
+  if (!img.tags.empty()) d["imageTags"] = img.tags;
+  if (!img.config_media_type.empty()) d["artifactMediaType"] = img.config_media_type;
+  if (img.last_pulled_at > 0) d["lastRecordedPullTime"] = img.last_pulled_at;
+  if (!img.subject.empty()) d["subjectManifestDigest"] = img.subject;
+  return d;
+}
+
+result<json> list_images(call_context& ctx, const json& in) {
+  if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
+  auto repo = str(in, "repositoryName");
+  auto images = images_of(ctx, repo);
+  if (!images) return images.take_error();
+  // One entry per digest+tag pair; untagged images as the digest alone. Keys sort as listed.
+  std::vector<std::pair<std::string, json>> entries;
+  for (const auto& img : *images) {
+    if (!status_matches(in, img)) continue;
+    if (img.tags.empty()) entries.emplace_back(img.digest + "\n", image_id_json(img.digest, ""));
+    for (const auto& t : img.tags) entries.emplace_back(img.digest + "\n" + t, image_id_json(img.digest, t));
+  }
+  auto after = read_next_token(in);
+  if (!after) return after.take_error();
+  auto limit = page_size(in, 100);
+  json ids = json::array();
+  std::string last;
+  bool more = false;
+  for (const auto& [key, id] : entries) {
+    if (!after->empty() && key <= *after) continue;
+    if (ids.size() == limit) {
+      more = true;
+      break;
+    }
+    ids.push_back(id);
+    last = key;
+  }
+  json out = {{"imageIds", ids}};
+  if (more) out["nextToken"] = next_token(last);
+  return out;
+}
+
+result<json> describe_images(call_context& ctx, const json& in) {
+  if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
+  auto repo = str(in, "repositoryName");
+  auto images = images_of(ctx, repo);
+  if (!images) return images.take_error();
+  json details = json::array();
+  if (auto ids = in.find("imageIds"); ids != in.end() && ids->is_array()) {
+    if (in.contains("maxResults") || in.contains("nextToken")) {
+      return invalid_parameter("Invalid parameter at 'maxResults' failed to satisfy constraint: 'cannot be used with "
+                               "imageIds'");
+    }
+    for (const auto& id : *ids) {
+      const auto* img = find_image(*images, id);
+      if (img == nullptr) {
+        return make_error(errc::image_not_found, "The image with imageId {imageDigest:'" + str(id, "imageDigest", "null") +
+                                                     "', imageTag:'" + str(id, "imageTag", "null") +
+                                                     "'} does not exist within the repository with name '" + repo +
+                                                     "' in the registry with id '" + ctx.settings.account_id + "'");
+      }
+      details.push_back(image_detail(ctx, repo, *img));
+    }
+    return json{{"imageDetails", details}};
+  }
+  auto after = read_next_token(in);
+  if (!after) return after.take_error();
+  auto limit = page_size(in, 100);
+  std::string last;
+  bool more = false;
+  for (const auto& img : *images) {
+    if (!status_matches(in, img) || (!after->empty() && img.digest <= *after)) continue;
+    if (details.size() == limit) {
+      more = true;
+      break;
+    }
+    details.push_back(image_detail(ctx, repo, img));
+    last = img.digest;
+  }
+  json out = {{"imageDetails", details}};
+  if (more) out["nextToken"] = next_token(last);
+  return out;
+}
+
+result<json> batch_get_image(call_context& ctx, const json& in) {
+  if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
+  auto repo = str(in, "repositoryName");
+  auto images = images_of(ctx, repo);
+  if (!images) return images.take_error();
+  std::vector<std::string> accepted;
+  if (auto a = in.find("acceptedMediaTypes"); a != in.end() && a->is_array()) {
+    for (const auto& t : *a) accepted.push_back(t.get<std::string>());
+  }
+  json found = json::array();
+  json failures = json::array();
+  for (const auto& id : in["imageIds"]) {
+    auto digest = str(id, "imageDigest");
+    auto tag = str(id, "imageTag");
+    if (digest.empty() && tag.empty()) {
+      failures.push_back(failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
+      continue;
+    }
+    const auto* img = find_image(*images, id);
+    if (img == nullptr) {
+      failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
+      continue;
+    }
+    if (!accepted.empty() && std::find(accepted.begin(), accepted.end(), img->media_type) == accepted.end()) {
+      failures.push_back(failure(id, "ImageNotFound",
+                                 "The image's manifest media type " + img->media_type + " is not in acceptedMediaTypes"));
+      continue;
+    }
+    auto m = ctx.reg.get_manifest(repo, *digest::parse(img->digest), true);
+    if (!m) return m.take_error();
+    found.push_back({{"registryId", ctx.settings.account_id},
+                     {"repositoryName", repo},
+                     {"imageId", image_id_json(img->digest, tag)},
+                     {"imageManifest", m->content},
+                     {"imageManifestMediaType", m->media_type}});
+  }
+  return json{{"images", found}, {"failures", failures}};
+}
+
+result<json> batch_delete_image(call_context& ctx, const json& in) {
+  if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
+  auto repo = str(in, "repositoryName");
+  if (auto r = ctx.repos.get(repo); !r) return r.take_error();
+  json deleted = json::array();
+  json failures = json::array();
+  for (const auto& id : in["imageIds"]) {
+    auto digest = str(id, "imageDigest");
+    auto tag = str(id, "imageTag");
+    if (digest.empty() && tag.empty()) {
+      failures.push_back(failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
+      continue;
+    }
+    if (!digest.empty() && !digest::parse(digest)) {
+      failures.push_back(failure(id, "InvalidImageDigest", "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"));
+      continue;
+    }
+    if (!tag.empty() && !is_valid_tag(tag)) {
+      failures.push_back(failure(id, "InvalidImageTag", "Invalid request parameters: image tag is invalid"));
+      continue;
+    }
+    auto removed = ctx.reg.delete_image(repo, digest, tag);
+    if (!removed) {
+      auto code = removed.error_value().code;
+      if (code == errc::image_referenced_by_index) {
+        failures.push_back(failure(id, "ImageReferencedByManifestList", removed.error_value().message));
+      } else if (code == errc::image_digest_mismatch) {
+        failures.push_back(failure(id, "ImageTagDoesNotMatchDigest", "Invalid request parameters: image tag does not match digest"));
+      } else if (code == errc::image_not_found) {
+        failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
+      } else {
+        return removed.take_error();
+      }
+      continue;
+    }
+    for (const auto& r : *removed) deleted.push_back(image_id_json(r.digest, r.tag));
+  }
+  return json{{"imageIds", deleted}, {"failures", failures}};
+}
+
+result<json> put_image(call_context& ctx, const json& in) {
+  if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
+  auto repo = str(in, "repositoryName");
+  if (auto r = ctx.repos.get(repo); !r) return r.take_error();
+  auto manifest = str(in, "imageManifest");
+  auto media_type = str(in, "imageManifestMediaType");
+  auto tag = str(in, "imageTag");
+  auto want = str(in, "imageDigest");
+  if (!tag.empty() && !is_valid_tag(tag)) {
+    return invalid_parameter("Invalid parameter at 'imageTag' failed to satisfy constraint: 'must satisfy regular "
+                             "expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}''");
+  }
+  digest actual = digest_of(manifest);
+  if (!want.empty()) {
+    auto d = digest::parse(want);
+    if (!d) return invalid_parameter("Invalid parameter at 'imageDigest' failed to satisfy constraint: 'invalid digest'");
+    actual = digest_of(manifest, d->algorithm());
+    if (actual != *d) {
+      return make_error(errc::image_digest_mismatch, "The provided digest " + want +
+                                                         " does not match the digest of the image manifest " +
+                                                         actual.str());
+    }
+  }
+  if (tag.empty()) {
+    auto existing = ctx.reg.meta().manifest_by_digest(repo, actual.str());
+    if (!existing) return existing.take_error();
+    if (*existing) {
+      return make_error(errc::image_already_exists, "Image with digest '" + actual.str() +
+                                                        "' already exists in the repository with name '" + repo +
+                                                        "' in registry with id '" + ctx.settings.account_id + "'");
+    }
+  }
+  put_manifest_options options;
+  options.reject_existing_tag = true;
+  reference ref = tag.empty() ? reference(actual) : reference(tag);
+  auto pushed = ctx.reg.put_manifest(repo, ref, media_type, manifest, options);
+  if (!pushed) {
+    auto e = pushed.take_error();
+    if (e.code == errc::manifest_blob_unknown) {
+      return make_error(errc::layers_not_found, "Layers with digests ['" + e.detail + "'] required for pushing image "
+                                                "into repository with name '" + repo + "' in the registry with id '" +
+                                                ctx.settings.account_id + "' do not exist");
+    }
+    if (e.code == errc::referenced_images_not_found) {
+      return make_error(errc::referenced_images_not_found, "Manifests with digests ['" + e.detail +
+                                                               "'] referenced by the image do not exist in the repository");
+    }
+    if (e.code == errc::manifest_invalid || e.code == errc::manifest_too_large) {
+      return invalid_parameter("Invalid parameter at 'imageManifest' failed to satisfy constraint: '" + e.message + "'");
+    }
+    return e;
+  }
+  return json{{"image",
+               {{"registryId", ctx.settings.account_id},
+                {"repositoryName", repo},
+                {"imageId", image_id_json(pushed->digest, tag)},
+                {"imageManifest", manifest},
+                {"imageManifestMediaType", pushed->media_type}}}};
+}
+
+}  // namespace
+
+void add_image_operations(std::map<std::string, operation>& t) {
+  t["ListImages"] = list_images;
+  t["DescribeImages"] = describe_images;
+  t["BatchGetImage"] = batch_get_image;
+  t["BatchDeleteImage"] = batch_delete_image;
+  t["PutImage"] = put_image;
+}
+
+}  // namespace berth::ecr

@@ -1,0 +1,51 @@
+// The ECR operations, grouped by resource in one file each; all share this context.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+
+#include "berth/auth/identity.hpp"
+#include "berth/auth/login_token.hpp"
+#include "berth/ecr/ecr_api.hpp"
+#include "berth/registry/registry.hpp"
+
+namespace berth::ecr {
+
+using json = nlohmann::json;
+
+struct call_context {
+  registry& reg;
+  repository_catalog& repos;
+  const auth::login_token_issuer& tokens;
+  const auth::blob_url_signer& urls;
+  const ecr_settings& settings;
+  const auth::identity& caller;
+  std::string host;  // public host[:port]
+  std::int64_t now = 0;
+};
+
+using operation = result<json> (*)(call_context&, const json&);
+
+// Name → implementation for every operation Berth implements.
+const std::map<std::string, operation>& operation_table();
+
+void add_repository_operations(std::map<std::string, operation>& t);
+void add_image_operations(std::map<std::string, operation>& t);
+void add_layer_operations(std::map<std::string, operation>& t);
+void add_registry_operations(std::map<std::string, operation>& t);
+
+// Shared helpers.
+std::string str(const json& in, const char* key, const std::string& fallback = "");
+std::string repository_arn(const call_context& ctx, const std::string& name);
+json repository_json(const call_context& ctx, const repository_info& r);
+// Fails with RepositoryNotFoundException-worded error when registryId names another registry.
+result<void> check_registry_id(const call_context& ctx, const json& in);
+// Opaque pagination tokens: the last key of the previous page.
+std::string next_token(const std::string& last_key);
+result<std::string> read_next_token(const json& in);
+std::size_t page_size(const json& in, std::size_t fallback);
+error invalid_parameter(const std::string& message);
+
+}  // namespace berth::ecr
