@@ -14,6 +14,10 @@ Usage: berth <command> [options]
 
 Commands:
   serve        run the registry (berth serve --help)
+  gc           remove unreferenced blobs, online (berth gc --help)
+  fsck         verify blobs and references (berth fsck --help)
+  lifecycle    run lifecycle policies now (berth lifecycle run --help)
+  usage        disk usage per repository
 
 Options:
   --version    print the version
@@ -33,7 +37,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (args[0] == "serve") return berth::cli::serve_command({args.begin() + 1, args.end()});
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args[0] == "serve") return berth::cli::serve_command(rest);
+    if (args[0] == "gc") return berth::cli::gc_command(rest);
+    if (args[0] == "fsck") return berth::cli::fsck_command(rest);
+    if (args[0] == "lifecycle") return berth::cli::lifecycle_command(rest);
+    if (args[0] == "usage") return berth::cli::usage_command(rest);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "berth: %s\n", e.what());
     return 1;

@@ -10,13 +10,15 @@
 
 #include "berth/cli/api_router.hpp"
 #include "berth/cli/commands.hpp"
+#include "berth/cli/data_dir.hpp"
+#include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
+#include "berth/gc/garbage_collector.hpp"
+#include "berth/lifecycle/lifecycle_runner.hpp"
 #include "berth/config/config.hpp"
 #include "berth/http/server.hpp"
-#include "berth/meta/sqlite_meta_index.hpp"
 #include "berth/oci/v2_handler.hpp"
 #include "berth/registry/registry.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
 
 namespace berth::cli {
 namespace {
@@ -53,32 +55,16 @@ int fail(const std::string& message) {
 }  // namespace
 
 int serve_command(const std::vector<std::string>& args) {
-  config::flag_map flags;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if (a == "-h" || a == "--help") {
-      std::cout << serve_help;
-      return 0;
-    }
-    if (!a.starts_with("--")) return fail("unexpected argument '" + a + "' (see berth serve --help)");
-    auto name = a.substr(2);
-    std::string value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else {
-      if (i + 1 >= args.size()) return fail("option --" + name + " needs a value");
-      value = args[++i];
-    }
-    static const char* known[] = {"listen",        "data-dir", "config",     "log-format", "log-level",
-                                  "upload-expiry", "auth",     "account-id", "region",     "public-host"};
-    bool ok = false;
-    for (auto k : known) ok = ok || name == k;
-    if (!ok) return fail("unknown option --" + name + " (see berth serve --help)");
-    flags[name] = value;
+  auto parsed = parse_flags(args,
+                            {"listen", "data-dir", "config", "log-format", "log-level", "upload-expiry", "auth",
+                             "account-id", "region", "public-host"},
+                            {}, "serve");
+  if (!parsed) return fail(parsed.error_value().message);
+  if (parsed->help) {
+    std::cout << serve_help;
+    return 0;
   }
-
-  auto loaded = config::load(flags);
+  auto loaded = config::load(parsed->values);
   if (!loaded) return fail(loaded.error_value().message);
   const auto& cfg = *loaded;
   configure_logging(cfg.log_format, cfg.log_level);
@@ -95,10 +81,10 @@ int serve_command(const std::vector<std::string>& args) {
     return fail("data directory '" + data_dir.string() + "' is in use by another berth process");
   }
 
-  auto blobs = storage::filesystem_blob_store::open(data_dir);
-  if (!blobs) return fail(blobs.error_value().message);
-  auto meta = meta::sqlite_meta_index::open(data_dir / "berth.db");
-  if (!meta) return fail("metadata: " + meta.error_value().message);
+  auto opened = open_data_dir(cfg);
+  if (!opened) return fail(opened.error_value().message);
+  auto& reg = *(*opened)->reg;
+  auto& clk = (*opened)->clk;
 
   // Identities: the root key (configured, or kept in the data directory) and configured users.
   std::vector<auth::credential> credentials;
@@ -118,9 +104,6 @@ int serve_command(const std::vector<std::string>& args) {
   auth::login_token_issuer tokens(*signing_key, identities);
   auth::blob_url_signer blob_urls(*signing_key);
 
-  system_clock clk;
-  repository_catalog repositories(**meta, clk, cfg.account_id);
-  registry reg(**blobs, **meta, repositories, clk, registry_options{cfg.upload_expiry_seconds});
   const bool auth_enabled = cfg.auth_mode != "none";
   if (!auth_enabled) {
     spdlog::warn("authentication is OFF (auth: none): anyone who can reach {} can push, pull and delete", cfg.listen);
@@ -162,6 +145,15 @@ int serve_command(const std::vector<std::string>& args) {
     if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
   });
   srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
+  lifecycle::lifecycle_runner lifecycle_runs(reg);
+  if (cfg.lifecycle_interval_seconds > 0) {
+    srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds), [&lifecycle_runs] { lifecycle_runs.run_all(false); });
+  }
+  gc::garbage_collector collector(reg);
+  if (cfg.gc_interval_seconds > 0) {
+    gc::gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
+    srv.every(std::chrono::seconds(cfg.gc_interval_seconds), [&collector, gc_opts] { collector.collect(gc_opts); });
+  }
   spdlog::info("berth {} listening on http://{} (data directory {})", BERTH_VERSION, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
   srv.run();

@@ -55,6 +55,7 @@ result<void> validate(const settings& s) {
   if (s.data_dir.empty()) return bad("data directory must not be empty");
   if (s.log_format != "text" && s.log_format != "json") return bad("log format must be 'text' or 'json'");
   if (s.auth_mode != "sigv4" && s.auth_mode != "none") return bad("auth mode must be 'sigv4' or 'none'");
+  if (s.gc_untagged != "keep" && s.gc_untagged != "delete") return bad("gc.untagged must be 'keep' or 'delete'");
   if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
     return bad("registry account id must be 12 digits, got '" + s.account_id + "'");
   }
@@ -106,8 +107,20 @@ result<listen_address> parse_listen(const std::string& text) {
 result<settings> apply_json(settings s, const std::string& json_text) {
   json doc = json::parse(json_text, nullptr, false, true);
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
-  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http", "auth", "registry"}, "config"); !r) {
+  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc"},
+                         "config");
+      !r) {
     return r.take_error();
+  }
+  if (auto it = doc.find("lifecycle"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"interval_seconds"}, "lifecycle"); !r) return r.take_error();
+    if (auto r = read_int(*it, "interval_seconds", s.lifecycle_interval_seconds, "lifecycle"); !r) return r.take_error();
+  }
+  if (auto it = doc.find("gc"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"interval_seconds", "grace_seconds", "untagged"}, "gc"); !r) return r.take_error();
+    if (auto r = read_int(*it, "interval_seconds", s.gc_interval_seconds, "gc"); !r) return r.take_error();
+    if (auto r = read_int(*it, "grace_seconds", s.gc_grace_seconds, "gc"); !r) return r.take_error();
+    if (auto r = read_string(*it, "untagged", s.gc_untagged, "gc"); !r) return r.take_error();
   }
   if (auto it = doc.find("auth"); it != doc.end()) {
     if (auto r = only_keys(*it, {"mode", "root", "users"}, "auth"); !r) return r.take_error();

@@ -41,6 +41,9 @@ std::string exception_name(errc code) {
     case errc::too_many_requests: return "LimitExceededException";
     case errc::unsupported_operation: return "UnsupportedOperationException";
     case errc::malformed_request: return "SerializationException";
+    case errc::lifecycle_policy_not_found: return "LifecyclePolicyNotFoundException";
+    case errc::lifecycle_preview_not_found: return "LifecyclePolicyPreviewNotFoundException";
+    case errc::lifecycle_preview_in_progress: return "LifecyclePolicyPreviewInProgressException";
     case errc::missing_authentication: return "MissingAuthenticationTokenException";
     case errc::unrecognized_client: return "UnrecognizedClientException";
     case errc::invalid_signature: return "InvalidSignatureException";

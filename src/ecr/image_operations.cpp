@@ -50,7 +50,9 @@ json image_detail(const call_context& ctx, const std::string& repo, const meta::
             {"imageSizeInBytes", img.image_size},
             {"imagePushedAt", img.pushed_at},
             {"imageManifestMediaType", img.media_type},
-            {"imageStatus", "ACTIVE"}};
+            {"imageStatus", img.archived ? "ARCHIVED" : "ACTIVE"}};
+  if (img.last_archived_at > 0) d["lastArchivedAt"] = img.last_archived_at;
+  if (img.last_activated_at > 0) d["lastActivatedAt"] = img.last_activated_at;
   if (!img.tags.empty()) d["imageTags"] = img.tags;
   if (!img.config_media_type.empty()) d["artifactMediaType"] = img.config_media_type;
   if (img.last_pulled_at > 0) d["lastRecordedPullTime"] = img.last_pulled_at;
@@ -153,6 +155,10 @@ result<json> batch_get_image(call_context& ctx, const json& in) {
     const auto* img = find_image(*images, id);
     if (img == nullptr) {
       failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
+      continue;
+    }
+    if (img->archived) {
+      failures.push_back(failure(id, "ImageInaccessible", "The image is archived; restore it to STANDARD to pull it"));
       continue;
     }
     if (!accepted.empty() && std::find(accepted.begin(), accepted.end(), img->media_type) == accepted.end()) {

@@ -35,6 +35,7 @@ void add_repository_operations(std::map<std::string, operation>& t);
 void add_image_operations(std::map<std::string, operation>& t);
 void add_layer_operations(std::map<std::string, operation>& t);
 void add_registry_operations(std::map<std::string, operation>& t);
+void add_lifecycle_operations(std::map<std::string, operation>& t);
 
 // Shared helpers.
 std::string str(const json& in, const char* key, const std::string& fallback = "");

@@ -9,6 +9,7 @@ const std::map<std::string, operation>& operation_table() {
     add_image_operations(t);
     add_layer_operations(t);
     add_registry_operations(t);
+    add_lifecycle_operations(t);
     return t;
   }();
   return table;

@@ -288,7 +288,7 @@ struct server::impl {
       }
       auto status = res.status;
       bool ok = co_await write_response(stream, req.method, res, keep_alive);
-      spdlog::debug("{} {} {} {}us", bhttp::to_string(hp.get().method()), req.target, status,
+      spdlog::debug("{} {} {} {}us", bhttp::to_string(hp.get().method()), req.path, status,
                     std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
                         .count());
       if (!ok || !keep_alive) break;

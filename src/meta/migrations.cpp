@@ -85,6 +85,23 @@ CREATE TABLE account_settings(
 ALTER TABLE uploads ADD COLUMN last_part_size INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE uploads ADD COLUMN small_part_followed INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 3: lifecycle policies and previews, the archive storage class.
+    R"sql(
+CREATE TABLE lifecycle_policies(
+  repository_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  text TEXT NOT NULL,
+  last_evaluated_at INTEGER);
+CREATE TABLE lifecycle_previews(
+  repository_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  text TEXT NOT NULL,
+  status TEXT NOT NULL,
+  results TEXT NOT NULL DEFAULT '[]',
+  started_at INTEGER NOT NULL);
+ALTER TABLE manifests ADD COLUMN storage_class TEXT NOT NULL DEFAULT 'STANDARD';
+ALTER TABLE manifests ADD COLUMN last_archived_at INTEGER;
+ALTER TABLE manifests ADD COLUMN last_activated_at INTEGER;
+CREATE INDEX blobs_by_age ON blobs(created_at);
+)sql",
 };
 
 }  // namespace

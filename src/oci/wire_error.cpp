@@ -55,6 +55,9 @@ wire_code wire_code_for(errc e) {
     case errc::invalid_parameter:
     case errc::invalid_tag_parameter: return {"UNSUPPORTED", 400};
     case errc::malformed_request: return {"MANIFEST_INVALID", 400};
+    case errc::lifecycle_policy_not_found:
+    case errc::lifecycle_preview_not_found:
+    case errc::lifecycle_preview_in_progress: return {"UNSUPPORTED", 400};
   }
   return {"UNKNOWN", 500};
 }

@@ -53,6 +53,9 @@ const char* to_string(errc code) {
     case errc::limit_exceeded: return "limit_exceeded";
     case errc::unsupported_operation: return "unsupported_operation";
     case errc::malformed_request: return "malformed_request";
+    case errc::lifecycle_policy_not_found: return "lifecycle_policy_not_found";
+    case errc::lifecycle_preview_not_found: return "lifecycle_preview_not_found";
+    case errc::lifecycle_preview_in_progress: return "lifecycle_preview_in_progress";
   }
   return "internal";
 }

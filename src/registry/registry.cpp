@@ -161,11 +161,16 @@ result<void> registry::complete_upload(std::unique_ptr<upload_writer> writer, co
                       "\"" + expected.str() + "\"");
   }
   const auto size = writer->size();
-  // Bytes first (fsync + rename), metadata after: a crash in between leaves an unreferenced blob,
-  // never a reference to missing bytes.
-  if (auto r = blobs_.commit_upload(id, expected); !r) return r;
-  if (auto r = meta_.record_blob(repo, expected.str(), static_cast<std::int64_t>(size), clock_.now_seconds()); !r) {
-    return r;
+  // Bytes durable first (fsync, no lock held); then, inside the metadata transaction, the rename that
+  // makes them visible: garbage collection takes the same write lock, so it can never remove a file
+  // that a commit is publishing. A crash after the rename but before the commit leaves an
+  // unrecorded blob file (swept later), never a record of missing bytes.
+  if (auto r = blobs_.sync_upload(id); !r) return r;
+  auto recorded = meta_.record_blob(repo, expected.str(), static_cast<std::int64_t>(size), clock_.now_seconds(),
+                                    [&]() { return blobs_.publish_upload(id, expected); });
+  if (!recorded) {
+    if (recorded.error_value().code == errc::name_unknown) return repositories_.repository_not_found(repo);
+    return recorded;
   }
   (void)meta_.delete_upload(id);
   writer.reset();
@@ -228,6 +233,9 @@ result<manifest_content> registry::get_manifest(const std::string& repo, const r
     return make_error(errc::manifest_unknown, "Requested image not found");
   }
   auto& m = **row;
+  if (m.archived) {
+    return make_error(errc::manifest_unknown, "The image is archived; restore it to STANDARD to pull it");
+  }
   if (pull) note_pull(repo, m.digest);
   return manifest_content{std::move(m.digest), std::move(m.media_type), std::move(m.content)};
 }
@@ -387,6 +395,41 @@ result<std::vector<image_id>> registry::delete_image(const std::string& repo, co
     for (const auto& t : tags_of_target) removed.push_back(image_id{target, t});
   }
   return removed;
+}
+
+result<std::vector<image_id>> registry::expire_image(const std::string& repo, const std::string& digest) {
+  std::vector<image_id> removed;
+  auto referrers = meta_.referrer_digests(repo, digest);
+  if (!referrers) return referrers.take_error();
+  for (const auto& r : *referrers) {
+    auto gone = expire_image(repo, r);
+    if (gone) removed.insert(removed.end(), gone->begin(), gone->end());
+  }
+  auto gone = delete_image(repo, digest, "");
+  if (!gone) return gone.take_error();
+  removed.insert(removed.end(), gone->begin(), gone->end());
+  return removed;
+}
+
+result<void> registry::set_storage_class(const std::string& repo, const std::string& digest, bool archived) {
+  if (auto r = require_repository(repo); !r) return r;
+  auto changed = meta_.set_storage_class(repo, digest, archived, clock_.now_seconds());
+  if (!changed) return changed.take_error();
+  if (!*changed) return make_error(errc::image_not_found, "Requested image not found");
+  return {};
+}
+
+void registry::recover() {
+  for (const auto& d : blobs_.trashed_blobs()) {
+    auto row = meta_.find_blob(d.str());
+    if (row && *row) {
+      // The collection never committed: the blob is still recorded, so it must stay.
+      if (auto r = blobs_.restore_blob(d); !r) spdlog::error("restoring {} from trash failed: {}", d.str(), r.error_value().message);
+      else spdlog::warn("restored blob {} from an interrupted garbage collection", d.str());
+    } else if (row) {
+      blobs_.purge_blob(d);
+    }
+  }
 }
 
 result<std::vector<std::string>> registry::list_tags(const std::string& repo, const std::string& after,

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "berth/registry/names.hpp"
 
@@ -36,7 +37,7 @@ result<void> ensure_dir(const fs::path& dir) {
 }  // namespace
 
 result<std::unique_ptr<filesystem_blob_store>> filesystem_blob_store::open(const fs::path& data_dir) {
-  for (auto sub : {"blobs/sha256", "blobs/sha512", "uploads"}) {
+  for (auto sub : {"blobs/sha256", "blobs/sha512", "uploads", "trash", "quarantine"}) {
     if (auto r = ensure_dir(data_dir / sub); !r) return r.take_error();
   }
   // Prove the directory is writable now rather than at the first push.
@@ -104,17 +105,83 @@ std::vector<std::string> filesystem_blob_store::list_uploads() {
   return ids;
 }
 
-result<void> filesystem_blob_store::commit_upload(const std::string& id, const digest& d) {
-  auto from = upload_path(id);
-  int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+result<void> filesystem_blob_store::sync_upload(const std::string& id) {
+  int fd = ::open(upload_path(id).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error("open upload for commit", errno);
   file_handle h(fd);
   if (::fdatasync(fd) != 0) return io_error("fdatasync upload", errno);
+  return {};
+}
+
+result<void> filesystem_blob_store::publish_upload(const std::string& id, const digest& d) {
+  auto from = upload_path(id);
   auto to = blob_path(d);
   if (auto r = ensure_dir(to.parent_path()); !r) return r;
   if (::rename(from.c_str(), to.c_str()) != 0) return io_error("rename upload into place", errno);
   if (auto r = fsync_dir(to.parent_path()); !r) return r;
   return fsync_dir(from.parent_path());
+}
+
+fs::path filesystem_blob_store::trash_path(const digest& d) const {
+  return root_ / "trash" / (std::string(d.algorithm_name()) + "-" + d.hex());
+}
+
+result<void> filesystem_blob_store::trash_blob(const digest& d) {
+  auto from = blob_path(d);
+  auto to = trash_path(d);
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    if (errno == ENOENT) return {};  // already gone: nothing to keep
+    return io_error("move blob to trash", errno);
+  }
+  if (auto r = fsync_dir(to.parent_path()); !r) return r;
+  return fsync_dir(from.parent_path());
+}
+
+result<void> filesystem_blob_store::restore_blob(const digest& d) {
+  auto from = trash_path(d);
+  auto to = blob_path(d);
+  if (auto r = ensure_dir(to.parent_path()); !r) return r;
+  if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) return io_error("restore blob from trash", errno);
+  return fsync_dir(to.parent_path());
+}
+
+void filesystem_blob_store::purge_blob(const digest& d) { ::unlink(trash_path(d).c_str()); }
+
+std::vector<digest> filesystem_blob_store::trashed_blobs() {
+  std::vector<digest> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ / "trash", ec)) {
+    auto name = e.path().filename().string();
+    auto dash = name.find('-');
+    if (dash == std::string::npos) continue;
+    if (auto d = digest::parse(name.substr(0, dash) + ":" + name.substr(dash + 1))) out.push_back(*d);
+  }
+  return out;
+}
+
+std::vector<std::pair<digest, std::int64_t>> filesystem_blob_store::blob_files() {
+  std::vector<std::pair<digest, std::int64_t>> out;
+  for (auto alg : {"sha256", "sha512"}) {
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(root_ / "blobs" / alg, ec)) {
+      if (!e.is_regular_file()) continue;
+      auto d = digest::parse(std::string(alg) + ":" + e.path().filename().string());
+      if (!d) continue;
+      struct stat st {};
+      if (::stat(e.path().c_str(), &st) != 0) continue;
+      out.emplace_back(*d, static_cast<std::int64_t>(st.st_mtime));
+    }
+  }
+  return out;
+}
+
+void filesystem_blob_store::remove_blob_file(const digest& d) { ::unlink(blob_path(d).c_str()); }
+
+result<std::string> filesystem_blob_store::quarantine_blob(const digest& d) {
+  auto to = root_ / "quarantine" /
+            (std::string(d.algorithm_name()) + "-" + d.hex() + "." + std::to_string(::time(nullptr)));
+  if (::rename(blob_path(d).c_str(), to.c_str()) != 0) return io_error("quarantine blob", errno);
+  return to.string();
 }
 
 result<opened_blob> filesystem_blob_store::open_blob(const digest& d) {

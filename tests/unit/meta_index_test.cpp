@@ -35,14 +35,14 @@ class meta_index_test : public ::testing::Test {
 }  // namespace
 
 TEST_F(meta_index_test, writes_need_an_existing_repository) {
-  EXPECT_EQ(index->record_blob("nope", "sha256:1", 5, 1).error_value().code, errc::name_unknown);
+  EXPECT_EQ(index->record_blob("nope", "sha256:1", 5, 1, nullptr).error_value().code, errc::name_unknown);
   EXPECT_EQ(index->create_upload("u", "nope", 1).error_value().code, errc::name_unknown);
   EXPECT_EQ(index->put_manifest(manifest("nope", "sha256:m", {}, {})).error_value().code, errc::name_unknown);
 }
 
 TEST_F(meta_index_test, blobs_are_visible_only_where_linked) {
   for (auto n : {"a", "b"}) ASSERT_TRUE(index->ensure_repository(n, 1));
-  ASSERT_TRUE(index->record_blob("a", "sha256:1", 5, 1));
+  ASSERT_TRUE(index->record_blob("a", "sha256:1", 5, 1, nullptr));
   EXPECT_EQ(index->linked_blob_size("a", "sha256:1").value(), std::optional<std::int64_t>(5));
   EXPECT_EQ(index->linked_blob_size("b", "sha256:1").value(), std::nullopt);
   EXPECT_TRUE(index->mount_blob("b", "a", "sha256:1", 2).value());
@@ -59,7 +59,7 @@ TEST_F(meta_index_test, manifest_needs_its_blobs_and_children) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error_value().code, errc::manifest_blob_unknown);
   EXPECT_EQ(index->manifest_by_tag("r", "v1").value(), std::nullopt);  // nothing half-written
-  ASSERT_TRUE(index->record_blob("r", "sha256:b", 1, 1));
+  ASSERT_TRUE(index->record_blob("r", "sha256:b", 1, 1, nullptr));
   ASSERT_TRUE(index->put_manifest(manifest("r", "sha256:m", {"sha256:b"}, {"v1"})));
   auto byTag = index->manifest_by_tag("r", "v1").value();
   ASSERT_TRUE(byTag);

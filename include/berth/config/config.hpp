@@ -40,6 +40,11 @@ struct settings {
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   std::string public_host;  // host[:port] for repositoryUri/proxyEndpoint; "" → the request's Host
+  // Background maintenance while serving (0 turns a task off).
+  std::int64_t lifecycle_interval_seconds = 3600;
+  std::int64_t gc_interval_seconds = 3600;
+  std::int64_t gc_grace_seconds = 24 * 3600;
+  std::string gc_untagged = "keep";  // keep (as ECR does) | delete
 };
 
 // Flags given on the command line, by long name without dashes ("listen", "data-dir", ...).

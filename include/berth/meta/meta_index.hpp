@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ struct manifest_row {
   std::int64_t size = 0;
   std::string content;
   std::int64_t pushed_at = 0;
+  bool archived = false;
 };
 
 struct repository_settings {
@@ -47,6 +49,28 @@ struct image_row {
   std::int64_t pushed_at = 0;
   std::int64_t last_pulled_at = 0;  // 0: never
   std::vector<std::string> tags;
+  bool archived = false;
+  std::int64_t last_archived_at = 0;
+  std::int64_t last_activated_at = 0;
+};
+
+struct lifecycle_policy_row {
+  std::string text;
+  std::int64_t last_evaluated_at = 0;  // 0: never
+};
+
+struct lifecycle_preview_row {
+  std::string text;
+  std::string status;   // IN_PROGRESS | COMPLETE | FAILED
+  std::string results;  // JSON array, owned by the domain
+  std::int64_t started_at = 0;
+};
+
+// A blob nothing references, as garbage collection sees it.
+struct blob_row {
+  std::string digest;
+  std::int64_t size = 0;
+  std::int64_t created_at = 0;
 };
 
 struct template_row {
@@ -114,8 +138,10 @@ class meta_index {
   // Size of a blob linked to the repository, or nullopt.
   virtual result<std::optional<std::int64_t>> linked_blob_size(const std::string& repo, const std::string& digest) = 0;
   // Records a committed blob and links it to the repository (creating the repository).
+  // `publish` runs inside the transaction before it commits (the blob store's rename), so that
+  // making bytes visible and recording them are one step with respect to garbage collection.
   virtual result<void> record_blob(const std::string& repo, const std::string& digest, std::int64_t size,
-                                   std::int64_t now) = 0;
+                                   std::int64_t now, const std::function<result<void>()>& publish) = 0;
   // Links a blob already linked to `from` into `repo`; false when `from` has no such blob.
   virtual result<bool> mount_blob(const std::string& repo, const std::string& from, const std::string& digest,
                                   std::int64_t now) = 0;
@@ -156,6 +182,49 @@ class meta_index {
   virtual result<bool> delete_template(const std::string& prefix) = 0;
   virtual result<std::optional<std::string>> account_setting(const std::string& name) = 0;
   virtual result<void> put_account_setting(const std::string& name, const std::string& value) = 0;
+
+  // Lifecycle policies, previews and storage classes.
+  virtual result<void> put_lifecycle_policy(const std::string& repo, const std::string& text) = 0;
+  virtual result<std::optional<lifecycle_policy_row>> lifecycle_policy(const std::string& repo) = 0;
+  virtual result<std::optional<lifecycle_policy_row>> delete_lifecycle_policy(const std::string& repo) = 0;
+  virtual result<void> mark_lifecycle_evaluated(const std::string& repo, std::int64_t when) = 0;
+  virtual result<std::vector<std::string>> repositories_with_lifecycle_policy() = 0;
+  // errc::limit_exceeded when a preview is IN_PROGRESS (started after `stale_before`).
+  virtual result<void> start_lifecycle_preview(const std::string& repo, const std::string& text, std::int64_t now,
+                                               std::int64_t stale_before) = 0;
+  virtual result<void> finish_lifecycle_preview(const std::string& repo, const std::string& status,
+                                                const std::string& results) = 0;
+  virtual result<std::optional<lifecycle_preview_row>> lifecycle_preview(const std::string& repo) = 0;
+  virtual result<bool> set_storage_class(const std::string& repo, const std::string& digest, bool archived,
+                                         std::int64_t now) = 0;
+  // Digests of the manifests whose subject is `digest` (OCI referrers), in the repository.
+  virtual result<std::vector<std::string>> referrer_digests(const std::string& repo, const std::string& digest) = 0;
+
+  // Garbage collection: blobs no manifest references, created and last linked before `before`.
+  virtual result<std::vector<blob_row>> unreferenced_blobs(std::int64_t before) = 0;
+  // Re-checks under the write transaction, removes the blob's rows, runs `unpublish` (the blob
+  // store's move to trash) and commits; false when the blob became referenced meanwhile.
+  virtual result<bool> delete_unreferenced_blob(const std::string& digest, std::int64_t before,
+                                                const std::function<result<void>()>& unpublish) = 0;
+  virtual result<std::optional<blob_row>> find_blob(const std::string& digest) = 0;
+  // Runs `action` under the write lock if no record of the blob exists (orphan file removal).
+  virtual result<bool> if_blob_unrecorded(const std::string& digest, const std::function<void()>& action) = 0;
+  virtual result<std::vector<blob_row>> all_blobs() = 0;
+  // Every (repository, manifest, child, is_manifest) reference, for fsck.
+  struct reference_row {
+    std::string repository;
+    std::string manifest;
+    std::string child;
+    bool child_is_manifest = false;
+  };
+  virtual result<std::vector<reference_row>> all_references() = 0;
+  struct usage_row {
+    std::string repository;
+    std::int64_t images = 0;
+    std::int64_t tags = 0;
+    std::int64_t referenced_bytes = 0;  // distinct blobs its manifests reference
+  };
+  virtual result<std::vector<usage_row>> usage() = 0;
 };
 
 }  // namespace berth::meta

@@ -28,7 +28,7 @@ class sqlite_meta_index final : public meta_index {
 
   result<std::optional<std::int64_t>> linked_blob_size(const std::string& repo, const std::string& digest) override;
   result<void> record_blob(const std::string& repo, const std::string& digest, std::int64_t size,
-                           std::int64_t now) override;
+                           std::int64_t now, const std::function<result<void>()>& publish) override;
   result<bool> mount_blob(const std::string& repo, const std::string& from, const std::string& digest,
                           std::int64_t now) override;
   result<bool> unlink_blob(const std::string& repo, const std::string& digest) override;
@@ -61,6 +61,29 @@ class sqlite_meta_index final : public meta_index {
   result<bool> delete_template(const std::string& prefix) override;
   result<std::optional<std::string>> account_setting(const std::string& name) override;
   result<void> put_account_setting(const std::string& name, const std::string& value) override;
+
+  result<void> put_lifecycle_policy(const std::string& repo, const std::string& text) override;
+  result<std::optional<lifecycle_policy_row>> lifecycle_policy(const std::string& repo) override;
+  result<std::optional<lifecycle_policy_row>> delete_lifecycle_policy(const std::string& repo) override;
+  result<void> mark_lifecycle_evaluated(const std::string& repo, std::int64_t when) override;
+  result<std::vector<std::string>> repositories_with_lifecycle_policy() override;
+  result<void> start_lifecycle_preview(const std::string& repo, const std::string& text, std::int64_t now,
+                                       std::int64_t stale_before) override;
+  result<void> finish_lifecycle_preview(const std::string& repo, const std::string& status,
+                                        const std::string& results) override;
+  result<std::optional<lifecycle_preview_row>> lifecycle_preview(const std::string& repo) override;
+  result<bool> set_storage_class(const std::string& repo, const std::string& digest, bool archived,
+                                 std::int64_t now) override;
+  result<std::vector<std::string>> referrer_digests(const std::string& repo, const std::string& digest) override;
+
+  result<std::vector<blob_row>> unreferenced_blobs(std::int64_t before) override;
+  result<bool> delete_unreferenced_blob(const std::string& digest, std::int64_t before,
+                                        const std::function<result<void>()>& unpublish) override;
+  result<std::optional<blob_row>> find_blob(const std::string& digest) override;
+  result<bool> if_blob_unrecorded(const std::string& digest, const std::function<void()>& action) override;
+  result<std::vector<blob_row>> all_blobs() override;
+  result<std::vector<reference_row>> all_references() override;
+  result<std::vector<usage_row>> usage() override;
 
  private:
   explicit sqlite_meta_index(std::unique_ptr<connection_pool> pool) : pool_(std::move(pool)) {}

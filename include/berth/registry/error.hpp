@@ -59,6 +59,9 @@ enum class errc {
   limit_exceeded,
   unsupported_operation,
   malformed_request,  // a JSON API body that is not JSON or has values of the wrong type
+  lifecycle_policy_not_found,
+  lifecycle_preview_not_found,
+  lifecycle_preview_in_progress,
 };
 
 const char* to_string(errc code);

@@ -99,6 +99,19 @@ class registry {
                                              const std::string& tag);
   // Writes the pull times gathered since the last flush (one transaction).
   void flush_pulls();
+
+  // Lifecycle: removes the image as BatchDeleteImage by digest would, after its OCI referrers
+  // (signatures, SBOMs), recursively. Returns the image ids removed.
+  result<std::vector<image_id>> expire_image(const std::string& repo, const std::string& digest);
+  // ARCHIVE: still listed, not pullable; STANDARD: pullable again. errc::image_not_found.
+  result<void> set_storage_class(const std::string& repo, const std::string& digest, bool archived);
+
+  // Start-up recovery after a crash: finishes or undoes garbage collection caught between its
+  // metadata commit and its file removal.
+  void recover();
+
+  storage::blob_store& blobs() { return blobs_; }
+  const clock& time_source() const { return clock_; }
   result<std::vector<std::string>> list_tags(const std::string& repo, const std::string& after, std::size_t limit);
   result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit);
   result<std::vector<meta::referrer_row>> referrers(const std::string& repo, const digest& subject);

@@ -29,11 +29,25 @@ class blob_store {
   virtual result<std::uint64_t> upload_size(const std::string& id) = 0;
   virtual void remove_upload(const std::string& id) = 0;
   virtual std::vector<std::string> list_uploads() = 0;
-  // Makes the upload's bytes durable and moves them to the blob's address. Idempotent.
-  virtual result<void> commit_upload(const std::string& id, const digest& d) = 0;
+  // Makes the upload's bytes durable (slow: done before any lock is taken).
+  virtual result<void> sync_upload(const std::string& id) = 0;
+  // Moves synced bytes to the blob's address, atomically. Idempotent for equal content.
+  virtual result<void> publish_upload(const std::string& id, const digest& d) = 0;
 
   virtual result<opened_blob> open_blob(const digest& d) = 0;
   virtual bool has_blob(const digest& d) = 0;
+
+  // Garbage collection moves a blob to the trash inside its metadata transaction, and empties the
+  // trash after the commit; a crash in between is undone by recover_trash.
+  virtual result<void> trash_blob(const digest& d) = 0;
+  virtual result<void> restore_blob(const digest& d) = 0;
+  virtual void purge_blob(const digest& d) = 0;
+  virtual std::vector<digest> trashed_blobs() = 0;
+  // Every committed blob file with its modification time (seconds), for fsck and orphan sweeps.
+  virtual std::vector<std::pair<digest, std::int64_t>> blob_files() = 0;
+  virtual void remove_blob_file(const digest& d) = 0;
+  // fsck --repair: moves a corrupt blob aside (never deletes it); returns where it went.
+  virtual result<std::string> quarantine_blob(const digest& d) = 0;
 };
 
 }  // namespace berth::storage

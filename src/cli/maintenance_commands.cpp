@@ -1,0 +1,161 @@
+// berth gc, berth fsck, berth lifecycle run, berth usage: maintenance on a data directory. They run
+// beside a live server (SQLite serializes writers; garbage collection is designed to run online).
+#include <cstdio>
+#include <iostream>
+
+#include "berth/cli/commands.hpp"
+#include "berth/cli/data_dir.hpp"
+#include "berth/cli/flags.hpp"
+#include "berth/gc/fsck.hpp"
+#include "berth/gc/garbage_collector.hpp"
+#include "berth/lifecycle/lifecycle_runner.hpp"
+
+namespace berth::cli {
+namespace {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "berth: %s\n", message.c_str());
+  return 1;
+}
+
+// The data directory and logging settings every maintenance command shares with serve.
+result<std::unique_ptr<data_dir>> open_for(const config::flag_map& flags) {
+  config::flag_map base;
+  for (auto key : {"data-dir", "config"}) {
+    if (auto it = flags.find(key); it != flags.end()) base[key] = it->second;
+  }
+  auto cfg = config::load(base);
+  if (!cfg) return cfg.take_error();
+  configure_logging("text", "info");
+  return open_data_dir(*cfg);
+}
+
+std::string human(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+  return buf;
+}
+
+}  // namespace
+
+int gc_command(const std::vector<std::string>& args) {
+  auto flags = parse_flags(args, {"data-dir", "config", "grace"}, {"dry-run", "delete-untagged"}, "gc");
+  if (!flags) return fail(flags.error_value().message);
+  if (flags->help) {
+    std::cout << "Usage: berth gc [--data-dir DIR] [--config FILE] [--dry-run] [--grace SECONDS] [--delete-untagged]\n\n"
+                 "Removes blobs that no manifest references and that are older than the grace period (default:\n"
+                 "the config's gc.grace_seconds, 86400), and blob files left by a crash. With --delete-untagged\n"
+                 "(or gc.untagged: delete) also untagged images no index lists. Safe while berth serves.\n";
+    return 0;
+  }
+  auto dir = open_for(flags->values);
+  if (!dir) return fail(dir.error_value().message);
+  config::flag_map base;
+  if (auto it = flags->values.find("config"); it != flags->values.end()) base["config"] = it->second;
+  auto cfg = config::load(base);
+  gc::gc_options options{cfg ? cfg->gc_grace_seconds : 86400, cfg && cfg->gc_untagged == "delete", false};
+  if (auto it = flags->values.find("grace"); it != flags->values.end()) {
+    try {
+      options.grace_seconds = std::stoll(it->second);
+    } catch (...) {
+      return fail("--grace must be a number of seconds");
+    }
+  }
+  options.delete_untagged = options.delete_untagged || flags->values.count("delete-untagged");
+  options.dry_run = flags->values.count("dry-run") > 0;
+  gc::garbage_collector collector(*(*dir)->reg);
+  auto report = collector.collect(options);
+  const char* verb = options.dry_run ? "would remove" : "removed";
+  for (const auto& i : report.images) std::printf("%s image %s\n", verb, i.c_str());
+  for (const auto& b : report.blobs) std::printf("%s blob %s\n", verb, b.c_str());
+  std::printf("gc %s %zu image(s), %zu blob(s) (%s), %zu orphan file(s)\n", verb, report.images.size(),
+              report.blobs.size(), human(report.bytes).c_str(), report.orphan_files);
+  return 0;
+}
+
+int fsck_command(const std::vector<std::string>& args) {
+  auto flags = parse_flags(args, {"data-dir", "config"}, {"repair"}, "fsck");
+  if (!flags) return fail(flags.error_value().message);
+  if (flags->help) {
+    std::cout << "Usage: berth fsck [--data-dir DIR] [--config FILE] [--repair]\n\n"
+                 "Verifies every blob's bytes against its digest and every metadata reference. Exits 0 when\n"
+                 "nothing is wrong, 1 otherwise. --repair moves corrupt blobs to DIR/quarantine.\n";
+    return 0;
+  }
+  auto dir = open_for(flags->values);
+  if (!dir) return fail(dir.error_value().message);
+  auto report = gc::check_consistency(*(*dir)->reg, flags->values.count("repair") > 0);
+  for (const auto& p : report.problems) std::printf("problem: %s\n", p.c_str());
+  for (const auto& q : report.quarantined) std::printf("quarantined: %s\n", q.c_str());
+  std::printf("fsck: %zu blob(s), %zu reference(s) checked, %zu problem(s)\n", report.blobs_checked,
+              report.references_checked, report.problems.size());
+  return report.problems.empty() ? 0 : 1;
+}
+
+int lifecycle_command(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "run") {
+    std::cout << "Usage: berth lifecycle run [--data-dir DIR] [--config FILE] [--repository NAME] [--dry-run]\n\n"
+                 "Applies the repositories' lifecycle policies now (all, or one), as the server does on its\n"
+                 "schedule; --dry-run only reports what would be expired or archived, and why.\n";
+    return args.empty() ? 2 : (args[0] == "--help" || args[0] == "-h" ? 0 : 2);
+  }
+  auto flags = parse_flags({args.begin() + 1, args.end()}, {"data-dir", "config", "repository"}, {"dry-run"},
+                           "lifecycle run");
+  if (!flags) return fail(flags.error_value().message);
+  if (flags->help) return lifecycle_command({});
+  auto dir = open_for(flags->values);
+  if (!dir) return fail(dir.error_value().message);
+  lifecycle::lifecycle_runner runner(*(*dir)->reg);
+  bool dry = flags->values.count("dry-run") > 0;
+  std::vector<lifecycle::run_report> reports;
+  if (auto it = flags->values.find("repository"); it != flags->values.end()) {
+    auto r = runner.run(it->second, dry);
+    if (!r) return fail(r.error_value().message);
+    reports.push_back(std::move(r).value());
+  } else {
+    reports = runner.run_all(dry);
+  }
+  std::size_t total = 0;
+  for (const auto& r : reports) {
+    for (const auto& a : r.actions) {
+      std::string tags;
+      for (const auto& t : a.tags) tags += (tags.empty() ? "" : ",") + t;
+      std::printf("%s %s %s@%s [%s] rule %lld\n", dry ? "would" : "did", a.what.action == "EXPIRE" ? "expire" : "archive",
+                  r.repository.c_str(), a.what.digest.c_str(), tags.c_str(), static_cast<long long>(a.what.rule_priority));
+    }
+    total += dry ? r.actions.size() : r.applied;
+  }
+  std::printf("lifecycle: %zu repository(ies), %zu image(s) %s\n", reports.size(), total,
+              dry ? "would be acted on" : "acted on");
+  return 0;
+}
+
+int usage_command(const std::vector<std::string>& args) {
+  auto flags = parse_flags(args, {"data-dir", "config"}, {}, "usage");
+  if (!flags) return fail(flags.error_value().message);
+  if (flags->help) {
+    std::cout << "Usage: berth usage [--data-dir DIR] [--config FILE]\n\n"
+                 "Per repository: images, tags and the bytes of the distinct blobs its manifests reference\n"
+                 "(a blob shared by repositories counts in each; it is stored once).\n";
+    return 0;
+  }
+  auto dir = open_for(flags->values);
+  if (!dir) return fail(dir.error_value().message);
+  auto rows = (*dir)->meta->usage();
+  if (!rows) return fail(rows.error_value().message);
+  std::printf("%-50s %8s %8s %14s\n", "REPOSITORY", "IMAGES", "TAGS", "BYTES");
+  for (const auto& r : *rows) {
+    std::printf("%-50s %8lld %8lld %14lld\n", r.repository.c_str(), static_cast<long long>(r.images),
+                static_cast<long long>(r.tags), static_cast<long long>(r.referenced_bytes));
+  }
+  return 0;
+}
+
+}  // namespace berth::cli
