@@ -11,6 +11,9 @@ BERTH_BUILD_TARGETS=berth_unit_tests scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build-asan/tests/berth_unit_tests --gtest_brief=1
 
+echo "== fuzz smoke run (libFuzzer, ASan + UBSan)"
+scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-20}"
+
 echo "== all tests (unit + integration with real clients)"
 scripts/build.sh ci
 cd build
