@@ -17,6 +17,9 @@ esac
 
 missing=()
 for p in "${pkgs[@]}"; do
+  # A Node.js from another source (e.g. NodeSource) ships its own npm and conflicts with Debian's.
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -149,8 +149,11 @@ result<void> shape_validator::check(const std::string& shape_name, const json& v
   }
   if (type == "blob") {
     if (!v.is_string()) return wrong_type(where, "a base64 string");
-    auto decoded_max = (v.get_ref<const std::string&>().size() / 4) * 3;
-    if (auto mx = shape.find("max"); mx != shape.end() && decoded_max > mx->get<std::size_t>() + 2) {
+    const auto& text = v.get_ref<const std::string&>();
+    std::size_t padding = 0;
+    for (auto it = text.rbegin(); it != text.rend() && *it == '=' && padding < 2; ++it) ++padding;
+    const std::size_t decoded = text.size() / 4 * 3 + (text.size() % 4 ? text.size() % 4 - 1 : 0) - padding;
+    if (auto mx = shape.find("max"); mx != shape.end() && decoded > mx->get<std::size_t>()) {
       return constraint(where, "must have length less than or equal to " + std::to_string(mx->get<std::size_t>()));
     }
     return {};

@@ -14,7 +14,6 @@ import base64
 import datetime
 import json
 import os
-import re
 import sys
 import time
 import unittest
@@ -22,18 +21,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
     BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, sha256,
     OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST, DOCKER_MANIFEST,
-    oci_image_manifest,
+    oci_image_manifest, pick_unsupported, REPOSITORY_NAME_OPS,
 )
 
 try:
     import boto3
     import botocore
+    from botocore import xform_name
     from botocore.config import Config
     from botocore.exceptions import ClientError
 except ImportError:       # handled in setUpModule
@@ -63,6 +64,8 @@ def setUpModule():
     for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_SESSION_TOKEN"):
         os.environ.pop(k, None)
     sys.stderr.write("\n  boto3 %s / botocore %s\n" % (boto3.__version__, botocore.__version__))
+    # older urllib3 (Debian 12) warns about the pooled keep-alive sockets of clients
+    warnings.filterwarnings("ignore", category=ResourceWarning, message="unclosed <socket")
     SERVER = BerthServer("ecr-boto3", auth="sigv4", users=[ALICE], v2_auth=True)
     SERVER.start()
 
@@ -88,6 +91,19 @@ def blob(data, media_type=OCI_LAYER):
 def new_config():
     return json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
                        "salt": os.urandom(8).hex()}).encode()
+
+
+def push_image(repo, ref=None, layers=None, config=None, layer_type=OCI_LAYER):
+    """V2 push (Basic login token). ref: tag, or None -> push by digest.
+    Returns dict(digest, raw, layers, config)."""
+    layers = [os.urandom(2000)] if layers is None else layers
+    config = new_config() if config is None else config
+    SERVER.push_blob(repo, config)
+    for l in layers:
+        SERVER.push_blob(repo, l)
+    raw = oci_image_manifest(blob(config, OCI_CONFIG), [blob(l, layer_type) for l in layers])
+    SERVER.push_manifest(repo, ref or sha256(raw), raw, OCI_MANIFEST)
+    return {"digest": sha256(raw), "raw": raw, "layers": layers, "config": config}
 
 
 class Boto3Case(unittest.TestCase):
@@ -143,17 +159,7 @@ class Boto3Case(unittest.TestCase):
     def create_repo(self, name, **kw):
         return self.ecr.create_repository(repositoryName=name, **kw)["repository"]
 
-    def push_image(self, repo, ref=None, layers=None, config=None, layer_type=OCI_LAYER):
-        """V2 push (Basic login token). ref: tag, or None -> push by digest.
-        Returns dict(digest, raw, layers, config)."""
-        layers = [os.urandom(2000)] if layers is None else layers
-        config = new_config() if config is None else config
-        SERVER.push_blob(repo, config)
-        for l in layers:
-            SERVER.push_blob(repo, l)
-        raw = oci_image_manifest(blob(config, OCI_CONFIG), [blob(l, layer_type) for l in layers])
-        SERVER.push_manifest(repo, ref or sha256(raw), raw, OCI_MANIFEST)
-        return {"digest": sha256(raw), "raw": raw, "layers": layers, "config": config}
+    push_image = staticmethod(lambda *a, **kw: push_image(*a, **kw))
 
     def v2(self, method, path, **kw):
         return SERVER.req(method, path, **kw)
@@ -326,8 +332,8 @@ class TestRepositories(Boto3Case):
 
     def test_account_settings(self):
         self.require_op("GetAccountSetting")
-        self.assertEqual(self.ecr.get_account_setting(name="BLOB_MOUNTING"),
-                         dict(self.ecr.get_account_setting(name="BLOB_MOUNTING"), name="BLOB_MOUNTING", value="ENABLED"))
+        out = self.ecr.get_account_setting(name="BLOB_MOUNTING")
+        self.assertEqual((out["name"], out["value"]), ("BLOB_MOUNTING", "ENABLED"))
         try:
             out = self.ecr.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
             self.assertEqual((out["name"], out["value"]), ("BLOB_MOUNTING", "DISABLED"))
@@ -340,13 +346,12 @@ class TestRepositories(Boto3Case):
 
     def test_unsupported_operations(self):
         self.create_repo("b3/unsupported")
-        for fn, kw, op in (
-                (self.ecr.get_lifecycle_policy, {"repositoryName": "b3/unsupported"}, "GetLifecyclePolicy"),
-                (self.ecr.get_repository_policy, {"repositoryName": "b3/unsupported"}, "GetRepositoryPolicy"),
-                (self.ecr.start_image_scan, {"repositoryName": "b3/unsupported", "imageId": {"imageTag": "x"}},
-                 "StartImageScan"),
-                (self.ecr.describe_pull_through_cache_rules, {}, "DescribePullThroughCacheRules")):
-            e = self.assertEcrRaises("UnsupportedOperationException", fn, **kw)
+        ops = pick_unsupported(set(self.ecr.meta.service_model.operation_names))
+        if not ops:
+            loud_skip("no simple operation is documented as not yet implemented")
+        for op in ops:
+            kw = {"repositoryName": "b3/unsupported"} if op in REPOSITORY_NAME_OPS else {}
+            e = self.assertEcrRaises("UnsupportedOperationException", getattr(self.ecr, xform_name(op)), **kw)
             self.assertIn(op, e.response["Error"]["Message"])
 
 
@@ -383,11 +388,10 @@ class TestImages(Boto3Case):
         super().setUpClass()
         cls.t0 = time.time() - 2
         cls.ecr.create_repository(repositoryName="b3/images")
-        p = cls.__new__(cls)
-        cls.A = Boto3Case.push_image(p, "b3/images", "a1", layers=[os.urandom(3000), os.urandom(5000)])
+        cls.A = push_image("b3/images", "a1", layers=[os.urandom(3000), os.urandom(5000)])
         SERVER.push_manifest("b3/images", "a2", cls.A["raw"], OCI_MANIFEST)
-        cls.B = Boto3Case.push_image(p, "b3/images", "b1", layers=[os.urandom(700)])
-        cls.C = Boto3Case.push_image(p, "b3/images", None)             # untagged
+        cls.B = push_image("b3/images", "b1", layers=[os.urandom(700)])
+        cls.C = push_image("b3/images", None)             # untagged
 
     def test_list_images(self):
         A, B, C = self.A["digest"], self.B["digest"], self.C["digest"]
@@ -420,7 +424,8 @@ class TestImages(Boto3Case):
             self.assertEqual(d["artifactMediaType"], OCI_CONFIG)
             self.assertEqual(d["registryId"], "000000000000")
             self.assertEqual(d["repositoryName"], "b3/images")
-            self.assertEqual(d.get("imageStatus"), "ACTIVE")
+            if "imageStatus" in self.ecr.meta.service_model.shape_for("ImageDetail").members:
+                self.assertEqual(d.get("imageStatus"), "ACTIVE")     # botocore >= 1.38
             self.assertIsInstance(d["imagePushedAt"], datetime.datetime)
             self.assertGreaterEqual(d["imagePushedAt"].timestamp(), self.t0 - 1)
             self.assertLessEqual(d["imagePushedAt"].timestamp(), time.time() + 2)
@@ -465,15 +470,16 @@ class TestImages(Boto3Case):
                              imageIds=[{"imageTag": "x"}])
 
     def test_last_recorded_pull_time(self):
-        img = self.push_image("b3/images", "pull-me")
-        d = self.ecr.describe_images(repositoryName="b3/images", imageIds=[{"imageTag": "pull-me"}])
+        self.create_repo("b3/pulled")
+        img = self.push_image("b3/pulled", "pull-me")
+        d = self.ecr.describe_images(repositoryName="b3/pulled", imageIds=[{"imageTag": "pull-me"}])
         self.assertNotIn("lastRecordedPullTime", d["imageDetails"][0])
         before = time.time() - 2
-        r = SERVER.req("GET", "/v2/b3/images/manifests/pull-me", headers={"Accept": OCI_MANIFEST})
+        r = SERVER.req("GET", "/v2/b3/pulled/manifests/pull-me", headers={"Accept": OCI_MANIFEST})
         self.assertEqual(r.status, 200, r.describe())
         deadline = time.monotonic() + 15
         while True:
-            d = self.ecr.describe_images(repositoryName="b3/images",
+            d = self.ecr.describe_images(repositoryName="b3/pulled",
                                          imageIds=[{"imageDigest": img["digest"]}])["imageDetails"][0]
             if "lastRecordedPullTime" in d or time.monotonic() > deadline:
                 break

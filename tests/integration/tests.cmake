@@ -45,3 +45,44 @@ set_tests_properties(integration_cli PROPERTIES
   ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
   TIMEOUT 300
   LABELS "integration")
+
+# The Amazon ECR JSON API at the wire level: SigV4, error shapes, validation, unsupported
+# operations, login tokens (expiry via libfaketime, forged, removed users), --auth none (~5 s).
+add_test(NAME integration_ecr_protocol
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_ecr_protocol.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_ecr_protocol PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 180
+  LABELS "integration")
+
+# The ECR API through boto3: repositories, images, layer upload API <-> V2, immutability,
+# creation templates and push-to-create (~15 s; 20 MiB layer parts).
+add_test(NAME integration_ecr_boto3
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_ecr_boto3.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_ecr_boto3 PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")
+
+# The real `aws` CLIs (v2 from Debian, v1 from pip) and `aws ecr get-login-password |
+# docker login` + docker push/pull against a private dockerd (~2-3 min). Runs alone: dockerd.
+add_test(NAME integration_ecr_awscli
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_ecr_awscli.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_ecr_awscli PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 600
+  RUN_SERIAL TRUE
+  LABELS "integration")
+
+# The AWS SDK for JavaScript v3 (node --test js/ecr.test.mjs); `npm ci` first when
+# js/node_modules is missing, which needs the npm registry (~10 s, plus npm ci).
+add_test(NAME integration_ecr_js
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_ecr_js.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_ecr_js PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 900
+  LABELS "integration")

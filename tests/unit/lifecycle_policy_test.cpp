@@ -46,6 +46,8 @@ struct scenario {
   std::vector<std::string> expect;  // digest@rule, oldest image first
 };
 
+void PrintTo(const scenario& s, std::ostream* os) { *os << s.name; }
+
 class lifecycle_scenarios : public ::testing::TestWithParam<scenario> {};
 
 TEST_P(lifecycle_scenarios, evaluates_as_ecr_documents) {
