@@ -18,7 +18,8 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg) {
   d->meta = std::move(meta).value();
   d->repositories = std::make_unique<repository_catalog>(*d->meta, d->clk, cfg.account_id);
   d->reg = std::make_unique<registry>(*d->blobs, *d->meta, *d->repositories, d->clk,
-                                      registry_options{cfg.upload_expiry_seconds});
+                                      registry_options{cfg.upload_expiry_seconds,
+                                                       cfg.max_upload_sessions_per_repository});
   d->reg->recover();
   return d;
 }

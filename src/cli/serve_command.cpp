@@ -115,6 +115,7 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.region = cfg.region;
   ecr_cfg.public_host = cfg.public_host;
   ecr_cfg.auth_enabled = auth_enabled;
+  ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
   ecr::ecr_api ecr(reg, identities, tokens, blob_urls, clk, ecr_cfg);
   api_router router(v2, ecr);
 
@@ -127,6 +128,8 @@ int serve_command(const std::vector<std::string>& args) {
   opts.header_timeout = std::chrono::seconds(cfg.header_timeout_seconds);
   opts.body_idle_timeout = std::chrono::seconds(cfg.body_idle_timeout_seconds);
   opts.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_seconds);
+  opts.max_connections = static_cast<std::size_t>(cfg.max_connections);
+  opts.max_header_bytes = static_cast<std::size_t>(cfg.max_header_bytes);
   http::server srv(opts, router);
   if (auto err = srv.listen(); !err.empty()) return fail(err);
   if (print_root) {

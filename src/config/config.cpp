@@ -157,19 +157,26 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     if (auto r = read_string(*it, "level", s.log_level, "log"); !r) return r.take_error();
   }
   if (auto it = doc.find("uploads"); it != doc.end()) {
-    if (auto r = only_keys(*it, {"expiry_seconds"}, "uploads"); !r) return r.take_error();
+    if (auto r = only_keys(*it, {"expiry_seconds", "max_sessions_per_repository"}, "uploads"); !r) return r.take_error();
     if (auto r = read_int(*it, "expiry_seconds", s.upload_expiry_seconds, "uploads"); !r) return r.take_error();
+    if (auto r = read_int(*it, "max_sessions_per_repository", s.max_upload_sessions_per_repository, "uploads"); !r) {
+      return r.take_error();
+    }
   }
   if (auto it = doc.find("http"); it != doc.end()) {
     if (auto r = only_keys(*it, {"io_threads", "worker_threads", "header_timeout_seconds", "body_idle_timeout_seconds",
-                                 "shutdown_grace_seconds"},
+                                 "shutdown_grace_seconds", "max_connections", "max_header_bytes",
+                                 "max_json_body_bytes"},
                            "http");
         !r) {
       return r.take_error();
     }
     for (auto [key, field] : {std::pair{"header_timeout_seconds", &s.header_timeout_seconds},
                               std::pair{"body_idle_timeout_seconds", &s.body_idle_timeout_seconds},
-                              std::pair{"shutdown_grace_seconds", &s.shutdown_grace_seconds}}) {
+                              std::pair{"shutdown_grace_seconds", &s.shutdown_grace_seconds},
+                              std::pair{"max_connections", &s.max_connections},
+                              std::pair{"max_header_bytes", &s.max_header_bytes},
+                              std::pair{"max_json_body_bytes", &s.max_json_body_bytes}}) {
       if (auto r = read_int(*it, key, *field, "http"); !r) return r.take_error();
     }
     if (auto r = read_int(*it, "io_threads", s.io_threads, "http"); !r) return r.take_error();

@@ -37,8 +37,8 @@ std::string exception_name(errc code) {
     case errc::template_not_found: return "TemplateNotFoundException";
     case errc::invalid_tag_parameter: return "InvalidTagParameterException";
     case errc::too_many_tags: return "TooManyTagsException";
-    case errc::limit_exceeded:
-    case errc::too_many_requests: return "LimitExceededException";
+    case errc::limit_exceeded: return "LimitExceededException";
+    case errc::too_many_requests: return "ThrottlingException";
     case errc::unsupported_operation: return "UnsupportedOperationException";
     case errc::malformed_request: return "SerializationException";
     case errc::lifecycle_policy_not_found: return "LifecyclePolicyNotFoundException";
@@ -95,7 +95,7 @@ ecr_api::ecr_api(registry& reg, const auth::credential_store& credentials, const
 
 std::unique_ptr<http::exchange> ecr_api::exchange() const {
   return std::make_unique<http::buffered_exchange>(
-      max_json_body, [this](http::request& req) { return handle(req); },
+      settings_.max_json_body, [this](http::request& req) { return handle(req); },
       [] {
         http::response r = error_response(make_error(errc::malformed_request, "Request body too large"), new_upload_id());
         r.status = 413;

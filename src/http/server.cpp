@@ -69,6 +69,7 @@ struct server::impl {
   tcp::acceptor acceptor{ioc};
   net::signal_set signals{ioc, SIGINT, SIGTERM};
   std::atomic<std::size_t> active_requests{0};
+  std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> stopping{false};
   std::vector<std::unique_ptr<net::steady_timer>> periodic;
 
@@ -84,6 +85,10 @@ struct server::impl {
       }
       socket.set_option(tcp::no_delay(true));
       auto exec = socket.get_executor();
+      if (active_connections >= options.max_connections) {
+        net::co_spawn(exec, refuse(beast::tcp_stream(std::move(socket))), net::detached);
+        continue;
+      }
       net::co_spawn(exec, session(beast::tcp_stream(std::move(socket))), [](std::exception_ptr e) {
         if (!e) return;
         try {
@@ -178,7 +183,40 @@ struct server::impl {
     request_scope& operator=(const request_scope&) = delete;
   };
 
+  // Over the connection limit: answer at once (never leave a client hanging) and close.
+  net::awaitable<void> refuse(beast::tcp_stream stream) {
+    response r;
+    r.status = 429;
+    r.headers.add("Retry-After", "1");
+    r.headers.add("Content-Type", "application/json; charset=utf-8");
+    r.headers.add("Docker-Distribution-API-Version", "registry/2.0");
+    r.body = R"({"errors":[{"code":"TOOMANYREQUESTS","message":"too many connections; retry later"}]})";
+    co_await write_response(stream, verb::get, r, false);
+    co_await linger_close(stream);
+  }
+
+  // Half-close, then read briefly so the peer gets the answer before a reset.
+  net::awaitable<void> linger_close(beast::tcp_stream& stream) {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    char sink[4096];
+    for (int i = 0; i < 16; ++i) {
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
+      if (ec) break;
+    }
+  }
+
+  struct connection_scope {
+    std::atomic<std::size_t>& n;
+    explicit connection_scope(std::atomic<std::size_t>& c) : n(c) { ++n; }
+    ~connection_scope() { --n; }
+    connection_scope(const connection_scope&) = delete;
+    connection_scope& operator=(const connection_scope&) = delete;
+  };
+
   net::awaitable<void> session(beast::tcp_stream stream) {
+    connection_scope connection(active_connections);
     beast::flat_buffer buf;
     std::vector<char> chunk;
     for (;;) {
@@ -293,15 +331,8 @@ struct server::impl {
                         .count());
       if (!ok || !keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     // Give the peer a moment to read the answer before the close turns unread input into a reset.
-    stream.expires_after(std::chrono::seconds(2));
-    char sink[4096];
-    for (int i = 0; i < 16; ++i) {
-      auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
-      if (ec) break;
-    }
+    co_await linger_close(stream);
   }
 };
 

@@ -231,6 +231,15 @@ result<std::vector<upload_row>> sqlite_meta_index::all_uploads() {
       std::nullopt);
 }
 
+result<std::int64_t> sqlite_meta_index::count_uploads(const std::string& repo) {
+  auto db = pool_->reader();
+  if (!db) return db.take_error();
+  auto s = (*db)->prepare("SELECT COUNT(*) FROM uploads WHERE repository_id = (SELECT id FROM repositories WHERE name = ?)");
+  s.bind(1, repo);
+  if (s.step()) return s.int64(0);
+  return (*db)->last_error("count uploads");
+}
+
 result<std::optional<manifest_row>> sqlite_meta_index::manifest_by_digest(const std::string& repo,
                                                                           const std::string& digest) {
   auto db = pool_->reader();

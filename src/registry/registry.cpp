@@ -72,6 +72,13 @@ void registry::forget_progress(const std::string& id) {
 
 result<upload_status> registry::start_upload(const std::string& repo) {
   if (auto r = repositories_.require_for_push(repo); !r) return r.take_error();
+  auto open = meta_.count_uploads(repo);
+  if (!open) return open.take_error();
+  if (*open >= options_.max_upload_sessions_per_repository) {
+    return make_error(errc::too_many_requests, "too many upload sessions in progress for repository " + repo +
+                                                   " (limit " +
+                                                   std::to_string(options_.max_upload_sessions_per_repository) + ")");
+  }
   auto id = new_upload_id();
   // The session row first: the expiry sweep deletes upload files that have no row.
   if (auto r = meta_.create_upload(id, repo, clock_.now_seconds()); !r) return r.take_error();

@@ -33,6 +33,10 @@ struct settings {
   std::int64_t header_timeout_seconds = 60;
   std::int64_t body_idle_timeout_seconds = 300;
   std::int64_t shutdown_grace_seconds = 5;
+  std::int64_t max_connections = 1024;
+  std::int64_t max_header_bytes = 64 * 1024;
+  std::int64_t max_json_body_bytes = 32 * 1024 * 1024;
+  std::int64_t max_upload_sessions_per_repository = 1000;
   // Authentication and the identity of the registry as ECR clients see it.
   std::string auth_mode = "sigv4";  // sigv4 | none
   user_credentials root;            // empty: from the data directory, generated on first start

@@ -18,9 +18,8 @@ struct ecr_settings {
   std::string public_host;  // host[:port] in repositoryUri/proxyEndpoint; "" → the request's Host
   std::string scheme = "http";
   bool auth_enabled = true;
+  std::size_t max_json_body = 32 * 1024 * 1024;  // a 20 MiB layer part, base64 in JSON
 };
-
-inline constexpr std::size_t max_json_body = 32 * 1024 * 1024;  // a 20 MiB layer part, base64 in JSON
 
 class ecr_api {
  public:

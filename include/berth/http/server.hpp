@@ -18,6 +18,7 @@ struct server_options {
   unsigned io_threads = 0;      // 0: one per core
   unsigned worker_threads = 4;  // blocking work: fsync, database writes
   std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_connections = 1024;  // beyond: an immediate 429 and close
   std::chrono::seconds header_timeout{60};
   std::chrono::seconds body_idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};

@@ -153,6 +153,7 @@ class meta_index {
   virtual result<void> delete_upload(const std::string& id) = 0;
   virtual result<std::vector<upload_row>> uploads_idle_since(std::int64_t before) = 0;
   virtual result<std::vector<upload_row>> all_uploads() = 0;
+  virtual result<std::int64_t> count_uploads(const std::string& repo) = 0;
 
   virtual result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo, const std::string& digest) = 0;
   virtual result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) = 0;

@@ -39,6 +39,7 @@ class sqlite_meta_index final : public meta_index {
   result<void> delete_upload(const std::string& id) override;
   result<std::vector<upload_row>> uploads_idle_since(std::int64_t before) override;
   result<std::vector<upload_row>> all_uploads() override;
+  result<std::int64_t> count_uploads(const std::string& repo) override;
 
   result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo, const std::string& digest) override;
   result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) override;

@@ -23,6 +23,7 @@ namespace berth {
 
 struct registry_options {
   std::int64_t upload_expiry_seconds = 24 * 3600;
+  std::int64_t max_upload_sessions_per_repository = 1000;
 };
 
 struct upload_status {
