@@ -18,6 +18,7 @@ Commands:
   fsck         verify blobs and references (berth fsck --help)
   lifecycle    run lifecycle policies now (berth lifecycle run --help)
   usage        disk usage per repository
+  cert         make a self-signed CA and server certificate (berth cert generate --help)
 
 Options:
   --version    print the version
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     if (args[0] == "fsck") return berth::cli::fsck_command(rest);
     if (args[0] == "lifecycle") return berth::cli::lifecycle_command(rest);
     if (args[0] == "usage") return berth::cli::usage_command(rest);
+    if (args[0] == "cert") return berth::cli::cert_command(rest);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "berth: %s\n", e.what());
     return 1;

@@ -40,6 +40,9 @@ Options (a flag beats its environment variable, which beats the config file):
   --region REGION        region clients sign for         [BERTH_REGION, default us-east-1]
   --public-host HOST     host[:port] in repositoryUri and proxyEndpoint
                                                          [BERTH_PUBLIC_HOST, default: the request's Host]
+  --tls-cert FILE        PEM certificate chain: serve TLS 1.2+ only (reloaded on SIGHUP)
+                                                         [BERTH_TLS_CERT]
+  --tls-key FILE         PEM private key for --tls-cert  [BERTH_TLS_KEY]
   -h, --help             show this help
 
 The root access key comes from BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY (or the
@@ -57,7 +60,7 @@ int fail(const std::string& message) {
 int serve_command(const std::vector<std::string>& args) {
   auto parsed = parse_flags(args,
                             {"listen", "data-dir", "config", "log-format", "log-level", "upload-expiry", "auth",
-                             "account-id", "region", "public-host"},
+                             "account-id", "region", "public-host", "tls-cert", "tls-key"},
                             {}, "serve");
   if (!parsed) return fail(parsed.error_value().message);
   if (parsed->help) {
@@ -108,12 +111,14 @@ int serve_command(const std::vector<std::string>& args) {
   if (!auth_enabled) {
     spdlog::warn("authentication is OFF (auth: none): anyone who can reach {} can push, pull and delete", cfg.listen);
   }
-  oci::v2_authenticator v2_auth(tokens, blob_urls, clk, "http");
+  const std::string scheme = cfg.tls_cert.empty() ? "http" : "https";
+  oci::v2_authenticator v2_auth(tokens, blob_urls, clk, scheme);
   oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr);
   ecr::ecr_settings ecr_cfg;
   ecr_cfg.account_id = cfg.account_id;
   ecr_cfg.region = cfg.region;
   ecr_cfg.public_host = cfg.public_host;
+  ecr_cfg.scheme = scheme;
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
   ecr::ecr_api ecr(reg, identities, tokens, blob_urls, clk, ecr_cfg);
@@ -130,6 +135,8 @@ int serve_command(const std::vector<std::string>& args) {
   opts.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_seconds);
   opts.max_connections = static_cast<std::size_t>(cfg.max_connections);
   opts.max_header_bytes = static_cast<std::size_t>(cfg.max_header_bytes);
+  opts.tls_cert = cfg.tls_cert;
+  opts.tls_key = cfg.tls_key;
   http::server srv(opts, router);
   if (auto err = srv.listen(); !err.empty()) return fail(err);
   if (print_root) {
@@ -157,7 +164,7 @@ int serve_command(const std::vector<std::string>& args) {
     gc::gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
     srv.every(std::chrono::seconds(cfg.gc_interval_seconds), [&collector, gc_opts] { collector.collect(gc_opts); });
   }
-  spdlog::info("berth {} listening on http://{} (data directory {})", BERTH_VERSION, srv.bound_address(),
+  spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
   srv.run();
   reg.flush_pulls();

@@ -107,10 +107,15 @@ result<listen_address> parse_listen(const std::string& text) {
 result<settings> apply_json(settings s, const std::string& json_text) {
   json doc = json::parse(json_text, nullptr, false, true);
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
-  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc"},
+  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls"},
                          "config");
       !r) {
     return r.take_error();
+  }
+  if (auto it = doc.find("tls"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"cert", "key"}, "tls"); !r) return r.take_error();
+    if (auto r = read_string(*it, "cert", s.tls_cert, "tls"); !r) return r.take_error();
+    if (auto r = read_string(*it, "key", s.tls_key, "tls"); !r) return r.take_error();
   }
   if (auto it = doc.find("lifecycle"); it != doc.end()) {
     if (auto r = only_keys(*it, {"interval_seconds"}, "lifecycle"); !r) return r.take_error();
@@ -215,6 +220,8 @@ result<settings> load(const flag_map& flags, env_lookup env) {
                              source{"account-id", "BERTH_ACCOUNT_ID", &s.account_id},
                              source{"region", "BERTH_REGION", &s.region},
                              source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
+                             source{"tls-cert", "BERTH_TLS_CERT", &s.tls_cert},
+                             source{"tls-key", "BERTH_TLS_KEY", &s.tls_key},
                              source{"", "BERTH_ROOT_ACCESS_KEY_ID", &s.root.access_key_id},
                              source{"", "BERTH_ROOT_SECRET_ACCESS_KEY", &s.root.secret_access_key}}) {
     if (auto v = env(e); !v.empty()) *field = v;

@@ -7,8 +7,13 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fstream>
+#include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -17,6 +22,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
+namespace ssl = net::ssl;
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 using namespace net::experimental::awaitable_operators;
 
 namespace {
@@ -51,6 +59,38 @@ request to_request(const bhttp::request_parser<bhttp::empty_body>& p) {
   return r;
 }
 
+template <class Stream>
+beast::tcp_stream& tcp_layer(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+// TLS 1.2 and 1.3 only, forward-secret AEAD suites only.
+std::shared_ptr<ssl::context> make_tls_context(const std::string& cert, const std::string& key, std::string& err) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx->native_handle(),
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                          "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(cert, ec);
+  if (ec) {
+    err = "cannot load TLS certificate '" + cert + "': " + ec.message();
+    return nullptr;
+  }
+  ctx->use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) {
+    err = "cannot load TLS key '" + key + "': " + ec.message();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    err = "the TLS key does not match the certificate";
+    return nullptr;
+  }
+  return ctx;
+}
+
 response plain_error(unsigned status, std::string_view text) {
   response r;
   r.status = status;
@@ -68,6 +108,14 @@ struct server::impl {
   net::thread_pool workers;
   tcp::acceptor acceptor{ioc};
   net::signal_set signals{ioc, SIGINT, SIGTERM};
+  net::signal_set reload_signal{ioc, SIGHUP};
+  std::mutex tls_mutex;
+  std::shared_ptr<ssl::context> tls;  // null: plain TCP
+
+  std::shared_ptr<ssl::context> current_tls() {
+    std::lock_guard lock(tls_mutex);
+    return tls;
+  }
   std::atomic<std::size_t> active_requests{0};
   std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> stopping{false};
@@ -85,24 +133,44 @@ struct server::impl {
       }
       socket.set_option(tcp::no_delay(true));
       auto exec = socket.get_executor();
-      if (active_connections >= options.max_connections) {
-        net::co_spawn(exec, refuse(beast::tcp_stream(std::move(socket))), net::detached);
-        continue;
-      }
-      net::co_spawn(exec, session(beast::tcp_stream(std::move(socket))), [](std::exception_ptr e) {
+      auto report = [](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
           spdlog::error("connection failed: {}", ex.what());
         }
-      });
+      };
+      auto ctx = current_tls();
+      if (!ctx) {
+        if (active_connections >= options.max_connections) {
+          net::co_spawn(exec, refuse(plain_stream(std::move(socket))), report);
+        } else {
+          net::co_spawn(exec, session(plain_stream(std::move(socket))), report);
+        }
+        continue;
+      }
+      net::co_spawn(exec, tls_session(tls_stream(plain_stream(std::move(socket)), *ctx), ctx), report);
+    }
+  }
+
+  // The context stays alive (captured) for as long as its connection, even across a reload.
+  net::awaitable<void> tls_session(tls_stream stream, std::shared_ptr<ssl::context> ctx) {
+    (void)ctx;
+    tcp_layer(stream).expires_after(options.header_timeout);
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    if (ec) co_return;
+    if (active_connections >= options.max_connections) {
+      co_await refuse(std::move(stream));
+    } else {
+      co_await session(std::move(stream));
     }
   }
 
   // Reads and discards a body the handler did not want, so the connection can be reused.
   // false: the body is too large or broken; close instead.
-  net::awaitable<bool> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
+  template <class Stream>
+  net::awaitable<bool> drain(Stream& stream, beast::flat_buffer& buf,
                              bhttp::request_parser<bhttp::empty_body>& hp) {
     if (hp.is_done()) co_return true;
     if (auto len = hp.content_length(); len && *len > max_drain_bytes) co_return false;
@@ -112,7 +180,7 @@ struct server::impl {
     while (!bp.is_done()) {
       bp.get().body().data = scratch.data();
       bp.get().body().size = scratch.size();
-      stream.expires_after(options.body_idle_timeout);
+      tcp_layer(stream).expires_after(options.body_idle_timeout);
       auto [ec, n] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
       if (ec == bhttp::error::need_buffer) continue;
       if (ec) co_return false;
@@ -126,7 +194,26 @@ struct server::impl {
         workers, [&]() -> net::awaitable<response> { co_return ex.finish(req); }, net::use_awaitable);
   }
 
-  net::awaitable<bool> send_file(beast::tcp_stream& stream, const file_payload& f) {
+  // TLS: the bytes must pass through the TLS layer, so they are read and written in chunks.
+  net::awaitable<bool> send_file(tls_stream& stream, const file_payload& f) {
+    std::vector<char> chunk(256 * 1024);
+    std::uint64_t offset = f.offset;
+    std::uint64_t remaining = f.length;
+    while (remaining > 0) {
+      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk.size()));
+      ssize_t n = ::pread(f.fd, chunk.data(), want, static_cast<off_t>(offset));
+      if (n <= 0) co_return false;
+      tcp_layer(stream).expires_after(options.body_idle_timeout);
+      auto [ec, written] = co_await net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(n)), use_tuple);
+      if (ec) co_return false;
+      offset += static_cast<std::uint64_t>(n);
+      remaining -= static_cast<std::uint64_t>(n);
+    }
+    co_return true;
+  }
+
+  // Plain TCP: zero-copy from the page cache to the socket.
+  net::awaitable<bool> send_file(plain_stream& stream, const file_payload& f) {
     auto& sock = stream.socket();
     sock.native_non_blocking(true);
     off_t off = static_cast<off_t>(f.offset);
@@ -151,8 +238,9 @@ struct server::impl {
     co_return true;
   }
 
-  net::awaitable<bool> write_response(beast::tcp_stream& stream, verb method, response& res, bool keep_alive) {
-    stream.expires_after(options.body_idle_timeout);
+  template <class Stream>
+  net::awaitable<bool> write_response(Stream& stream, verb method, response& res, bool keep_alive) {
+    tcp_layer(stream).expires_after(options.body_idle_timeout);
     const bool head = method == verb::head;
     if (head || res.file) {
       bhttp::response<bhttp::empty_body> r{static_cast<bhttp::status>(res.status), 11};
@@ -184,7 +272,8 @@ struct server::impl {
   };
 
   // Over the connection limit: answer at once (never leave a client hanging) and close.
-  net::awaitable<void> refuse(beast::tcp_stream stream) {
+  template <class Stream>
+  net::awaitable<void> refuse(Stream stream) {
     response r;
     r.status = 429;
     r.headers.add("Retry-After", "1");
@@ -196,7 +285,7 @@ struct server::impl {
   }
 
   // Half-close, then read briefly so the peer gets the answer before a reset.
-  net::awaitable<void> linger_close(beast::tcp_stream& stream) {
+  net::awaitable<void> linger_close(plain_stream& stream) {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.expires_after(std::chrono::seconds(2));
@@ -207,6 +296,14 @@ struct server::impl {
     }
   }
 
+  net::awaitable<void> linger_close(tls_stream& stream) {
+    tcp_layer(stream).expires_after(std::chrono::seconds(2));
+    auto [ec] = co_await stream.async_shutdown(use_tuple);
+    (void)ec;
+    beast::error_code ignored;
+    tcp_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
   struct connection_scope {
     std::atomic<std::size_t>& n;
     explicit connection_scope(std::atomic<std::size_t>& c) : n(c) { ++n; }
@@ -215,7 +312,8 @@ struct server::impl {
     connection_scope& operator=(const connection_scope&) = delete;
   };
 
-  net::awaitable<void> session(beast::tcp_stream stream) {
+  template <class Stream>
+  net::awaitable<void> session(Stream stream) {
     connection_scope connection(active_connections);
     beast::flat_buffer buf;
     std::vector<char> chunk;
@@ -223,7 +321,7 @@ struct server::impl {
       bhttp::request_parser<bhttp::empty_body> hp;
       hp.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       hp.body_limit(boost::none);  // each body mode sets its own limit once the route is known
-      stream.expires_after(options.header_timeout);
+      tcp_layer(stream).expires_after(options.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buf, hp, use_tuple);
       if (ec) {
         if (ec == bhttp::error::header_limit) {
@@ -267,7 +365,7 @@ struct server::impl {
             }
             bhttp::request_parser<bhttp::string_body> sp(std::move(hp));
             sp.body_limit(limit);
-            stream.expires_after(options.body_idle_timeout);
+            tcp_layer(stream).expires_after(options.body_idle_timeout);
             auto [rec, rn] = co_await bhttp::async_read(stream, buf, sp, use_tuple);
             if (rec == bhttp::error::body_limit) {
               res = ex->too_large();
@@ -298,7 +396,7 @@ struct server::impl {
             while (!bp.is_done()) {
               bp.get().body().data = chunk.data();
               bp.get().body().size = chunk.size();
-              stream.expires_after(options.body_idle_timeout);
+              tcp_layer(stream).expires_after(options.body_idle_timeout);
               auto [rec, rn] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
               if (rec && rec != bhttp::error::need_buffer) co_return;  // client went away: drop the exchange
               std::size_t got = chunk.size() - bp.get().body().size;
@@ -346,6 +444,15 @@ server::~server() {
 
 std::string server::listen() {
   beast::error_code ec;
+  if (!impl_->options.tls_cert.empty() || !impl_->options.tls_key.empty()) {
+    if (impl_->options.tls_cert.empty() || impl_->options.tls_key.empty()) {
+      return "TLS needs both a certificate (--tls-cert) and a key (--tls-key)";
+    }
+    std::string err;
+    auto ctx = make_tls_context(impl_->options.tls_cert, impl_->options.tls_key, err);
+    if (!ctx) return err;
+    impl_->tls = std::move(ctx);
+  }
   auto addr = net::ip::make_address(impl_->options.host, ec);
   if (ec) return "invalid listen address '" + impl_->options.host + "'";
   tcp::endpoint ep{addr, impl_->options.port};
@@ -403,6 +510,7 @@ void server::stop() {
     beast::error_code ec;
     impl_->acceptor.close(ec);
     impl_->signals.cancel();
+    impl_->reload_signal.cancel();
     for (auto& t : impl_->periodic) t->cancel();
     // Let in-flight requests finish, up to the grace period.
     auto deadline = std::chrono::steady_clock::now() + impl_->options.shutdown_grace;
@@ -420,7 +528,28 @@ void server::stop() {
   });
 }
 
+bool server::tls_enabled() const { return impl_->tls != nullptr; }
+
+void server::wait_for_reload() {
+  impl_->reload_signal.async_wait([this](beast::error_code ec, int) {
+    if (ec) return;
+    if (impl_->tls) {
+      std::string err;
+      auto ctx = make_tls_context(impl_->options.tls_cert, impl_->options.tls_key, err);
+      if (ctx) {
+        std::lock_guard lock(impl_->tls_mutex);
+        impl_->tls = std::move(ctx);
+        spdlog::info("SIGHUP: reloaded the TLS certificate and key");
+      } else {
+        spdlog::error("SIGHUP: keeping the current certificate: {}", err);
+      }
+    }
+    wait_for_reload();
+  });
+}
+
 void server::run() {
+  wait_for_reload();
   impl_->signals.async_wait([this](beast::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("received signal {}, shutting down", sig);

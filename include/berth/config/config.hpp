@@ -49,6 +49,8 @@ struct settings {
   std::int64_t gc_interval_seconds = 3600;
   std::int64_t gc_grace_seconds = 24 * 3600;
   std::string gc_untagged = "keep";  // keep (as ECR does) | delete
+  std::string tls_cert;  // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
+  std::string tls_key;
 };
 
 // Flags given on the command line, by long name without dashes ("listen", "data-dir", ...).

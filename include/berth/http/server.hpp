@@ -22,6 +22,8 @@ struct server_options {
   std::chrono::seconds header_timeout{60};
   std::chrono::seconds body_idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};
+  std::string tls_cert;  // PEM certificate chain; with tls_key, the listener speaks TLS 1.2+
+  std::string tls_key;   // PEM private key; both are re-read on SIGHUP
 };
 
 class server {
@@ -35,6 +37,7 @@ class server {
   std::string listen();
   std::uint16_t bound_port() const;
   std::string bound_address() const;
+  bool tls_enabled() const;
 
   // Runs `task` on a worker thread every `interval`, first right away.
   void every(std::chrono::seconds interval, std::function<void()> task);
@@ -44,6 +47,7 @@ class server {
   void stop();
 
  private:
+  void wait_for_reload();
   struct impl;
   std::unique_ptr<impl> impl_;
 };
