@@ -1,4 +1,5 @@
 // berth: subcommand dispatch only.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -28,6 +29,9 @@ Options:
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closes mid-response must cost a write error, not the process (sendfile(2) has no
+  // MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     std::fputs(usage, args.empty() ? stderr : stdout);

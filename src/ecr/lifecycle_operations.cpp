@@ -136,22 +136,23 @@ result<json> get_lifecycle_policy_preview(call_context& ctx, const json& in) {
     }
     wanted.push_back(r);
   }
+  // Results keep their order (oldest image first); the token is the position of the next page.
   auto after = read_next_token(in);
   if (!after) return after.take_error();
+  std::size_t start = 0;
+  if (!after->empty()) {
+    try {
+      start = std::stoul(*after);
+    } catch (...) {
+      return invalid_parameter("Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
+    }
+  }
   auto limit = page_size(in, 100);
   json page = json::array();
-  std::string last;
-  bool more = false;
-  for (const auto& r : wanted) {
-    auto key = r["imageDigest"].get<std::string>();
-    if (!after->empty() && key <= *after) continue;
-    if (page.size() == limit) {
-      more = true;
-      break;
-    }
-    page.push_back(r);
-    last = key;
-  }
+  for (std::size_t i = start; i < wanted.size() && page.size() < limit; ++i) page.push_back(wanted[i]);
+  const std::size_t next = start + page.size();
+  const bool more = next < wanted.size();
+  const std::string last = std::to_string(next);
   json summary = {{"expiringImageTotalCount", expiring}};
   if (transitioning > 0) {
     summary["transitioningImageTotalCounts"] =

@@ -392,6 +392,9 @@ struct server::impl {
             bp.body_limit(boost::none);
             body_consumed = true;
             if (chunk.empty()) chunk.resize(stream_chunk_size);
+            // Beast reads into the free space of `buf` (at least 512 bytes, at most 64 KiB a call):
+            // without room, a large upload would arrive in hundreds of thousands of tiny reads.
+            buf.reserve(stream_chunk_size);
             std::optional<response> stop;
             while (!bp.is_done()) {
               bp.get().body().data = chunk.data();

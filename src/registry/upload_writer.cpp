@@ -1,5 +1,6 @@
 #include "berth/registry/upload_writer.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,13 @@ result<void> upload_writer::write(const char* data, std::size_t size) {
     progress_->hashed_bytes += size;
   }
   offset_ += size;
+  // Start write-back as the bytes arrive, so the fdatasync at commit finds little left to flush.
+  unflushed_ += size;
+  if (unflushed_ >= writeback_step) {
+    ::sync_file_range(file_.get(), static_cast<off_t>(offset_ - unflushed_), static_cast<off_t>(unflushed_),
+                      SYNC_FILE_RANGE_WRITE);
+    unflushed_ = 0;
+  }
   return {};
 }
 

@@ -205,10 +205,6 @@ class Image:
         return "<%s %s %s %s>" % (self.repo, self.key, self.tags, self.digest[:19])
 
 
-def push_blob(server, repo, data):
-    return server.push_blob(repo, data)
-
-
 def build_and_push(server, repo, key, tags, subject=None, artifact_type=None, digest_below=None):
     """Push config + one small unique layer, then the manifest under each tag (the same
     bytes: the first push time stays) or by digest when `tags` is empty.  digest_below:

@@ -86,3 +86,25 @@ set_tests_properties(integration_ecr_js PROPERTIES
   ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
   TIMEOUT 900
   LABELS "integration")
+
+# Lifecycle policies through the real `aws` CLI and `berth lifecycle run`: previews (exact
+# digests and rule priorities, pages), runs, referrers, ARCHIVE storage class, validation,
+# dry runs, the server's schedule (~60 s: push times are whole seconds).
+add_test(NAME integration_lifecycle
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_lifecycle.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_lifecycle PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")
+
+# Online garbage collection: 8 clients push/delete images sharing layers while `berth gc`
+# and the server's own GC run (~35 s), then byte-for-byte pulls, fsck, blob files on disk;
+# gc --dry-run / grace / --delete-untagged, fsck --repair, usage (~50 s in all).
+add_test(NAME integration_gc
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_gc.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_gc PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")

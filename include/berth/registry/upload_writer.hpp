@@ -43,6 +43,8 @@ class upload_writer {
   std::string id_;
   storage::file_handle file_;
   std::uint64_t offset_;
+  std::uint64_t unflushed_ = 0;
+  static constexpr std::uint64_t writeback_step = 8 * 1024 * 1024;
   std::shared_ptr<upload_progress> progress_;
   std::unique_lock<std::mutex> lock_;
 };
