@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Berth vs the reference registry (CNCF distribution 2.8, Debian `docker-registry`) on loopback.
+#
+#   bench/run.sh [--quick] [--no-build] [--only SECTIONS] [--ref-auth none|htpasswd]
+#                [--berth-auth sigv4|none] [--berth-ignore-sigpipe] [--no-docs] [--keep]
+#                [--set KEY=VALUE]...
+#
+# Installs the tools it needs (idempotent), builds Berth in release mode (scripts/build.sh release ->
+# build/berth), starts Berth and the reference side by side on 127.0.0.1, runs the same workloads
+# against both in alternation, and prints Berth's figure, the reference's and the ratio for each.
+# Results: a table on stdout, bench/results/<timestamp>.json, and a summary appended to
+# docs/performance.md. No timing assertions.
+#
+#   --quick        sizes scaled down 10-100x; a few minutes (the full run takes ~20-25 minutes)
+#   --no-build     use the existing binary (BERTH_BIN, default build/berth) instead of building
+#   --only LIST    comma-separated subset: limits,manifest,ecr,blobs,upload,skopeo,memory,listing
+#   --ref-auth     reference registry auth: none (default) or htpasswd (bcrypt basic auth)
+#   --berth-auth   Berth auth: sigv4 (default: login token on every V2 request) or none
+#   --berth-ignore-sigpipe  start Berth with SIGPIPE ignored (workaround for a Berth that dies when a
+#                  client closes a connection mid-response; stated in the output)
+#   --no-docs      do not append to docs/performance.md
+#   --keep         keep the scratch directory (data dirs, server logs)
+#   --set K=V      override one workload parameter (repeatable; names in bench/berth_bench.py params())
+# Environment: BERTH_BIN (binary), BENCH_TMPDIR (parent of the scratch dir, default /var/tmp: the data
+# directories and the dd test live there, so pick the filesystem you want measured).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=1
+keep=0
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) build=0 ;;
+    --keep) keep=1 ;;
+    --only|--ref-auth|--berth-auth|--set)
+      [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
+      args+=("$1" "$2"); shift ;;
+    --quick|--no-docs|--berth-ignore-sigpipe) args+=("$1") ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+install_tools() {
+  # wrk: GET/POST load; apache2-utils: htpasswd (bcrypt) for --ref-auth htpasswd; docker-registry:
+  # the reference; skopeo: image push/pull; gcc: the small HEAD load generator.
+  local pkgs=(wrk curl skopeo docker-registry apache2-utils python3 openssl coreutils gcc libc6-dev)
+  local missing=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: need root to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  echo "run.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # the package enables a system service on :5000; the benchmark starts its own instance
+  if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+}
+
+install_tools
+if [ "$build" = 1 ]; then
+  scripts/install-deps.sh build
+  scripts/build.sh release
+fi
+berth_bin="${BERTH_BIN:-$PWD/build/berth}"
+[ -x "$berth_bin" ] || { echo "run.sh: no Berth binary at $berth_bin" >&2; exit 1; }
+
+mkdir -p "${BENCH_TMPDIR:-/var/tmp}"
+work="$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/berth-bench.XXXXXX")"
+export BENCH_PIDFILE="$work/pids"
+: >"$BENCH_PIDFILE"
+
+cleanup() {
+  local rc=$?
+  # servers die with the Python driver (PR_SET_PDEATHSIG); this is the safety net
+  if [ -f "$BENCH_PIDFILE" ]; then
+    while read -r pid; do
+      [ -n "$pid" ] || continue
+      if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE 'berth|docker-registry'; then
+        kill -TERM "$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    done <"$BENCH_PIDFILE"
+  fi
+  if [ "$keep" = 1 ]; then
+    echo "run.sh: scratch directory kept: $work" >&2
+  elif [ "$rc" -ne 0 ]; then
+    # keep the server logs and configs for the post-mortem, not the (possibly many GB of) data
+    rm -rf "$work"/berth/data "$work"/reference/data "$work"/oci-layout "$work"/pulled-*
+    echo "run.sh: failed (exit $rc); server logs kept in $work/{berth,reference}/server.log" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -O2 -pthread -o "$work/headload" bench/tools/headload.c
+
+python3 bench/berth_bench.py --workdir "$work" --berth-bin "$berth_bin" --headload "$work/headload" \
+  ${args[@]+"${args[@]}"}
