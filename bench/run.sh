@@ -6,13 +6,13 @@
 #                [--set KEY=VALUE]...
 #
 # Installs the tools it needs (idempotent), builds Berth in release mode (scripts/build.sh release ->
-# build/berth), starts Berth and the reference side by side on 127.0.0.1, runs the same workloads
+# build-release/berth), starts Berth and the reference side by side on 127.0.0.1, runs the same workloads
 # against both in alternation, and prints Berth's figure, the reference's and the ratio for each.
 # Results: a table on stdout, bench/results/<timestamp>.json, and a summary appended to
 # docs/performance.md. No timing assertions.
 #
 #   --quick        sizes scaled down 10-100x; a few minutes (the full run takes ~20-25 minutes)
-#   --no-build     use the existing binary (BERTH_BIN, default build/berth) instead of building
+#   --no-build     use the existing binary (BERTH_BIN, default build-release/berth) instead of building
 #   --only LIST    comma-separated subset: limits,manifest,ecr,blobs,upload,skopeo,memory,listing
 #   --ref-auth     reference registry auth: none (default) or htpasswd (bcrypt basic auth)
 #   --berth-auth   Berth auth: sigv4 (default: login token on every V2 request) or none
@@ -72,7 +72,7 @@ if [ "$build" = 1 ]; then
   scripts/install-deps.sh build
   scripts/build.sh release
 fi
-berth_bin="${BERTH_BIN:-$PWD/build/berth}"
+berth_bin="${BERTH_BIN:-$PWD/build-release/berth}"
 [ -x "$berth_bin" ] || { echo "run.sh: no Berth binary at $berth_bin" >&2; exit 1; }
 
 mkdir -p "${BENCH_TMPDIR:-/var/tmp}"

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 scripts/build.sh release
-exec build/berth serve "$@"
+exec build-release/berth serve "$@"
