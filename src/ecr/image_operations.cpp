@@ -72,23 +72,12 @@ result<json> list_images(call_context& ctx, const json& in) {
     if (img.tags.empty()) entries.emplace_back(img.digest + "\n", image_id_json(img.digest, ""));
     for (const auto& t : img.tags) entries.emplace_back(img.digest + "\n" + t, image_id_json(img.digest, t));
   }
-  auto after = read_next_token(in);
-  if (!after) return after.take_error();
-  auto limit = page_size(in, 100);
   json ids = json::array();
-  std::string last;
-  bool more = false;
-  for (const auto& [key, id] : entries) {
-    if (!after->empty() && key <= *after) continue;
-    if (ids.size() == limit) {
-      more = true;
-      break;
-    }
-    ids.push_back(id);
-    last = key;
-  }
+  auto next = fill_page(in, 100, entries, [](const auto& e) { return e.first; },
+                        [&](const auto& e) { ids.push_back(e.second); });
+  if (!next) return next.take_error();
   json out = {{"imageIds", ids}};
-  if (more) out["nextToken"] = next_token(last);
+  if (!next->empty()) out["nextToken"] = *next;
   return out;
 }
 
@@ -115,22 +104,15 @@ result<json> describe_images(call_context& ctx, const json& in) {
     }
     return json{{"imageDetails", details}};
   }
-  auto after = read_next_token(in);
-  if (!after) return after.take_error();
-  auto limit = page_size(in, 100);
-  std::string last;
-  bool more = false;
+  std::vector<const meta::image_row*> matching;
   for (const auto& img : *images) {
-    if (!status_matches(in, img) || (!after->empty() && img.digest <= *after)) continue;
-    if (details.size() == limit) {
-      more = true;
-      break;
-    }
-    details.push_back(image_detail(ctx, repo, img));
-    last = img.digest;
+    if (status_matches(in, img)) matching.push_back(&img);
   }
+  auto next = fill_page(in, 100, matching, [](const auto* img) { return img->digest; },
+                        [&](const auto* img) { details.push_back(image_detail(ctx, repo, *img)); });
+  if (!next) return next.take_error();
   json out = {{"imageDetails", details}};
-  if (more) out["nextToken"] = next_token(last);
+  if (!next->empty()) out["nextToken"] = *next;
   return out;
 }
 

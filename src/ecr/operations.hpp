@@ -47,6 +47,26 @@ result<void> check_registry_id(const call_context& ctx, const json& in);
 std::string next_token(const std::string& last_key);
 result<std::string> read_next_token(const json& in);
 std::size_t page_size(const json& in, std::size_t fallback);
+
+// One page of items already in key order: those after the request's nextToken, at most
+// maxResults (default `fallback`). Returns the token of the next page, "" on the last.
+template <class Items, class Key, class Emit>
+result<std::string> fill_page(const json& in, std::size_t fallback, const Items& items, Key key, Emit emit) {
+  auto after = read_next_token(in);
+  if (!after) return after.take_error();
+  const auto limit = page_size(in, fallback);
+  std::size_t n = 0;
+  std::string last;
+  for (const auto& item : items) {
+    std::string k = key(item);
+    if (!after->empty() && k <= *after) continue;
+    if (n == limit) return next_token(last);
+    emit(item);
+    ++n;
+    last = std::move(k);
+  }
+  return std::string();
+}
 error invalid_parameter(const std::string& message);
 
 }  // namespace berth::ecr

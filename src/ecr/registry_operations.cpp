@@ -148,22 +148,14 @@ result<json> describe_templates(call_context& ctx, const json& in) {
   if (auto p = in.find("prefixes"); p != in.end() && p->is_array()) {
     for (const auto& x : *p) wanted.push_back(x.get<std::string>());
   }
-  auto after = read_next_token(in);
-  if (!after) return after.take_error();
-  auto limit = page_size(in, 100);
-  json out_list = json::array();
-  std::string last;
-  bool more = false;
+  std::vector<const meta::template_row*> selected;
   for (const auto& t : *all) {
-    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), t.prefix) == wanted.end()) continue;
-    if (!after->empty() && t.prefix <= *after) continue;
-    if (out_list.size() == limit) {
-      more = true;
-      break;
-    }
-    out_list.push_back(template_json(t));
-    last = t.prefix;
+    if (wanted.empty() || std::find(wanted.begin(), wanted.end(), t.prefix) != wanted.end()) selected.push_back(&t);
   }
+  json out_list = json::array();
+  auto next = fill_page(in, 100, selected, [](const auto* t) { return t->prefix; },
+                        [&](const auto* t) { out_list.push_back(template_json(*t)); });
+  if (!next) return next.take_error();
   for (const auto& w : wanted) {
     bool found = false;
     for (const auto& t : *all) found = found || t.prefix == w;
@@ -174,7 +166,7 @@ result<json> describe_templates(call_context& ctx, const json& in) {
     }
   }
   json out = {{"registryId", ctx.settings.account_id}, {"repositoryCreationTemplates", out_list}};
-  if (more) out["nextToken"] = next_token(last);
+  if (!next->empty()) out["nextToken"] = *next;
   return out;
 }
 

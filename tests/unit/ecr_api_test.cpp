@@ -4,22 +4,18 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "../common/temp_dir.hpp"
-#include "berth/meta/sqlite_meta_index.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
+#include "../common/registry_fixture.hpp"
 
 using namespace berth;
 using json = nlohmann::json;
 
 namespace {
 
-class ecr_api_test : public ::testing::Test {
+class ecr_api_test : public testing_support::registry_fixture {
  protected:
   void SetUp() override {
-    blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
-    meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
-    repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
-    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk);
+    create_on_push = false;  // the ECR API creates its repositories explicitly
+    registry_fixture::SetUp();
     ecr::ecr_settings s;
     s.auth_enabled = false;
     s.public_host = "registry.test:5000";
@@ -47,15 +43,9 @@ class ecr_api_test : public ::testing::Test {
     return j.value("__type", "");
   }
 
-  testing_support::temp_dir dir;
-  testing_support::fixed_clock clk;
   auth::credential_store creds{"000000000000", {}};
   auth::login_token_issuer tokens{std::string(32, 'k'), creds};
   auth::blob_url_signer urls{std::string(32, 'k')};
-  std::unique_ptr<storage::filesystem_blob_store> blobs;
-  std::unique_ptr<meta::sqlite_meta_index> meta;
-  std::unique_ptr<repository_catalog> repos;
-  std::unique_ptr<registry> reg;
   std::unique_ptr<ecr::ecr_api> api;
 };
 

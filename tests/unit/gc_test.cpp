@@ -2,33 +2,16 @@
 
 #include <fstream>
 
-#include "../common/temp_dir.hpp"
+#include "../common/registry_fixture.hpp"
 #include "berth/gc/fsck.hpp"
 #include "berth/gc/garbage_collector.hpp"
-#include "berth/meta/sqlite_meta_index.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
 
 using namespace berth;
 
 namespace {
 
-class gc_test : public ::testing::Test {
+class gc_test : public testing_support::registry_fixture {
  protected:
-  void SetUp() override {
-    blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
-    meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
-    repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
-    (void)repos->put_template("ROOT", R"({"appliedFor":["CREATE_ON_PUSH"]})", true);
-    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk);
-  }
-  digest push_blob(const std::string& repo, const std::string& bytes) {
-    auto s = reg->start_upload(repo);
-    auto w = reg->resume_upload(repo, s->id, std::nullopt);
-    EXPECT_TRUE((*w)->write(bytes.data(), bytes.size()));
-    auto d = digest_of(bytes);
-    EXPECT_TRUE(reg->complete_upload(std::move(*w), d));
-    return d;
-  }
   std::string image(const digest& cfg, const digest& layer) {
     return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
            cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
@@ -39,12 +22,6 @@ class gc_test : public ::testing::Test {
     return c.collect(gc::gc_options{grace, untagged, dry});
   }
 
-  testing_support::temp_dir dir;
-  testing_support::fixed_clock clk;
-  std::unique_ptr<storage::filesystem_blob_store> blobs;
-  std::unique_ptr<meta::sqlite_meta_index> meta;
-  std::unique_ptr<repository_catalog> repos;
-  std::unique_ptr<registry> reg;
 };
 
 }  // namespace

@@ -3,39 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "../common/temp_dir.hpp"
-#include "berth/meta/sqlite_meta_index.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
+#include "../common/registry_fixture.hpp"
 
 using namespace berth;
 
 namespace {
 
-class registry_test : public ::testing::Test {
+class registry_test : public testing_support::registry_fixture {
  protected:
-  void SetUp() override { open(); }
-  void open() {
-    reg.reset();
-    repos.reset();
-    meta.reset();
-    blobs.reset();
-    blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
-    meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
-    repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
-    // Pushes create repositories, as ECR's creation templates allow.
-    (void)repos->put_template("ROOT", R"({"appliedFor":["CREATE_ON_PUSH"]})", true);
-    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk, registry_options{3600});
-  }
-  digest push_blob(const std::string& repo, const std::string& bytes) {
-    auto s = reg->start_upload(repo);
-    EXPECT_TRUE(s);
-    auto w = reg->resume_upload(repo, s->id, std::nullopt);
-    EXPECT_TRUE(w);
-    EXPECT_TRUE((*w)->write(bytes.data(), bytes.size()));
-    auto d = digest_of(bytes);
-    EXPECT_TRUE(reg->complete_upload(std::move(*w), d));
-    return d;
-  }
   std::string read_blob(const std::string& repo, const digest& d) {
     auto b = reg->open_blob(repo, d);
     EXPECT_TRUE(b);
@@ -45,12 +20,6 @@ class registry_test : public ::testing::Test {
     return out;
   }
 
-  testing_support::temp_dir dir;
-  testing_support::fixed_clock clk;
-  std::unique_ptr<storage::filesystem_blob_store> blobs;
-  std::unique_ptr<meta::sqlite_meta_index> meta;
-  std::unique_ptr<repository_catalog> repos;
-  std::unique_ptr<registry> reg;
 };
 
 }  // namespace

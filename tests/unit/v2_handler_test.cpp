@@ -4,22 +4,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "../common/temp_dir.hpp"
-#include "berth/meta/sqlite_meta_index.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
+#include "../common/registry_fixture.hpp"
 
 using namespace berth;
 
 namespace {
 
-class v2_handler_test : public ::testing::Test {
+class v2_handler_test : public testing_support::registry_fixture {
  protected:
   void SetUp() override {
-    blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
-    meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
-    repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
-    (void)repos->put_template("ROOT", R"({"appliedFor":["CREATE_ON_PUSH"]})", true);
-    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk);
+    registry_fixture::SetUp();
     handler = std::make_unique<oci::v2_handler>(*reg);
   }
 
@@ -60,19 +54,13 @@ class v2_handler_test : public ::testing::Test {
     return std::string(r.headers.find(name).value_or(""));
   }
 
-  std::string push_blob(const std::string& repo, const std::string& bytes) {
+  std::string push_blob_over_http(const std::string& repo, const std::string& bytes) {
     auto d = digest_of(bytes).str();
     auto r = call(http::verb::post, "/v2/" + repo + "/blobs/uploads/?digest=" + d, bytes);
     EXPECT_EQ(r.status, 201u);
     return d;
   }
 
-  testing_support::temp_dir dir;
-  testing_support::fixed_clock clk;
-  std::unique_ptr<storage::filesystem_blob_store> blobs;
-  std::unique_ptr<meta::sqlite_meta_index> meta;
-  std::unique_ptr<repository_catalog> repos;
-  std::unique_ptr<registry> reg;
   std::unique_ptr<oci::v2_handler> handler;
 };
 
@@ -87,7 +75,7 @@ TEST_F(v2_handler_test, base_and_version_header_everywhere) {
   EXPECT_EQ(code(e), "NAME_UNKNOWN");  // no such repository
   EXPECT_NE(e.body.find("The repository with name 'x' does not exist in the registry with id '000000000000'"),
             std::string::npos);
-  push_blob("x", "created");
+  push_blob_over_http("x", "created");
   EXPECT_EQ(code(call(http::verb::get, "/v2/x/manifests/nope")), "MANIFEST_UNKNOWN");
   EXPECT_EQ(header(e, "Docker-Distribution-API-Version"), "registry/2.0");
 }
@@ -155,7 +143,7 @@ TEST_F(v2_handler_test, upload_of_another_repository_is_unknown) {
 }
 
 TEST_F(v2_handler_test, mount_answers_201_or_falls_back_to_202) {
-  auto d = push_blob("src", "layer");
+  auto d = push_blob_over_http("src", "layer");
   auto mounted = call(http::verb::post, "/v2/dst/blobs/uploads/?mount=" + d + "&from=src");
   EXPECT_EQ(mounted.status, 201u);
   EXPECT_EQ(header(mounted, "Location"), "/v2/dst/blobs/" + d);
@@ -166,7 +154,7 @@ TEST_F(v2_handler_test, mount_answers_201_or_falls_back_to_202) {
 }
 
 TEST_F(v2_handler_test, manifests_tags_and_referrers) {
-  auto cfg = push_blob("r", "{}");
+  auto cfg = push_blob_over_http("r", "{}");
   std::string image = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
                       cfg + R"(","size":2},"layers":[]})";
   auto put = call(http::verb::put, "/v2/r/manifests/v1", image, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
