@@ -5,7 +5,10 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
+
+#include <cctype>
 
 #include <cstdio>
 #include <filesystem>
@@ -86,13 +89,33 @@ bool write_pem(const std::filesystem::path& path, X509* cert, EVP_PKEY* key) {
   return std::fclose(f) == 0 && ok;
 }
 
-bool is_ip(const std::string& h) { return h.find_first_not_of("0123456789.") == std::string::npos || h.find(':') != std::string::npos; }
+bool is_ip(const std::string& h) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+// A DNS name of letter-digit-hyphen labels (RFC 1123), or an IP address.
+bool is_valid_host(const std::string& h) {
+  if (is_ip(h)) return true;
+  if (h.empty() || h.size() > 253) return false;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = h.find('.', start);
+    auto label = h.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
 
 }  // namespace
 
 int cert_command(const std::vector<std::string>& args) {
   const char* help =
-      "Usage: berth cert generate --hostname NAME [--out DIR]\n\n"
+      "Usage: berth cert generate --hostname NAME [--out DIR] [--force]\n\n"
       "Writes DIR/ca.crt, DIR/ca.key, DIR/server.crt (server + CA chain) and DIR/server.key (keys mode 0600).\n"
       "The server certificate names NAME, localhost, 127.0.0.1 and ::1. Serve with\n"
       "  berth serve --tls-cert DIR/server.crt --tls-key DIR/server.key\n"
@@ -101,15 +124,22 @@ int cert_command(const std::vector<std::string>& args) {
     std::cout << help;
     return args.empty() ? 2 : (args[0] == "--help" || args[0] == "-h" ? 0 : 2);
   }
-  auto flags = parse_flags({args.begin() + 1, args.end()}, {"hostname", "out"}, {}, "cert generate");
+  auto flags = parse_flags({args.begin() + 1, args.end()}, {"hostname", "out"}, {"force"}, "cert generate");
   if (!flags) return fail(flags.error_value().message);
   if (flags->help) {
     std::cout << help;
     return 0;
   }
   auto host = flags->values.count("hostname") ? flags->values["hostname"] : std::string();
-  if (host.empty() || host.find_first_of(" ,/") != std::string::npos) return fail("--hostname NAME is required");
+  if (host.empty()) return fail("--hostname NAME is required");
+  if (!is_valid_host(host)) {
+    return fail("'" + host + "' is not a host name or IP address (no port: the certificate names the host only)");
+  }
   std::filesystem::path out = flags->values.count("out") ? flags->values["out"] : ".";
+  if (std::filesystem::exists(out / "ca.key") && !flags->values.count("force")) {
+    // Replacing a CA that clients already trust would break every one of them.
+    return fail((out / "ca.key").string() + " exists; use --force to replace the CA and certificate");
+  }
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec) return fail("cannot create " + out.string() + ": " + ec.message());

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "berth/http/simple_exchange.hpp"
+#include "berth/registry/json_depth.hpp"
 #include "operations.hpp"
 #include "shape_validator.hpp"
 
@@ -101,7 +102,8 @@ std::unique_ptr<http::exchange> ecr_api::exchange() const {
         r.status = 413;
         return r;
       },
-      true);
+      true,
+      [] { return error_response(make_error(errc::malformed_request, "Malformed HTTP request body"), new_upload_id()); });
 }
 
 http::response ecr_api::handle(const http::request& req) const {
@@ -132,6 +134,9 @@ http::response ecr_api::handle(const http::request& req) const {
     r.headers.add("X-Amzn-ErrorType", "UnknownOperationException");
     r.body = json{{"__type", "UnknownOperationException"}, {"message", "Unknown operation " + target}}.dump();
     return r;
+  }
+  if (!json_depth_within(req.body)) {
+    return fail(make_error(errc::malformed_request, "The request body is nested too deeply"));
   }
   json input = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   if (input.is_discarded() || !input.is_object()) {

@@ -23,6 +23,8 @@ error wrong_type(const std::string& path, const char* expected) {
   return make_error(errc::malformed_request, std::string("Expected ") + expected + " at '" + path + "'");
 }
 
+constexpr std::size_t max_pattern_input = 4096;
+
 // UTF-8 code points, as the model's lengths count characters.
 std::size_t char_length(const std::string& s) {
   std::size_t n = 0;
@@ -122,7 +124,9 @@ result<void> shape_validator::check(const std::string& shape_name, const json& v
       if (!ok) return constraint(where, "must satisfy enum value set: [" + set + "]");
     }
     if (auto pat = shape.find("pattern"); pat != shape.end()) {
-      if (!std::regex_match(s, compiled(pat->get<std::string>()))) {
+      // std::regex recurses per character: a value far longer than any real one would exhaust the
+      // stack, and cannot be one anyway.
+      if (s.size() > max_pattern_input || !std::regex_match(s, compiled(pat->get<std::string>()))) {
         return constraint(where, "must satisfy regular expression '" + pat->get<std::string>() + "'");
       }
     }

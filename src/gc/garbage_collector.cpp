@@ -23,7 +23,7 @@ gc_report garbage_collector::collect(const gc_options& options) {
       std::set<std::string> present;
       for (const auto& i : *images) present.insert(i.digest);
       for (const auto& i : *images) {
-        if (!i.tags.empty() || i.pushed_at >= before) continue;
+        if (!i.tags.empty() || i.pushed_at > before) continue;
         if (!i.subject.empty() && present.count(i.subject)) continue;
         auto parents = meta.parent_indexes(repo, i.digest);
         if (!parents || !parents->empty()) continue;
@@ -63,7 +63,7 @@ gc_report garbage_collector::collect(const gc_options& options) {
   // 3. Blob files with no record and older than the grace period: left by a crash between a
   //    publish and its commit.
   for (const auto& [d, mtime] : blobs.blob_files()) {
-    if (mtime >= before) continue;
+    if (mtime > before) continue;
     if (options.dry_run) {
       auto row = meta.find_blob(d.str());
       if (row && !*row) ++report.orphan_files;

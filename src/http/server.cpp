@@ -59,6 +59,14 @@ request to_request(const bhttp::request_parser<bhttp::empty_body>& p) {
   return r;
 }
 
+// A body the client sent that HTTP/1.1 cannot parse (bad chunk sizes, …) gets a 400; a client that
+// went away or stalled gets nothing.
+bool is_malformed(const beast::error_code& ec) {
+  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_chunk).category()) return false;
+  return ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more &&
+         ec != bhttp::error::need_buffer;
+}
+
 template <class Stream>
 beast::tcp_stream& tcp_layer(Stream& s) {
   return beast::get_lowest_layer(s);
@@ -373,7 +381,13 @@ struct server::impl {
               body_consumed = true;
               break;
             }
-            if (rec) co_return;
+            if (rec) {
+              if (!is_malformed(rec)) co_return;  // the client went away or stalled
+              res = ex->malformed_body();
+              keep_alive = false;
+              body_consumed = true;
+              break;
+            }
             body_consumed = true;
             req.body = std::move(sp.get().body());
             res = co_await run_finish(*ex, req);
@@ -401,7 +415,11 @@ struct server::impl {
               bp.get().body().size = chunk.size();
               tcp_layer(stream).expires_after(options.body_idle_timeout);
               auto [rec, rn] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
-              if (rec && rec != bhttp::error::need_buffer) co_return;  // client went away: drop the exchange
+              if (rec && rec != bhttp::error::need_buffer) {
+                if (!is_malformed(rec)) co_return;  // client went away: drop the exchange
+                stop = ex->malformed_body();
+                break;
+              }
               std::size_t got = chunk.size() - bp.get().body().size;
               if (got > 0) {
                 stop = ex->consume(chunk.data(), got);
@@ -410,7 +428,7 @@ struct server::impl {
             }
             if (stop) {
               res = std::move(*stop);
-              keep_alive = keep_alive && bp.is_done();
+              keep_alive = keep_alive && bp.is_done() && !bp.need_eof();
             } else {
               res = co_await run_finish(*ex, req);
             }

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "berth/registry/json_depth.hpp"
 #include "berth/registry/repository_catalog.hpp"
 
 namespace berth::lifecycle {
@@ -144,6 +145,7 @@ result<policy> parse_policy(std::string_view text) {
                       "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'must have length "
                       "between " + std::to_string(min_policy_length) + " and " + std::to_string(max_policy_length) + "'");
   }
+  if (!json_depth_within(text)) return failure("the policy is nested too deeply");
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return failure("the policy is not a JSON object");
   if (auto ok = only(doc, {"rules"}, "the policy"); !ok) return ok.take_error();

@@ -854,9 +854,9 @@ result<std::vector<blob_row>> sqlite_meta_index::unreferenced_blobs(std::int64_t
   auto db = pool_->reader();
   if (!db) return db.take_error();
   auto s = (*db)->prepare(
-      "SELECT b.digest, b.size, b.created_at FROM blobs b WHERE b.created_at < ?1 "
+      "SELECT b.digest, b.size, b.created_at FROM blobs b WHERE b.created_at <= ?1 "
       "AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.child_digest = b.digest AND r.child_is_manifest = 0) "
-      "AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.linked_at >= ?1) "
+      "AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.linked_at > ?1) "
       "ORDER BY b.digest");
   s.bind(1, before);
   std::vector<blob_row> out;
@@ -875,9 +875,9 @@ result<bool> sqlite_meta_index::delete_unreferenced_blob(const std::string& dige
     // The same conditions as unreferenced_blobs, now under the write lock: a push that started
     // referencing the blob since the scan wins.
     auto s = db.prepare(
-        "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND b.created_at < ?2 "
+        "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND b.created_at <= ?2 "
         "AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.child_digest = b.digest AND r.child_is_manifest = 0) "
-        "AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.linked_at >= ?2)");
+        "AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.linked_at > ?2)");
     s.bind(1, digest).bind(2, before);
     if (!s.step()) return false;
   }

@@ -43,6 +43,17 @@ class upload_body_exchange final : public http::exchange {
 
   upload_body_exchange(registry& reg, std::string name, std::string id, kind k)
       : reg_(reg), name_(std::move(name)), id_(std::move(id)), kind_(k) {}
+  upload_body_exchange(const upload_body_exchange&) = delete;
+  upload_body_exchange& operator=(const upload_body_exchange&) = delete;
+
+  // A monolithic POST that did not complete leaves a session no client knows: remove it now
+  // rather than at expiry (a full disk needs the space back).
+  ~upload_body_exchange() override {
+    if (kind_ == kind::monolithic_post && !id_.empty() && !completed_) {
+      writer_.reset();
+      (void)reg_.cancel_upload(name_, id_);
+    }
+  }
 
   http::body_mode mode() const override { return http::body_mode::stream; }
   bool blocking() const override { return kind_ != kind::patch; }
@@ -90,7 +101,9 @@ class upload_body_exchange final : public http::exchange {
       writer_.reset();
       return session_response(202, name_, id_, size);
     }
-    if (auto r = reg_.complete_upload(std::move(writer_), *expected_); !r) return error_response(r.error_value());
+    auto r = reg_.complete_upload(std::move(writer_), *expected_);
+    completed_ = r.has_value() || r.error_value().code == errc::digest_invalid;  // a mismatch already discarded it
+    if (!r) return error_response(r.error_value());
     return committed_response(name_, *expected_);
   }
 
@@ -101,6 +114,7 @@ class upload_body_exchange final : public http::exchange {
   kind kind_;
   std::optional<digest> expected_;
   std::unique_ptr<upload_writer> writer_;
+  bool completed_ = false;
 };
 
 http::response start_session(registry& reg, const std::string& name) {

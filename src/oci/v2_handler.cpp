@@ -15,6 +15,11 @@ class v2_exchange final : public http::exchange {
   std::size_t body_limit() const override { return inner_->body_limit(); }
   bool blocking() const override { return inner_->blocking(); }
   http::response too_large() override { return decorate(inner_->too_large()); }
+  http::response malformed_body() override {
+    return decorate(error_response(make_error(
+        inner_->mode() == http::body_mode::stream ? errc::blob_upload_invalid : errc::manifest_invalid,
+        "malformed request body")));
+  }
   std::optional<http::response> start(const http::request& req) override {
     auto r = inner_->start(req);
     if (r) return decorate(std::move(*r));

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "berth/registry/json_depth.hpp"
 #include "berth/registry/manifest.hpp"
 
 namespace berth {
@@ -8,6 +9,15 @@ namespace {
 using json = nlohmann::json;
 
 error invalid(std::string message) { return make_error(errc::manifest_invalid, std::move(message)); }
+
+// OCI annotations map strings to strings.
+result<void> check_annotations(const json& an, std::string_view where) {
+  if (!an.is_object()) return invalid(std::string(where) + ": annotations must be an object");
+  for (const auto& [k, v] : an.items()) {
+    if (!v.is_string()) return invalid(std::string(where) + ": annotation '" + k + "' must be a string");
+  }
+  return {};
+}
 
 result<descriptor> parse_descriptor(const json& j, std::string_view where) {
   if (!j.is_object()) return invalid(std::string(where) + ": descriptor must be an object");
@@ -30,7 +40,7 @@ result<descriptor> parse_descriptor(const json& j, std::string_view where) {
     d.artifact_type = at->get<std::string>();
   }
   if (auto an = j.find("annotations"); an != j.end() && !an->is_null()) {
-    if (!an->is_object()) return invalid(std::string(where) + ": annotations must be an object");
+    if (auto r = check_annotations(*an, where); !r) return r.take_error();
     d.annotations_json = an->dump();
   }
   if (auto urls = j.find("urls"); urls != j.end() && !urls->is_null()) {
@@ -78,6 +88,7 @@ result<parsed_manifest> parse_manifest(std::string_view bytes, std::string_view 
   if (declared == media_type::docker_schema1 || declared == media_type::docker_schema1_signed) {
     return invalid("schema1 manifests are not supported");
   }
+  if (!json_depth_within(bytes)) return invalid("manifest is nested too deeply");
   json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (doc.is_discarded()) return invalid("manifest is not valid JSON");
   if (!doc.is_object()) return invalid("manifest must be a JSON object");
@@ -137,7 +148,7 @@ result<parsed_manifest> parse_manifest(std::string_view bytes, std::string_view 
     m.artifact_type = m.config->media_type;
   }
   if (auto an = doc.find("annotations"); an != doc.end() && !an->is_null()) {
-    if (!an->is_object()) return invalid("annotations must be an object");
+    if (auto r = check_annotations(*an, "manifest"); !r) return r.take_error();
     m.annotations_json = an->dump();
   }
   return m;

@@ -191,8 +191,9 @@ result<void> registry::cancel_upload(const std::string& repo, const std::string&
   auto progress = progress_for(id);
   std::unique_lock lock(progress->busy, std::try_to_lock);
   if (!lock.owns_lock()) return make_error(errc::blob_upload_invalid, "upload is in use");
-  if (auto r = meta_.delete_upload(id); !r) return r;
+  // The file first: on a full disk, removing it is what makes room for the metadata change.
   blobs_.remove_upload(id);
+  if (auto r = meta_.delete_upload(id); !r) return r;
   lock.unlock();
   forget_progress(id);
   return {};

@@ -1,6 +1,9 @@
 #include "berth/registry/upload_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,7 +11,25 @@
 
 namespace berth {
 
+namespace {
+
+// Uploads stop short of filling the filesystem: the metadata index must keep room to delete
+// images and cancel uploads, or a full disk could never be emptied through the API.
+bool room_for(int fd, std::size_t size) {
+  struct statvfs fs {};
+  if (::fstatvfs(fd, &fs) != 0) return true;
+  const std::uint64_t total = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+  const std::uint64_t avail = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const std::uint64_t reserve = std::max<std::uint64_t>(4u << 20, std::min<std::uint64_t>(1u << 30, total / 50));
+  return avail >= reserve + size;
+}
+
+}  // namespace
+
 result<void> upload_writer::write(const char* data, std::size_t size) {
+  if (!room_for(file_.get(), size)) {
+    return make_error(errc::storage_full, "the registry's storage is full");
+  }
   std::size_t done = 0;
   while (done < size) {
     ssize_t n = ::write(file_.get(), data + done, size - done);

@@ -31,6 +31,13 @@ Authentication (ECR-style; see docs/configuration.md):
 
 auth=None (the default) passes nothing auth-related: the server's own default
 applies; the helpers then read DIR/root-credentials.json.
+
+TLS: start the server with --tls-cert/--tls-key (extra_args) and give the CA:
+
+    srv = BerthServer("x", tls_ca="/d/ca.crt",
+                      extra_args=["--tls-cert", "/d/server.crt", "--tls-key", "/d/server.key"])
+    srv.base                   # -> "https://127.0.0.1:PORT"
+    srv.req(...), srv.ecr(...) # over TLS, verifying against srv.tls_ca (may be changed later)
 """
 
 import atexit
@@ -43,6 +50,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -158,14 +166,23 @@ class Response:
         return self.describe()
 
 
+def tls_client_context(cafile):
+    """An ssl.SSLContext that verifies the server against `cafile` (and its name)."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 def http_request(host, port, method, path, body=None, headers=None,
-                 timeout=HTTP_TIMEOUT, chunked=False):
+                 timeout=HTTP_TIMEOUT, chunked=False, ssl_context=None):
     """One request on a fresh connection.  No redirects followed.
 
     body may be bytes, or an iterable of bytes (then chunked transfer
-    encoding is used, unless a Content-Length header is supplied)."""
+    encoding is used, unless a Content-Length header is supplied).
+    ssl_context: speak HTTPS with it (None: plain HTTP)."""
     headers = dict(headers or {})
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    if ssl_context is not None:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         if body is not None and not isinstance(body, (bytes, bytearray)):
             # iterable -> chunked transfer encoding
@@ -189,7 +206,8 @@ def http_request(host, port, method, path, body=None, headers=None,
         conn.close()
 
 
-def raw_request(host, port, method, path, body, headers=None, timeout=HTTP_TIMEOUT):
+def raw_request(host, port, method, path, body, headers=None, timeout=HTTP_TIMEOUT,
+                ssl_context=None):
     """Send a request on a raw socket, tolerating the server answering (and
     closing) before the whole body was sent -- e.g. an early 413.  Returns
     (status, Headers, body, sent_all)."""
@@ -200,6 +218,8 @@ def raw_request(host, port, method, path, body, headers=None, timeout=HTTP_TIMEO
     head = "%s %s HTTP/1.1\r\n%s\r\n" % (
         method, path, "".join("%s: %s\r\n" % kv for kv in headers.items()))
     sock = socket.create_connection((host, port), timeout=timeout)
+    if ssl_context is not None:
+        sock = ssl_context.wrap_socket(sock, server_hostname=host)
     sent_all = True
     try:
         try:
@@ -257,7 +277,7 @@ def sigv4_sign(method, path, headers, body, access_key, secret, region,
 def ecr_call(op, payload, access_key, secret, region=DEFAULT_REGION, *, port,
              host="127.0.0.1", now=None, body=None, target=None, headers=None,
              sign=True, signed_headers=None, service="ecr", timeout=HTTP_TIMEOUT,
-             content_type=ECR_CONTENT_TYPE):
+             content_type=ECR_CONTENT_TYPE, ssl_context=None):
     """One raw ECR JSON call, signed like botocore does (content-type;host;
     x-amz-date;x-amz-target) unless told otherwise.
 
@@ -285,7 +305,8 @@ def ecr_call(op, payload, access_key, secret, region=DEFAULT_REGION, *, port,
                 {k.lower() for k in extra}
         sigv4_sign("POST", "/", h, body, access_key, secret, region, service=service,
                    now=now, signed_headers=set(signed_headers))
-    st, hdrs, data = http_request(host, port, "POST", "/", body=body, headers=h, timeout=timeout)
+    st, hdrs, data = http_request(host, port, "POST", "/", body=body, headers=h, timeout=timeout,
+                                  ssl_context=ssl_context)
     try:
         doc = json.loads(data.decode("utf-8")) if data else {}
     except ValueError:
@@ -388,11 +409,13 @@ class BerthServer:
     wrapper:     command prefix; it must exec the server, not fork it (stop()
                  signals the wrapper): for faketime use env LD_PRELOAD=libfaketime
     v2_auth:     req() adds the Basic login-token header by default
+    tls_ca:      CA file: the server speaks TLS (pass --tls-cert/--tls-key in
+                 extra_args); probes and helpers use HTTPS verified with it
     (users/registry/wrapper/env may be changed between restarts.)"""
 
     def __init__(self, name="berth", extra_args=None, auth=None, users=None,
                  registry=None, config=None, env=None, wrapper=None, v2_auth=False,
-                 root=None):
+                 root=None, tls_ca=None):
         self.name = name
         self.extra_args = list(extra_args or [])
         self.auth = auth
@@ -402,6 +425,7 @@ class BerthServer:
         self.env = dict(env or {})
         self.wrapper = list(wrapper or [])
         self.v2_auth = v2_auth
+        self.tls_ca = tls_ca
         self.root = root or (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY)
         self._tokens = {}
         self.workdir = tempfile.mkdtemp(prefix="berth-it-%s-" % name)
@@ -414,8 +438,16 @@ class BerthServer:
 
     # ---------------------------------------------------------------- control
     @property
+    def scheme(self):
+        return "https" if self.tls_ca else "http"
+
+    @property
     def base(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
+
+    def ssl_context(self):
+        """None for plain HTTP, else a context verifying against self.tls_ca."""
+        return tls_client_context(self.tls_ca) if self.tls_ca else None
 
     @property
     def hostport(self):
@@ -512,7 +544,8 @@ class BerthServer:
                 self.dump_log()
                 raise RuntimeError("berth exited early with code %s" % self.proc.returncode)
             try:
-                st, _, _ = http_request("127.0.0.1", self.port, "GET", "/v2/", timeout=2)
+                st, _, _ = http_request("127.0.0.1", self.port, "GET", "/v2/", timeout=2,
+                                        ssl_context=self.ssl_context())
                 # 401: up, and asking for credentials (auth enabled)
                 if st == 200 or (st == 401 and self.auth != "none"):
                     return self.base
@@ -602,7 +635,7 @@ class BerthServer:
         if auth and not any(k.lower() == "authorization" for k in (headers or {})):
             headers = dict(headers or {}, **self.basic_auth_header())
         st, h, data = http_request("127.0.0.1", self.port, method, path, body,
-                                   headers, timeout)
+                                   headers, timeout, ssl_context=self.ssl_context())
         return Response(st, h, data, method, path)
 
     # -------------------------------------------------------------------- ECR
@@ -623,6 +656,7 @@ class BerthServer:
         """Signed raw ECR call (see module-level ecr_call); root credentials by
         default.  Returns (status, Headers, doc)."""
         ak, sk = self.root_credentials()
+        kw.setdefault("ssl_context", self.ssl_context())
         return ecr_call(op, payload, access_key or ak, sk if secret is None else secret,
                         region or self.region, port=self.port, **kw)
 
@@ -669,7 +703,7 @@ class BerthServer:
 
     def req_raw(self, method, path, body, headers=None, timeout=HTTP_TIMEOUT):
         st, h, data, sent_all = raw_request("127.0.0.1", self.port, method, path, body,
-                                            headers, timeout)
+                                            headers, timeout, ssl_context=self.ssl_context())
         r = Response(st, h, data, method, path)
         r.sent_all = sent_all
         return r

@@ -20,7 +20,6 @@ Run:  BERTH_BIN=/path/to/berth python3 -m unittest -v test_hostile_input.py   (~
 
 import json
 import os
-import re
 import socket
 import sys
 import time
@@ -32,7 +31,7 @@ from berth_fixture import (  # noqa: E402
     BerthServer, sha256, strip_origin, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, ECR_TARGET_PREFIX,
 )
 import rawhttp  # noqa: E402
-from rawhttp import CLOSED, TIMEOUT, exchange, request_bytes, wait_closed  # noqa: E402
+from rawhttp import CLOSED, exchange, request_bytes, wait_closed  # noqa: E402
 
 BODY_IDLE_TIMEOUT = 4          # http.body_idle_timeout_seconds of the server under test
 MIB = 1024 * 1024
@@ -151,7 +150,6 @@ class TestHostileTable(HostileBase):
         v2 = self.v2
         good = self.good_manifest
         mt = {"Content-Type": OCI_MANIFEST}
-        d_cfg = self.cfg_desc["digest"]
         hex64 = "ab" * 32
         blob100 = self.layer_desc["digest"]
 
@@ -254,10 +252,13 @@ class TestHostileTable(HostileBase):
                                            [("Authorization", self.auth_value()), ("Content-Length", "5"),
                                             ("Transfer-Encoding", "chunked"), ("Connection", "close")],
                                            b"5\r\nhello\r\n0\r\n\r\n")), 400, None)
-        add("Transfer-Encoding: gzip, chunked",
-            lambda: self.raw(request_bytes("PUT", "/v2/%s/manifests/t" % REPO,
-                                           [("Authorization", self.auth_value()), ("Transfer-Encoding", "gzip, chunked"),
-                                            ("Connection", "close")], b"5\r\nhello\r\n0\r\n\r\n")), 400, None)
+        # RFC 9112 6.1 suggests 501 for an unknown coding; rejecting the (undecoded) bytes as a manifest is safe too
+        C.append(("Transfer-Encoding: gzip, chunked",
+                  lambda: self.raw(request_bytes("PUT", "/v2/%s/manifests/t" % REPO,
+                                                 [("Authorization", self.auth_value()),
+                                                  ("Transfer-Encoding", "gzip, chunked"), ("Connection", "close")],
+                                                 b"5\r\nhello\r\n0\r\n\r\n")),
+                  frozenset({(501, None), (400, "MANIFEST_INVALID")}), None, 10))
 
         # ---- chunked transfer encoding abuse
         def chunked_patch(body):
@@ -267,21 +268,21 @@ class TestHostileTable(HostileBase):
                                                              ("Transfer-Encoding", "chunked"), ("Connection", "close")],
                                               body), timeout=BODY_IDLE_TIMEOUT + 6)
             return run
-        add("chunked PATCH: invalid chunk size 'zz'", chunked_patch(b"zz\r\nhello\r\n0\r\n\r\n"), 400, None)
+        add("chunked PATCH: invalid chunk size 'zz'", chunked_patch(b"zz\r\nhello\r\n0\r\n\r\n"), 400, "BLOB_UPLOAD_INVALID")
         add("chunked PATCH: chunk size of 24 hex digits", chunked_patch(b"ffffffffffffffffffffffff\r\nhello\r\n0\r\n\r\n"),
-            400, None)
-        add("chunked PATCH: chunk longer than its size", chunked_patch(b"3\r\nhello\r\n0\r\n\r\n"), 400, None)
-        add("chunked PATCH: negative chunk size", chunked_patch(b"-5\r\nhello\r\n0\r\n\r\n"), 400, None)
+            400, "BLOB_UPLOAD_INVALID")
+        add("chunked PATCH: chunk longer than its size", chunked_patch(b"3\r\nhello\r\n0\r\n\r\n"), 400, "BLOB_UPLOAD_INVALID")
+        add("chunked PATCH: negative chunk size", chunked_patch(b"-5\r\nhello\r\n0\r\n\r\n"), 400, "BLOB_UPLOAD_INVALID")
         add("chunked manifest PUT: invalid chunk size",
             lambda: self.raw(request_bytes("PUT", "/v2/%s/manifests/t" % REPO,
                                            [("Authorization", self.auth_value()), ("Content-Type", OCI_MANIFEST),
                                             ("Transfer-Encoding", "chunked"), ("Connection", "close")],
-                                           b"zz\r\n{}\r\n0\r\n\r\n")), 400, None)
+                                           b"zz\r\n{}\r\n0\r\n\r\n")), 400, "MANIFEST_INVALID")
         add("chunked ECR call: invalid chunk size",
             lambda: self.raw(request_bytes("POST", "/", [("X-Amz-Target", ECR_TARGET_PREFIX + "DescribeRepositories"),
                                                          ("Content-Type", "application/x-amz-json-1.1"),
                                                          ("Transfer-Encoding", "chunked"), ("Connection", "close")],
-                                           b"zz\r\n{}\r\n0\r\n\r\n")), 400, None)
+                                           b"zz\r\n{}\r\n0\r\n\r\n")), 400, "SerializationException")
 
         # ---- header floods
         add("200 small headers (accepted)",
@@ -364,7 +365,10 @@ class TestHostileTable(HostileBase):
             check=lambda o: [] if o.header("Content-Range") == "bytes */100"
             else ["Content-Range %r, expected 'bytes */100'" % o.header("Content-Range")])
         add("Range starting at the size", lambda: rng("bytes=100-"), 416, "RANGE_INVALID")
-        add("Range at 2^64-1", lambda: rng("bytes=18446744073709551615-18446744073709551615"), 416, "RANGE_INVALID")
+        add("Range at 10^19-1", lambda: rng("bytes=9999999999999999999-9999999999999999999"), 416, "RANGE_INVALID")
+        # 20+ digits: Berth does not parse the value and ignores the header (RFC 9110 allows it)
+        add("Range at 2^64-1 (20 digits: ignored)", lambda: rng("bytes=18446744073709551615-18446744073709551615"),
+            200, None)
         add("Range inverted", lambda: rng("bytes=50-10"), 416, "RANGE_INVALID")
         add("Range with 25 digits (unparsable: ignored)", lambda: rng("bytes=9999999999999999999999999-"), 200, None)
 
@@ -486,8 +490,10 @@ class TestHostileTable(HostileBase):
         r = self.srv.req(method, path)
         return [] if r.status == status else ["%s %s -> %d, expected %d" % (method, path, r.status, status)]
 
-    @staticmethod
-    def matches(outcome, expected):
+    @classmethod
+    def matches(cls, outcome, expected):
+        if isinstance(expected, frozenset):          # any of several (status, code)
+            return any(cls.matches(outcome, e) for e in expected)
         status, code = expected
         if outcome.status != status:
             return False
@@ -512,9 +518,12 @@ class TestHostileTable(HostileBase):
             problems = []
             if not ok:
                 problems.append("expected %s, got %s" % (
-                    " then ".join("%s %s" % e for e in exp_list), " then ".join(map(repr, got_list))))
+                    " then ".join(("%s %s" % e) if isinstance(e, tuple) else " or ".join("%s %s" % x for x in sorted(e, key=str))
+                             for e in exp_list), " then ".join(map(repr, got_list))))
             if took > max_seconds:
                 problems.append("took %.1fs (limit %ds)" % (took, max_seconds))
+            if got_list and not isinstance(got_list[0].status, int):
+                time.sleep(0.3)          # let a dying server be reaped before asking
             if not self.srv.running():
                 rc = self.srv.proc.poll() if self.srv.proc else None
                 crashes.append("%s (exit status %s)" % (name, rc))

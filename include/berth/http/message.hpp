@@ -71,6 +71,8 @@ class exchange {
   // buffered: the largest body accepted; a larger one gets too_large().
   virtual std::size_t body_limit() const { return 0; }
   virtual response too_large() { return response{413, {}, {}, {}, {}}; }
+  // The body could not be parsed as HTTP/1.1 (e.g. bad chunk sizes); the connection closes after.
+  virtual response malformed_body() { return response{400, {}, "malformed request body\n", {}, {}}; }
   // stream: called before any body byte is read; a response rejects the request.
   virtual std::optional<response> start(const request&) { return std::nullopt; }
   // stream: each piece of the body; a response stops the upload and is sent as the answer.

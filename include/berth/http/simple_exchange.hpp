@@ -24,11 +24,14 @@ class function_exchange final : public exchange {
 class buffered_exchange final : public exchange {
  public:
   using fn = std::function<response(request&)>;
-  buffered_exchange(std::size_t limit, fn f, std::function<response()> too_large, bool blocking)
-      : limit_(limit), f_(std::move(f)), too_large_(std::move(too_large)), blocking_(blocking) {}
+  buffered_exchange(std::size_t limit, fn f, std::function<response()> too_large, bool blocking,
+                    std::function<response()> malformed = nullptr)
+      : limit_(limit), f_(std::move(f)), too_large_(std::move(too_large)), malformed_(std::move(malformed)),
+        blocking_(blocking) {}
   body_mode mode() const override { return body_mode::buffered; }
   std::size_t body_limit() const override { return limit_; }
   response too_large() override { return too_large_(); }
+  response malformed_body() override { return malformed_ ? malformed_() : exchange::malformed_body(); }
   response finish(request& req) override { return f_(req); }
   bool blocking() const override { return blocking_; }
 
@@ -36,6 +39,7 @@ class buffered_exchange final : public exchange {
   std::size_t limit_;
   fn f_;
   std::function<response()> too_large_;
+  std::function<response()> malformed_;
   bool blocking_;
 };
 

@@ -201,7 +201,8 @@ class meta_index {
   // Digests of the manifests whose subject is `digest` (OCI referrers), in the repository.
   virtual result<std::vector<std::string>> referrer_digests(const std::string& repo, const std::string& digest) = 0;
 
-  // Garbage collection: blobs no manifest references, created and last linked before `before`.
+  // Garbage collection: blobs no manifest references, created at or before `before` and not linked
+  // after it (with no grace period, `before` is now and everything unreferenced qualifies).
   virtual result<std::vector<blob_row>> unreferenced_blobs(std::int64_t before) = 0;
   // Re-checks under the write transaction, removes the blob's rows, runs `unpublish` (the blob
   // store's move to trash) and commits; false when the blob became referenced meanwhile.
