@@ -125,7 +125,8 @@ result<std::unique_ptr<upload_writer>> registry::resume_upload(const std::string
     progress->hashed_bytes = *size;
   }
   (void)meta_.touch_upload(id, clock_.now_seconds());
-  return std::make_unique<upload_writer>(repo, id, std::move(file).value(), *size, progress, std::move(lock));
+  return std::make_unique<upload_writer>(repo, id, std::move(file).value(), *size, progress, std::move(lock),
+                                         &flusher_);
 }
 
 result<hasher> registry::hash_upload_file(const std::string& id, digest_algorithm algorithm, std::uint64_t size) {

@@ -27,12 +27,12 @@ bool room_for(int fd, std::size_t size) {
 }  // namespace
 
 result<void> upload_writer::write(const char* data, std::size_t size) {
-  if (!room_for(file_.get(), size)) {
+  if (!room_for(file_->get(), size)) {
     return make_error(errc::storage_full, "the registry's storage is full");
   }
   std::size_t done = 0;
   while (done < size) {
-    ssize_t n = ::write(file_.get(), data + done, size - done);
+    ssize_t n = ::write(file_->get(), data + done, size - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -51,8 +51,12 @@ result<void> upload_writer::write(const char* data, std::size_t size) {
   // Start write-back as the bytes arrive, so the fdatasync at commit finds little left to flush.
   unflushed_ += size;
   if (unflushed_ >= writeback_step) {
-    ::sync_file_range(file_.get(), static_cast<off_t>(offset_ - unflushed_), static_cast<off_t>(unflushed_),
-                      SYNC_FILE_RANGE_WRITE);
+    if (flusher_) {
+      flusher_->request(file_, offset_ - unflushed_, unflushed_);
+    } else {
+      ::sync_file_range(file_->get(), static_cast<off_t>(offset_ - unflushed_), static_cast<off_t>(unflushed_),
+                        SYNC_FILE_RANGE_WRITE);
+    }
     unflushed_ = 0;
   }
   return {};

@@ -9,6 +9,7 @@
 
 #include "berth/registry/digest.hpp"
 #include "berth/storage/file_handle.hpp"
+#include "berth/storage/writeback_flusher.hpp"
 
 namespace berth {
 
@@ -22,13 +23,15 @@ struct upload_progress {
 class upload_writer {
  public:
   upload_writer(std::string repository, std::string id, storage::file_handle file, std::uint64_t offset,
-                std::shared_ptr<upload_progress> progress, std::unique_lock<std::mutex> lock)
+                std::shared_ptr<upload_progress> progress, std::unique_lock<std::mutex> lock,
+                storage::writeback_flusher* flusher = nullptr)
       : repository_(std::move(repository)),
         id_(std::move(id)),
-        file_(std::move(file)),
+        file_(std::make_shared<storage::file_handle>(std::move(file))),
         offset_(offset),
         progress_(std::move(progress)),
-        lock_(std::move(lock)) {}
+        lock_(std::move(lock)),
+        flusher_(flusher) {}
 
   // Appends and hashes; on failure the session keeps what reached the file.
   result<void> write(const char* data, std::size_t size);
@@ -41,12 +44,13 @@ class upload_writer {
  private:
   std::string repository_;
   std::string id_;
-  storage::file_handle file_;
+  std::shared_ptr<storage::file_handle> file_;  // shared with pending write-back requests
   std::uint64_t offset_;
   std::uint64_t unflushed_ = 0;
   static constexpr std::uint64_t writeback_step = 8 * 1024 * 1024;
   std::shared_ptr<upload_progress> progress_;
   std::unique_lock<std::mutex> lock_;
+  storage::writeback_flusher* flusher_;
 };
 
 }  // namespace berth
