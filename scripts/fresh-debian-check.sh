@@ -15,6 +15,13 @@ fi
 rm -rf "$root/berth"
 git clone -q "$repo" "$root/berth"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The network's TLS trust, not the project's: where HTTPS goes through an intercepting proxy (as in
+# this workplace), the host's CA bundle is what lets npm reach its registry. Offered as extra CAs only.
+host_ca=""
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  cp "$NODE_EXTRA_CA_CERTS" "$root/etc/host-extra-ca.crt"
+  host_ca="NODE_EXTRA_CA_CERTS=/etc/host-extra-ca.crt"
+fi
 
 case "$what" in
   run) inner='cd /berth && (timeout 1500 ./scripts/run.sh --listen 127.0.0.1:5999 > /tmp/run.log 2>&1 &) &&
@@ -36,5 +43,5 @@ exec unshare --mount --pid --fork bash -c "
   mount --rbind /dev '$root/dev'
   mount -t tmpfs tmpfs '$root/tmp'
   mount -t tmpfs tmpfs '$root/run'
-  chroot '$root' /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root bash -c '$inner'
+  chroot '$root' /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root $host_ca bash -c '$inner'
 "

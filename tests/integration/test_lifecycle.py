@@ -168,9 +168,22 @@ def describe_images_full(repo, server=None):
     cli = new_cli()
     if cli:
         doc = cli.json("describe-images", "--repository-name", repo, server=server)
-    else:
+    elif boto3_knows("ImageDetail", "imageStatus"):
         doc = boto3_ecr(server or SERVER).describe_images(repositoryName=repo)
+    else:
+        # An older botocore (Debian's) drops members its model does not know: read the wire.
+        doc = (server or SERVER).ecr("DescribeImages", {"repositoryName": repo})
     return {d["imageDigest"]: d for d in doc["imageDetails"]}
+
+
+def boto3_knows(shape, member):
+    try:
+        import boto3
+        model = boto3.client("ecr", region_name="us-east-1", aws_access_key_id="x",
+                             aws_secret_access_key="y").meta.service_model
+        return member in model.shape_for(shape).members
+    except Exception:
+        return False
 
 
 def update_storage_class(repo, digest, target, server=None):
@@ -179,8 +192,11 @@ def update_storage_class(repo, digest, target, server=None):
         return cli.json("update-image-storage-class", "--repository-name", repo,
                         "--image-id", "imageDigest=" + digest, "--target-storage-class", target,
                         server=server)
-    return boto3_ecr(server or SERVER).update_image_storage_class(
-        repositoryName=repo, imageId={"imageDigest": digest}, targetStorageClass=target)
+    if boto3_knows("UpdateImageStorageClassRequest", "targetStorageClass"):
+        return boto3_ecr(server or SERVER).update_image_storage_class(
+            repositoryName=repo, imageId={"imageDigest": digest}, targetStorageClass=target)
+    return (server or SERVER).ecr("UpdateImageStorageClass", {"repositoryName": repo, "imageId": {"imageDigest": digest},
+                                                              "targetStorageClass": target})
 
 
 def epoch(v):
