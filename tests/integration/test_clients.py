@@ -34,6 +34,7 @@ from berth_fixture import (  # noqa: E402
     OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP,
     DOCKER_MANIFEST, DOCKER_LIST,
 )
+from private_dockerd import PrivateDockerd, docker_ping  # noqa: E402
 
 BIG_MB = int(os.environ.get("BERTH_BIG_LAYER_MB", "100"))
 CMD_TIMEOUT = 300
@@ -548,20 +549,6 @@ class TestPodman(ClientTestCase):
 
 
 # ------------------------------------------------------------------ docker
-def docker_ping(sock_path, timeout=2.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-        data = s.recv(1024)
-        return data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n", 1)[0]
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 class TestDocker(ClientTestCase):
 
     @classmethod
@@ -578,73 +565,23 @@ class TestDocker(ClientTestCase):
         cls.cli = cli
         # short path: containerd's unix socket lives under exec-root
         cls.dir = tempfile.mkdtemp(prefix="berth-dockerd-", dir="/tmp")
-        cls.sock = os.path.join(cls.dir, "docker.sock")
-        cls.log_path = os.path.join(cls.dir, "dockerd.log")
-        cls.log = open(cls.log_path, "wb")
-        cmd = [cls.dockerd, "--data-root", os.path.join(cls.dir, "root"),
-               "--exec-root", os.path.join(cls.dir, "exec"),
-               "--pidfile", os.path.join(cls.dir, "pid"),
-               "-H", "unix://" + cls.sock, "--storage-driver", "vfs",
-               "--iptables=false", "--ip6tables=false", "--bridge=none",
-               "--insecure-registry", SERVER.hostport]
-        sys.stderr.write("  starting %s\n" % " ".join(cmd))
-        cls.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=cls.log,
-                                    stderr=cls.log, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if cls.proc.poll() is not None:
-                break
-            if docker_ping(cls.sock):
-                break
-            time.sleep(0.25)
-        if cls.proc.poll() is not None or not docker_ping(cls.sock):
-            log = cls.read_log()
-            cls.stop_dockerd()
+        cls.daemon = PrivateDockerd(cls.dockerd, cls.dir, insecure_registry=SERVER.hostport)
+        try:
+            cls.daemon.start()
+        except AssertionError:
             if not os.environ.get("BERTH_KEEP_LOGS"):
                 subprocess.run(["rm", "-rf", cls.dir], timeout=120)
-            raise AssertionError("dockerd did not become ready within 60s "
-                                 "(exit code %s). Last log lines:\n%s" % (
-                                     cls.proc.returncode, "\n".join(log.splitlines()[-30:])))
-        cls.env = dict(os.environ, DOCKER_HOST="unix://" + cls.sock,
-                       DOCKER_CONFIG=os.path.join(cls.dir, "config"))
-        os.makedirs(cls.env["DOCKER_CONFIG"], exist_ok=True)
+            raise
+        cls.env = cls.daemon.env
 
     @classmethod
     def read_log(cls):
-        try:
-            with open(cls.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return cls.daemon.read_log()
 
     @classmethod
     def stop_dockerd(cls):
-        proc = getattr(cls, "proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                sys.stderr.write("dockerd did not stop in 30s; SIGKILL\n")
-                proc.kill()
-                proc.wait(timeout=10)
-        # the containerd that dockerd started (if it outlived dockerd)
-        cpid = os.path.join(cls.dir, "exec", "containerd", "containerd.pid")
-        try:
-            with open(cpid) as f:
-                pid = int(f.read().strip())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if b"containerd" in f.read():
-                    os.kill(pid, signal.SIGTERM)
-                    for _ in range(50):
-                        if not os.path.exists("/proc/%d" % pid):
-                            break
-                        time.sleep(0.1)
-        except (OSError, ValueError):
-            pass
-        if getattr(cls, "log", None):
-            cls.log.close()
-            cls.log = None
+        if getattr(cls, "daemon", None):
+            cls.daemon.stop()
 
     @classmethod
     def tearDownClass(cls):

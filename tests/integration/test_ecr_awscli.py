@@ -35,6 +35,7 @@ from berth_fixture import (  # noqa: E402
     strip_origin, pick_unsupported, REPOSITORY_NAME_OPS, SIMPLE_UNSUPPORTED_CANDIDATES,
     OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, oci_image_manifest,
 )
+from private_dockerd import PrivateDockerd, docker_ping  # noqa: E402
 
 CMD_TIMEOUT = 120
 MiB = 1 << 20
@@ -586,7 +587,6 @@ class TestDockerLogin(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        from test_clients import docker_ping
         cls.docker_ping = staticmethod(docker_ping)
         found = find_cli(2) or find_cli(1)
         if not found:
@@ -601,48 +601,15 @@ class TestDockerLogin(unittest.TestCase):
         if not cls.docker_cli:
             loud_skip("docker client not found")
         cls.dir = tempfile.mkdtemp(prefix="berth-ecr-dockerd-", dir="/tmp")
-        cls.sock = os.path.join(cls.dir, "docker.sock")
-        cls.log_path = os.path.join(cls.dir, "dockerd.log")
-        cls.log = open(cls.log_path, "wb")
-        cmd = [cls.dockerd, "--data-root", os.path.join(cls.dir, "root"),
-               "--exec-root", os.path.join(cls.dir, "exec"), "--pidfile", os.path.join(cls.dir, "pid"),
-               "-H", "unix://" + cls.sock, "--storage-driver", "vfs", "--iptables=false",
-               "--ip6tables=false", "--bridge=none", "--insecure-registry", SERVER.hostport]
-        cls.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=cls.log, stderr=cls.log,
-                                    start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and cls.proc.poll() is None and not docker_ping(cls.sock):
-            time.sleep(0.25)
-        if cls.proc.poll() is not None or not docker_ping(cls.sock):
-            cls.stop_dockerd()
-            with open(cls.log_path, "rb") as f:
-                tail = f.read().decode("utf-8", "replace").splitlines()[-30:]
-            raise AssertionError("dockerd did not become ready in 60s:\n" + "\n".join(tail))
-        cls.env = dict(os.environ, DOCKER_HOST="unix://" + cls.sock, DOCKER_CONFIG=os.path.join(cls.dir, "config"))
-        os.makedirs(cls.env["DOCKER_CONFIG"], exist_ok=True)
+        cls.daemon = PrivateDockerd(cls.dockerd, cls.dir, insecure_registry=SERVER.hostport)
+        cls.daemon.start()
+        cls.sock = cls.daemon.sock
+        cls.env = cls.daemon.env
 
     @classmethod
     def stop_dockerd(cls):
-        proc = getattr(cls, "proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        cpid = os.path.join(cls.dir, "exec", "containerd", "containerd.pid")
-        try:
-            with open(cpid) as f:
-                pid = int(f.read().strip())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if b"containerd" in f.read():
-                    os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-        if getattr(cls, "log", None):
-            cls.log.close()
-            cls.log = None
+        if getattr(cls, "daemon", None):
+            cls.daemon.stop()
 
     @classmethod
     def tearDownClass(cls):

@@ -42,7 +42,8 @@ from berth_fixture import (  # noqa: E402
     BerthServer, berth_bin, sha256, strip_origin, tls_client_context,
     OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST,
 )
-from test_clients import Layout, docker_ping  # noqa: E402
+from test_clients import Layout  # noqa: E402
+from private_dockerd import PrivateDockerd  # noqa: E402
 from test_ecr_awscli import find_cli  # noqa: E402
 
 CMD_TIMEOUT = 120
@@ -667,54 +668,19 @@ class TestDockerOverTls(LogOnFailure):
 
     @classmethod
     def _start_dockerd(cls):
-        cls.sock = os.path.join(cls.dir, "docker.sock")
-        cls.log_path = os.path.join(cls.dir, "dockerd.log")
-        cls.log = open(cls.log_path, "wb")
         # no --insecure-registry: 127.0.0.0/8 is dockerd's built-in insecure range anyway
-        cmd = [cls.dockerd, "--data-root", os.path.join(cls.dir, "root"),
-               "--exec-root", os.path.join(cls.dir, "exec"), "--pidfile", os.path.join(cls.dir, "pid"),
-               "-H", "unix://" + cls.sock, "--storage-driver", "vfs", "--iptables=false",
-               "--ip6tables=false", "--bridge=none"]
-        cls.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=cls.log, stderr=cls.log,
-                                    start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and cls.proc.poll() is None and not docker_ping(cls.sock):
-            time.sleep(0.25)
-        if cls.proc.poll() is not None or not docker_ping(cls.sock):
-            with open(cls.log_path, "rb") as f:
-                tail = f.read().decode("utf-8", "replace").splitlines()[-30:]
-            raise AssertionError("dockerd did not become ready in 60s:\n" + "\n".join(tail))
-        cls.env = dict(os.environ, DOCKER_HOST="unix://" + cls.sock,
-                       DOCKER_CONFIG=os.path.join(cls.dir, "config"))
-        os.makedirs(cls.env["DOCKER_CONFIG"], exist_ok=True)
+        cls.daemon = PrivateDockerd(cls.dockerd, cls.dir)
+        cls.proc = True
+        cls.daemon.start()
+        cls.sock = cls.daemon.sock
+        cls.log_path = cls.daemon.log_path
+        cls.env = cls.daemon.env
 
     @classmethod
     def stop_dockerd(cls):
-        proc = cls.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        if getattr(cls, "daemon", None):
+            cls.daemon.stop()
         cls.proc = None
-        cpid = os.path.join(cls.dir, "exec", "containerd", "containerd.pid")
-        try:
-            with open(cpid) as f:
-                pid = int(f.read().strip())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if b"containerd" in f.read():
-                    os.kill(pid, signal.SIGTERM)
-                    for _ in range(50):
-                        if not os.path.exists("/proc/%d" % pid):
-                            break
-                        time.sleep(0.1)
-        except (OSError, ValueError):
-            pass
-        if cls.log:
-            cls.log.close()
-            cls.log = None
 
     @classmethod
     def tearDownClass(cls):
