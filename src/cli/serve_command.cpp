@@ -1,5 +1,6 @@
 // berth serve: opens the data directory and serves the registry until SIGINT/SIGTERM.
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -155,6 +156,8 @@ int serve_command(const std::vector<std::string>& args) {
     if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
   });
   srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
+  // Give the memory of past bursts (e.g. many concurrent uploads) back to the system when idle.
+  srv.every(std::chrono::seconds(30), [] { ::malloc_trim(0); });
   lifecycle::lifecycle_runner lifecycle_runs(reg);
   if (cfg.lifecycle_interval_seconds > 0) {
     srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds), [&lifecycle_runs] { lifecycle_runs.run_all(false); });
