@@ -26,8 +26,8 @@ fi
 case "$what" in
   run) inner='cd /berth && (timeout 1500 ./scripts/run.sh --listen 127.0.0.1:5999 > /tmp/run.log 2>&1 &) &&
         for i in $(seq 1 1400); do
-          if (exec 3<>/dev/tcp/127.0.0.1/5999 && printf "GET /v2/ HTTP/1.0\r\n\r\n" >&3 && grep -q "200 OK" <&3) 2>/dev/null; then
-            echo "fresh-debian-check: registry answered GET /v2/ with 200"; exit 0; fi
+          if (exec 3<>/dev/tcp/127.0.0.1/5999 && printf "GET /v2/ HTTP/1.0\r\n\r\n" >&3 && grep -qE "^HTTP/1.[01] (200|401)" <&3) 2>/dev/null; then
+            echo "fresh-debian-check: the registry answered GET /v2/"; exit 0; fi
           sleep 1; done; tail -20 /tmp/run.log; exit 1' ;;
   test) inner='cd /berth && ./scripts/test.sh' ;;
   *) echo "usage: $0 DIR run|test" >&2; exit 2 ;;
