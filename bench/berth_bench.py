@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 
@@ -62,14 +63,14 @@ def params(quick):
     if quick:
         return dict(mode="quick", wrk_seconds=3, wrk_rounds=1, conns=[1, 32, 256],
                     big_blob=100 * MiB, small_blobs=100, small_blob_size=64 * 1024,
-                    blob_get_repeats=2, blob_conns=16, upload_size=100 * MiB, upload_rounds=1,
+                    blob_get_repeats=2, big_blob_streams=4, blob_conns=16, upload_size=100 * MiB, upload_rounds=1,
                     conc_uploads=20, conc_size=5 * MiB, skopeo_layers=10, skopeo_layer=5 * MiB,
                     tags=5000, repos=500, seed_seconds=60, seed_threads=16, list_rounds=2,
                     mem_uploads=64, mem_small=1 * MiB, mem_big=10 * MiB, ecr_seconds=3,
                     dd_bytes=256 * MiB, openssl_seconds=1)
     return dict(mode="full", wrk_seconds=10, wrk_rounds=2, conns=[1, 32, 256],
                 big_blob=1 * GiB, small_blobs=1000, small_blob_size=64 * 1024,
-                blob_get_repeats=3, blob_conns=16, upload_size=1 * GiB, upload_rounds=2,
+                blob_get_repeats=3, big_blob_streams=4, blob_conns=16, upload_size=1 * GiB, upload_rounds=2,
                 conc_uploads=20, conc_size=50 * MiB, skopeo_layers=10, skopeo_layer=50 * MiB,
                 tags=100_000, repos=10_000, seed_seconds=170, seed_threads=16, list_rounds=3,
                 mem_uploads=64, mem_small=10 * MiB, mem_big=100 * MiB, ecr_seconds=10,
@@ -337,6 +338,13 @@ class Registry:
                     "http:\n  addr: 127.0.0.1:%d\n  secret: berth-bench-not-a-secret\n%s"
                     % (self.data_dir, self.port, auth))
         return [self.opts.ref_bin, "serve", cfg]
+
+    def blob_file(self, digest):
+        """Where this registry keeps a blob's bytes on disk."""
+        algo, _, hexd = digest.partition(":")
+        if self.kind == "berth":
+            return os.path.join(self.data_dir, "blobs", algo, hexd[:2], hexd)
+        return os.path.join(self.data_dir, "docker", "registry", "v2", "blobs", algo, hexd[:2], hexd, "data")
 
     def start(self):
         env = dict(os.environ)
@@ -686,23 +694,45 @@ class Bench:
                 sha = float(m.group(1)) * 1000 / MB
         except (OSError, subprocess.SubprocessError) as e:
             log("openssl speed failed: %r" % e)
-        disk = None
-        target = os.path.join(self.work, "dd.tmp")
-        try:
-            count = self.p["dd_bytes"] // MiB
-            out = subprocess.run(["dd", "if=/dev/zero", "of=" + target, "bs=1M", "count=%d" % count,
-                                  "conv=fdatasync"], capture_output=True, text=True, timeout=600).stderr
-            m = re.search(r"^(\d+) bytes .* copied, ([\d.]+) s", out, re.M)
-            if m:
-                disk = int(m.group(1)) / float(m.group(2)) / MB
-        except (OSError, subprocess.SubprocessError) as e:
-            log("dd failed: %r" % e)
-        finally:
-            if os.path.exists(target):
-                os.unlink(target)
-        self.info["sha256_openssl_MBps"] = sha
-        self.info["disk_fdatasync_MBps"] = disk
         self.info["dd_bytes"] = self.p["dd_bytes"]
+        disk = self.measure_disk()
+        self.info["sha256_openssl_MBps"] = sha
+        self.info["disk_MBps_at_start"] = disk
+
+    def measure_disk(self):
+        """{"buffered": MB/s, "direct": MB/s} of `dd_bytes` of random data written where the
+        registries keep their data, each ending with fdatasync: through the page cache (bs=1M), and
+        with O_DIRECT (bs=1M), which is how Berth writes large uploads. Random data: some virtual
+        disks write zeros much faster than real content."""
+        src = None
+        out = {}
+        try:
+            src_dir = "/dev/shm" if shutil.disk_usage("/dev/shm").free > 2 * self.p["dd_bytes"] else self.work
+            fd, src = tempfile.mkstemp(dir=src_dir, prefix="berth-bench-dd-")
+            with os.fdopen(fd, "wb") as f:
+                left = self.p["dd_bytes"]
+                while left > 0:
+                    f.write(os.urandom(min(left, 64 * MiB)))
+                    left -= 64 * MiB
+            for kind, extra in (("buffered", []), ("direct", ["oflag=direct"])):
+                target = os.path.join(self.work, "dd.tmp")
+                try:
+                    res = subprocess.run(["dd", "if=" + src, "of=" + target, "bs=1M", "conv=fdatasync"] + extra,
+                                         capture_output=True, text=True, timeout=600).stderr
+                    m = re.search(r"^(\d+) bytes .* copied, ([\d.]+) s", res, re.M)
+                    if m:
+                        out[kind] = int(m.group(1)) / float(m.group(2)) / MB
+                    else:
+                        log("dd %s: %s" % (kind, res.strip()[-200:]))
+                finally:
+                    if os.path.exists(target):
+                        os.unlink(target)
+        except (OSError, subprocess.SubprocessError) as e:
+            log("disk measurement failed: %r" % e)
+        finally:
+            if src and os.path.exists(src):
+                os.unlink(src)
+        return out
 
     # ------------------------------------------------------------------ 1. manifests
     def bench_manifests(self):
@@ -797,21 +827,48 @@ class Bench:
             if errs:
                 raise RuntimeError("%s: small blob uploads failed: %s" % (r.name, first))
             small[r.kind] = ["/v2/bench/blobs/blobs/" + d for d in digs]
-        # one big blob, curl to /dev/null
+        # one big blob, curl to /dev/null: one stream, then parallel streams (docker pulls 3 layers at once)
+        def curl_get(r, path):
+            cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "600", "-w",
+                   "%{http_code} %{size_download} %{time_total}"]
+            for k, v in r.auth_headers.items():
+                cmd += ["-H", "%s: %s" % (k, v)]
+            cmd.append("http://127.0.0.1:%d%s" % (r.port, path))
+            return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+        def check(r, proc):
+            out = proc.communicate(timeout=660)[0].split()
+            if len(out) != 3 or out[0] != "200" or int(out[1]) != p["big_blob"]:
+                raise RuntimeError("%s: big blob GET failed: %r" % (r.name, out))
+            return float(out[2])
+
+        streams = p["big_blob_streams"]
         runs = {r.kind: [] for r in self.regs}
+        par = {r.kind: [] for r in self.regs}
+        cpu = {r.kind: [] for r in self.regs}
         for _ in range(p["blob_get_repeats"]):
             for r in self.order():
-                cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "600", "-w",
-                       "%{http_code} %{size_download} %{time_total}"]
-                for k, v in r.auth_headers.items():
-                    cmd += ["-H", "%s: %s" % (k, v)]
-                cmd.append("http://127.0.0.1:%d/v2/bench/blobs/blobs/%s" % (r.port, big[r.kind]))
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=660).stdout.split()
-                if len(out) != 3 or out[0] != "200" or int(out[1]) != p["big_blob"]:
-                    raise RuntimeError("%s: big blob GET failed: %r" % (r.name, out))
-                runs[r.kind].append(int(out[1]) / float(out[2]) / MB)
-        self.res.add("blobs", "blob GET, 1 x %s (curl, 1 conn)" % human_bytes(p["big_blob"]), "MB/s",
-                     "higher", median(runs["berth"]), median(runs["reference"]), raw=runs, md=True)
+                path = "/v2/bench/blobs/blobs/" + big[r.kind]
+                c0 = cpu_seconds(r.pid)
+                secs = check(r, curl_get(r, path))
+                c1 = cpu_seconds(r.pid)
+                runs[r.kind].append(p["big_blob"] / secs / MB)
+                if c0 is not None and c1 is not None:
+                    cpu[r.kind].append((c1 - c0) / (p["big_blob"] / 1e9))
+                t0 = time.monotonic()
+                procs = [curl_get(r, path) for _ in range(streams)]
+                for proc in procs:
+                    check(r, proc)
+                par[r.kind].append(streams * p["big_blob"] / (time.monotonic() - t0) / MB)
+        big_label = "blob GET, 1 x %s" % human_bytes(p["big_blob"])
+        self.res.add("blobs", big_label + " (curl, 1 conn)", "MB/s", "higher",
+                     median(runs["berth"]), median(runs["reference"]), raw=runs, md=True)
+        self.res.add("blobs", big_label + ": server CPU per GB sent (1 conn)", "s/GB", "lower",
+                     median(cpu["berth"]), median(cpu["reference"]), raw=cpu, md=True,
+                     note="user+system CPU of the server process per 10^9 bytes sent")
+        self.res.add("blobs", big_label + ", %d streams at once (curl): aggregate" % streams, "MB/s", "higher",
+                     median(par["berth"]), median(par["reference"]), raw=par, md=True)
+        self.loopback_ceiling(self.regs[0].blob_file(big["berth"]))
         # many small blobs, wrk cycling through the paths
         for method, conns in (("GET", p["blob_conns"]), ("HEAD", 32)):
             runs = {r.kind: [] for r in self.regs}
@@ -831,6 +888,22 @@ class Bench:
             else:
                 self._load_rows("blobs", label, runs, md=True, md_lat=("p99",))
 
+    def loopback_ceiling(self, path):
+        """One loopback TCP stream of the same file without HTTP: sendfile vs a 256 KiB copy loop."""
+        if not self.o.loopback_ceiling or not path or not os.path.exists(path):
+            return
+        for mode, how in (("sendfile", "sendfile(2)"), ("write", "pread + write 256 KiB")):
+            try:
+                out = subprocess.run([self.o.loopback_ceiling, path, mode, "3"], capture_output=True, text=True,
+                                     timeout=600).stdout.strip()
+                v = float(out)
+            except (OSError, subprocess.SubprocessError, ValueError) as e:
+                log("loopback_ceiling %s failed: %r" % (mode, e))
+                continue
+            self.res.add("blobs", "machine: one loopback TCP stream of the same file, no HTTP, %s" % how, "MB/s",
+                         "higher", v, None, berth_only=True, md=True,
+                         note="bench/tools/loopback_ceiling.c: what one stream can carry here at all")
+
     # ------------------------------------------------------------------ 3. uploads
     def bench_uploads(self):
         p = self.p
@@ -838,6 +911,8 @@ class Bench:
         log("3. blob upload of %s: monolithic, chunked 5 MiB / 64 MiB; %d concurrent x %s"
             % (human_bytes(size), p["conc_uploads"], human_bytes(p["conc_size"])))
         self.data.blob(size)   # warm the prefix hash outside the timed part
+        # The disk's speed drifts on virtual machines: measured right before and after the uploads.
+        disk_runs = [self.measure_disk()]
         kinds = (("monolithic PUT", None), ("chunked PATCH 5 MiB", 5 * MiB), ("chunked PATCH 64 MiB", 64 * MiB))
         for label, chunk in kinds:
             runs = {r.kind: [] for r in self.regs}
@@ -863,6 +938,11 @@ class Bench:
                          "lower", median(cpu.get("berth", [])), median(cpu.get("reference", [])),
                          md=(chunk is None), note="user+system CPU of the server process per 10^9 bytes received")
             self.info.setdefault("upload_MBps", {})[label] = {k: median(v) for k, v in runs.items()}
+        disk_runs.append(self.measure_disk())
+        self.info["disk_MBps_around_uploads"] = {
+            k: statistics.mean(d[k] for d in disk_runs if d.get(k)) for k in ("buffered", "direct")
+            if any(d.get(k) for d in disk_runs)}
+        self.info["disk_MBps_around_uploads_raw"] = disk_runs
         n, csize = p["conc_uploads"], p["conc_size"]
         self.data.blob(csize)
         runs = {r.kind: [] for r in self.regs}
@@ -1223,25 +1303,33 @@ class Bench:
 
     def limits_rows(self):
         sha = self.info.get("sha256_openssl_MBps")
-        disk = self.info.get("disk_fdatasync_MBps")
+        # The disk figures taken around the uploads when there are any, else those from the start.
+        disk = self.info.get("disk_MBps_around_uploads") or self.info.get("disk_MBps_at_start") or {}
+        where = "around the uploads" if self.info.get("disk_MBps_around_uploads") else "at the start"
         py = self.data.hash_rate / MB if self.data.hash_rate else None
         self.info["sha256_python_MBps"] = py
-        if sha is None and disk is None:
+        if sha is None and not disk:
             return
         self.res.add("limits", "machine: SHA-256 (openssl speed -evp sha256, 64 KiB blocks)", "MB/s", "higher",
                      sha, None, berth_only=True, md=True)
         if py:
             self.res.add("limits", "machine: SHA-256 (Python hashlib, one buffer)", "MB/s", "higher", py, None,
                          berth_only=True)
-        self.res.add("limits", "machine: disk write, dd %s conv=fdatasync" % human_bytes(self.info["dd_bytes"]),
-                     "MB/s", "higher", disk, None, berth_only=True, md=True)
-        bound = min(x for x in (sha, disk) if x)
+        size = human_bytes(self.info["dd_bytes"])
+        for kind, how in (("buffered", "through the page cache"), ("direct", "O_DIRECT")):
+            if disk.get(kind):
+                self.res.add("limits", "machine: disk write, dd %s %s + fdatasync (%s)" % (size, how, where),
+                             "MB/s", "higher", disk[kind], None, berth_only=True, md=True)
+        # What the device accepts is the faster of the two ways of writing to it.
+        best_disk = max(disk.values()) if disk else None
+        bound = min(x for x in (sha, best_disk) if x)
         self.info["upload_bound_MBps"] = bound
         for label, v in (self.info.get("upload_MBps") or {}).items():
             self.res.add("limits", "upload %s as a fraction of min(SHA-256, disk)" % label, "fraction",
                          "higher", v["berth"] / bound if v.get("berth") else None,
                          v["reference"] / bound if v.get("reference") else None, md=True,
-                         note="min(SHA-256, disk) = %.0f MB/s (reference column: the same fraction for it)" % bound)
+                         note="min(SHA-256, fastest disk write) = %.0f MB/s (reference column: the same "
+                              "fraction for it)" % bound)
 
     # ------------------------------------------------------------------ info and output
     def collect_info(self):
@@ -1411,6 +1499,7 @@ def main():
     ap.add_argument("--berth-bin", default=os.path.join(ROOT, "build", "berth"))
     ap.add_argument("--ref-bin", default="/usr/bin/docker-registry")
     ap.add_argument("--headload", required=True, help="compiled bench/tools/headload.c")
+    ap.add_argument("--loopback-ceiling", help="compiled bench/tools/loopback_ceiling.c")
     ap.add_argument("--ref-auth", choices=["none", "htpasswd"], default="none")
     ap.add_argument("--berth-auth", choices=["sigv4", "none"], default="sigv4")
     ap.add_argument("--berth-ignore-sigpipe", action="store_true",

@@ -108,6 +108,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cc -O2 -pthread -o "$work/headload" bench/tools/headload.c
+cc -O2 -o "$work/loopback_ceiling" bench/tools/loopback_ceiling.c
 
 python3 bench/berth_bench.py --workdir "$work" --berth-bin "$berth_bin" --headload "$work/headload" \
+  --loopback-ceiling "$work/loopback_ceiling" \
   ${args[@]+"${args[@]}"}

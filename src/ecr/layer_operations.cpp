@@ -84,6 +84,7 @@ result<json> upload_layer_part(call_context& ctx, const json& in) {
     return writer.take_error();
   }
   if (auto r = (*writer)->write(blob->data(), blob->size()); !r) return r.take_error();
+  if (auto r = (*writer)->flush(); !r) return r.take_error();
   auto end = static_cast<std::int64_t>((*writer)->size()) - 1;
   writer->reset();
   if (auto r = ctx.reg.meta().record_upload_part(id, static_cast<std::int64_t>(blob->size()), min_part_size); !r) {

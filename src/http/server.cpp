@@ -178,8 +178,7 @@ struct server::impl {
   // Reads and discards a body the handler did not want, so the connection can be reused.
   // false: the body is too large or broken; close instead.
   template <class Stream>
-  net::awaitable<bool> drain(Stream& stream, beast::flat_buffer& buf,
-                             bhttp::request_parser<bhttp::empty_body>& hp) {
+  net::awaitable<bool> drain(Stream& stream, beast::flat_buffer& buf, bhttp::request_parser<bhttp::empty_body>& hp) {
     if (hp.is_done()) co_return true;
     if (auto len = hp.content_length(); len && *len > max_drain_bytes) co_return false;
     bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
@@ -194,6 +193,45 @@ struct server::impl {
       if (ec) co_return false;
     }
     co_return true;
+  }
+
+  struct sized_body_result {
+    std::optional<response> stop;  // the exchange's answer when it stopped early
+    bool client_gone = false;
+    std::uint64_t unread = 0;
+  };
+
+  // A Content-Length body bypasses the parser: what the header read left in `buf`, then reads
+  // straight into the exchange's receive buffer (an upload's direct-I/O block), so each byte is
+  // copied once, by the kernel. Exchanges without a buffer of their own get `chunk`.
+  template <class Stream>
+  net::awaitable<sized_body_result> read_sized_body(Stream& stream, beast::flat_buffer& buf, exchange& ex,
+                                                    std::uint64_t remaining, std::vector<char>& chunk) {
+    sized_body_result out;
+    if (buf.size() > 0 && remaining > 0) {
+      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), remaining));
+      out.stop = ex.consume(static_cast<const char*>(buf.data().data()), n);
+      buf.consume(n);
+      remaining -= n;
+    }
+    while (!out.stop && remaining > 0) {
+      auto space = ex.receive_buffer();
+      if (space.empty()) {
+        if (chunk.empty()) chunk.resize(stream_chunk_size);
+        space = chunk;
+      }
+      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(space.size(), remaining));
+      tcp_layer(stream).expires_after(options.body_idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(space.data(), want), use_tuple);
+      if (ec) {
+        out.client_gone = true;
+        co_return out;
+      }
+      remaining -= n;
+      out.stop = ex.consume(space.data(), n);
+    }
+    out.unread = remaining;
+    co_return out;
   }
 
   net::awaitable<response> run_finish(exchange& ex, request& req) {
@@ -212,7 +250,8 @@ struct server::impl {
       ssize_t n = ::pread(f.fd, chunk.data(), want, static_cast<off_t>(offset));
       if (n <= 0) co_return false;
       tcp_layer(stream).expires_after(options.body_idle_timeout);
-      auto [ec, written] = co_await net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(n)), use_tuple);
+      auto [ec, written] =
+          co_await net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(n)), use_tuple);
       if (ec) co_return false;
       offset += static_cast<std::uint64_t>(n);
       remaining -= static_cast<std::uint64_t>(n);
@@ -336,8 +375,7 @@ struct server::impl {
           response r = plain_error(431, "request header fields too large");
           co_await write_response(stream, verb::get, r, false);
         } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
-                   ec != net::error::connection_reset && ec != net::error::operation_aborted &&
-                   ec != net::error::eof) {
+                   ec != net::error::connection_reset && ec != net::error::operation_aborted && ec != net::error::eof) {
           response r = plain_error(400, "bad request");
           co_await write_response(stream, verb::get, r, false);
         }
@@ -358,9 +396,7 @@ struct server::impl {
       try {
         ex = handler.route(req);
         switch (ex->mode()) {
-          case body_mode::none:
-            res = co_await run_finish(*ex, req);
-            break;
+          case body_mode::none: res = co_await run_finish(*ex, req); break;
           case body_mode::buffered: {
             const auto limit = ex->body_limit();
             if (req.content_length && *req.content_length > limit) {
@@ -402,33 +438,42 @@ struct server::impl {
               bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
               co_await bhttp::async_write(stream, cont, use_tuple);
             }
-            bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
-            bp.body_limit(boost::none);
             body_consumed = true;
-            if (chunk.empty()) chunk.resize(stream_chunk_size);
-            // Beast reads into the free space of `buf` (at least 512 bytes, at most 64 KiB a call):
-            // without room, a large upload would arrive in hundreds of thousands of tiny reads.
-            buf.reserve(stream_chunk_size);
             std::optional<response> stop;
-            while (!bp.is_done()) {
-              bp.get().body().data = chunk.data();
-              bp.get().body().size = chunk.size();
-              tcp_layer(stream).expires_after(options.body_idle_timeout);
-              auto [rec, rn] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
-              if (rec && rec != bhttp::error::need_buffer) {
-                if (!is_malformed(rec)) co_return;  // client went away: drop the exchange
-                stop = ex->malformed_body();
-                break;
+            bool complete = true;  // the whole body was read: the connection may serve another request
+            if (!req.chunked && req.content_length) {
+              auto r = co_await read_sized_body(stream, buf, *ex, *req.content_length, chunk);
+              if (r.client_gone) co_return;  // drop the exchange
+              stop = std::move(r.stop);
+              complete = r.unread == 0;
+            } else {
+              bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
+              bp.body_limit(boost::none);
+              if (chunk.empty()) chunk.resize(stream_chunk_size);
+              // Beast reads into the free space of `buf` (at least 512 bytes, at most 64 KiB a call):
+              // without room, a large upload would arrive in hundreds of thousands of tiny reads.
+              buf.reserve(stream_chunk_size);
+              while (!bp.is_done()) {
+                bp.get().body().data = chunk.data();
+                bp.get().body().size = chunk.size();
+                tcp_layer(stream).expires_after(options.body_idle_timeout);
+                auto [rec, rn] = co_await bhttp::async_read(stream, buf, bp, use_tuple);
+                if (rec && rec != bhttp::error::need_buffer) {
+                  if (!is_malformed(rec)) co_return;  // client went away: drop the exchange
+                  stop = ex->malformed_body();
+                  break;
+                }
+                std::size_t got = chunk.size() - bp.get().body().size;
+                if (got > 0) {
+                  stop = ex->consume(chunk.data(), got);
+                  if (stop) break;
+                }
               }
-              std::size_t got = chunk.size() - bp.get().body().size;
-              if (got > 0) {
-                stop = ex->consume(chunk.data(), got);
-                if (stop) break;
-              }
+              complete = bp.is_done() && !bp.need_eof();
             }
             if (stop) {
               res = std::move(*stop);
-              keep_alive = keep_alive && bp.is_done() && !bp.need_eof();
+              keep_alive = keep_alive && complete;
             } else {
               res = co_await run_finish(*ex, req);
             }
@@ -445,9 +490,9 @@ struct server::impl {
       }
       auto status = res.status;
       bool ok = co_await write_response(stream, req.method, res, keep_alive);
-      spdlog::debug("{} {} {} {}us", bhttp::to_string(hp.get().method()), req.path, status,
-                    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
-                        .count());
+      spdlog::debug(
+          "{} {} {} {}us", bhttp::to_string(hp.get().method()), req.path, status,
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
       if (!ok || !keep_alive) break;
     }
     // Give the peer a moment to read the answer before the close turns unread input into a reset.
@@ -577,7 +622,8 @@ void server::run() {
     stop();
   });
   net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
-  unsigned n = impl_->options.io_threads ? impl_->options.io_threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned n =
+      impl_->options.io_threads ? impl_->options.io_threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();

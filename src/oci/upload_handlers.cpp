@@ -87,6 +87,7 @@ class upload_body_exchange final : public http::exchange {
       return upload_error(w.error_value(), name_, id_);
     }
     writer_ = std::move(w).value();
+    writer_->expect(req.content_length);
     return std::nullopt;
   }
 
@@ -95,8 +96,11 @@ class upload_body_exchange final : public http::exchange {
     return std::nullopt;
   }
 
+  std::span<char> receive_buffer() override { return writer_->receive_buffer(); }
+
   http::response finish(http::request&) override {
     if (kind_ == kind::patch) {
+      if (auto r = writer_->flush(); !r) return error_response(r.error_value());
       auto size = writer_->size();
       writer_.reset();
       return session_response(202, name_, id_, size);
@@ -177,8 +181,7 @@ std::unique_ptr<http::exchange> upload_exchange(registry& reg, const v2_route& r
             return r;
           },
           true);
-    default:
-      return unsupported_method();
+    default: return unsupported_method();
   }
 }
 

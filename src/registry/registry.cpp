@@ -125,8 +125,10 @@ result<std::unique_ptr<upload_writer>> registry::resume_upload(const std::string
     progress->hashed_bytes = *size;
   }
   (void)meta_.touch_upload(id, clock_.now_seconds());
-  return std::make_unique<upload_writer>(repo, id, std::move(file).value(), *size, progress, std::move(lock),
-                                         &flusher_);
+  auto direct = blobs_.open_upload_direct(id);
+  return std::make_unique<upload_writer>(repo, id, std::move(file).value(),
+                                         direct ? std::move(direct).value() : storage::file_handle(), *size, progress,
+                                         std::move(lock), &disk_io_);
 }
 
 result<hasher> registry::hash_upload_file(const std::string& id, digest_algorithm algorithm, std::uint64_t size) {
@@ -136,7 +138,8 @@ result<hasher> registry::hash_upload_file(const std::string& id, digest_algorith
   std::vector<char> buf(1 << 20);
   std::uint64_t total = 0;
   while (total < size) {
-    ssize_t n = ::read(reader->get(), buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - total)));
+    ssize_t n =
+        ::read(reader->get(), buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - total)));
     if (n <= 0) return make_error(errc::internal, "re-reading upload failed");
     h.update(buf.data(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
@@ -145,6 +148,7 @@ result<hasher> registry::hash_upload_file(const std::string& id, digest_algorith
 }
 
 result<void> registry::complete_upload(std::unique_ptr<upload_writer> writer, const digest& expected) {
+  if (auto r = writer->flush(); !r) return r;
   const std::string id = writer->id();
   const std::string repo = writer->repository();
   auto& progress = writer->progress();
@@ -233,9 +237,9 @@ std::size_t registry::expire_uploads() {
 // ---- manifests -------------------------------------------------------------------------------
 
 result<manifest_content> registry::get_manifest(const std::string& repo, const reference& ref, bool pull) {
-  result<std::optional<meta::manifest_row>> row =
-      std::holds_alternative<digest>(ref) ? meta_.manifest_by_digest(repo, std::get<digest>(ref).str())
-                                          : meta_.manifest_by_tag(repo, std::get<std::string>(ref));
+  result<std::optional<meta::manifest_row>> row = std::holds_alternative<digest>(ref)
+                                                      ? meta_.manifest_by_digest(repo, std::get<digest>(ref).str())
+                                                      : meta_.manifest_by_tag(repo, std::get<std::string>(ref));
   if (!row) return row.take_error();
   if (!*row) {
     if (auto r = require_repository(repo); !r) return r.take_error();
@@ -281,8 +285,7 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
   if (const auto* want = std::get_if<digest>(&ref)) {
     d = digest_of(bytes, want->algorithm());
     if (d != *want) {
-      return make_error(errc::digest_invalid, "manifest digest does not match its content",
-                        "\"" + want->str() + "\"");
+      return make_error(errc::digest_invalid, "manifest digest does not match its content", "\"" + want->str() + "\"");
     }
   } else {
     d = digest_of(bytes);
@@ -329,9 +332,9 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
   w.content = std::move(bytes);
   if (auto r = meta_.put_manifest(w); !r) {
     if (r.error_value().code == errc::tag_immutable) {
-      return make_error(errc::tag_immutable, "The image tag '" + r.error_value().detail + "' already exists in the '" +
-                                                 repo +
-                                                 "' repository and cannot be overwritten because the tag is immutable.");
+      return make_error(errc::tag_immutable,
+                        "The image tag '" + r.error_value().detail + "' already exists in the '" + repo +
+                            "' repository and cannot be overwritten because the tag is immutable.");
     }
     if (r.error_value().code == errc::name_unknown) return repositories_.repository_not_found(repo);
     return r.take_error();
@@ -392,9 +395,8 @@ result<std::vector<image_id>> registry::delete_image(const std::string& repo, co
   auto parents = meta_.parent_indexes(repo, target);
   if (!parents) return parents.take_error();
   if (!parents->empty()) {
-    return make_error(errc::image_referenced_by_index,
-                      "The image " + target + " is referenced by the manifest list " + parents->front() +
-                          " and cannot be deleted");
+    return make_error(errc::image_referenced_by_index, "The image " + target + " is referenced by the manifest list " +
+                                                           parents->front() + " and cannot be deleted");
   }
   auto r = meta_.delete_manifest(repo, target);
   if (!r) return r.take_error();
@@ -433,8 +435,10 @@ void registry::recover() {
     auto row = meta_.find_blob(d.str());
     if (row && *row) {
       // The collection never committed: the blob is still recorded, so it must stay.
-      if (auto r = blobs_.restore_blob(d); !r) spdlog::error("restoring {} from trash failed: {}", d.str(), r.error_value().message);
-      else spdlog::warn("restored blob {} from an interrupted garbage collection", d.str());
+      if (auto r = blobs_.restore_blob(d); !r)
+        spdlog::error("restoring {} from trash failed: {}", d.str(), r.error_value().message);
+      else
+        spdlog::warn("restored blob {} from an interrupted garbage collection", d.str());
     } else if (row) {
       blobs_.purge_blob(d);
     }

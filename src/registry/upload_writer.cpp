@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <sys/statvfs.h>
 
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -26,10 +26,60 @@ bool room_for(int fd, std::size_t size) {
 
 }  // namespace
 
+upload_writer::~upload_writer() {
+  if (direct_) (void)flush();
+}
+
+void upload_writer::start_direct() {
+  if (want_direct_ && !direct_ && direct_file_.valid() && disk_io_) {
+    // The hash runs on the disk threads, in order, while this thread receives the next block.
+    direct_ = storage::direct_appender::create(std::move(direct_file_), file_, offset_, *disk_io_,
+                                               [p = progress_](const char* data, std::size_t size) {
+                                                 if (!p->running) return;
+                                                 p->running->update(data, size);
+                                                 p->hashed_bytes += size;
+                                               });
+  }
+  want_direct_ = false;
+}
+
+std::span<char> upload_writer::receive_buffer() {
+  start_direct();
+  return direct_ ? direct_->free_space() : std::span<char>();
+}
+
 result<void> upload_writer::write(const char* data, std::size_t size) {
   if (!room_for(file_->get(), size)) {
     return make_error(errc::storage_full, "the registry's storage is full");
   }
+  start_direct();
+  if (direct_) {
+    auto space = direct_->free_space();
+    auto r = data == space.data() && size <= space.size() ? direct_->commit(size) : direct_->append(data, size);
+    if (!r) {
+      progress_->running.reset();  // the hash no longer matches the file: re-hash on resume
+      return r;
+    }
+    offset_ += size;
+    return {};
+  }
+  if (auto r = write_through_page_cache(data, size); !r) return r;
+  if (progress_->running) {
+    progress_->running->update(data, size);
+    progress_->hashed_bytes += size;
+  }
+  offset_ += size;
+  return {};
+}
+
+result<void> upload_writer::flush() {
+  if (!direct_) return {};
+  auto r = direct_->flush();
+  if (!r) progress_->running.reset();
+  return r;
+}
+
+result<void> upload_writer::write_through_page_cache(const char* data, std::size_t size) {
   std::size_t done = 0;
   while (done < size) {
     ssize_t n = ::write(file_->get(), data + done, size - done);
@@ -43,19 +93,18 @@ result<void> upload_writer::write(const char* data, std::size_t size) {
     }
     done += static_cast<std::size_t>(n);
   }
-  if (progress_->running) {
-    progress_->running->update(data, size);
-    progress_->hashed_bytes += size;
-  }
-  offset_ += size;
   // Start write-back as the bytes arrive, so the fdatasync at commit finds little left to flush.
   unflushed_ += size;
   if (unflushed_ >= writeback_step) {
-    if (flusher_) {
-      flusher_->request(file_, offset_ - unflushed_, unflushed_);
+    const auto from = static_cast<off_t>(offset_ + size - unflushed_);
+    const auto length = static_cast<off_t>(unflushed_);
+    if (disk_io_) {
+      disk_io_->post_hint([file = file_, from, length] {
+        // May block while the device queue is full: that is why it runs on the pool.
+        ::sync_file_range(file->get(), from, length, SYNC_FILE_RANGE_WRITE);
+      });
     } else {
-      ::sync_file_range(file_->get(), static_cast<off_t>(offset_ - unflushed_), static_cast<off_t>(unflushed_),
-                        SYNC_FILE_RANGE_WRITE);
+      ::sync_file_range(file_->get(), from, length, SYNC_FILE_RANGE_WRITE);
     }
     unflushed_ = 0;
   }

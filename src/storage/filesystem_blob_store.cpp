@@ -84,6 +84,12 @@ result<file_handle> filesystem_blob_store::open_upload_for_read(const std::strin
   return file_handle(fd);
 }
 
+result<file_handle> filesystem_blob_store::open_upload_direct(const std::string& id) {
+  int fd = ::open(upload_path(id).c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return io_error("open upload for direct I/O", errno);
+  return file_handle(fd);
+}
+
 result<std::uint64_t> filesystem_blob_store::upload_size(const std::string& id) {
   struct stat st {};
   if (::stat(upload_path(id).c_str(), &st) != 0) {
@@ -178,8 +184,8 @@ std::vector<std::pair<digest, std::int64_t>> filesystem_blob_store::blob_files()
 void filesystem_blob_store::remove_blob_file(const digest& d) { ::unlink(blob_path(d).c_str()); }
 
 result<std::string> filesystem_blob_store::quarantine_blob(const digest& d) {
-  auto to = root_ / "quarantine" /
-            (std::string(d.algorithm_name()) + "-" + d.hex() + "." + std::to_string(::time(nullptr)));
+  auto to =
+      root_ / "quarantine" / (std::string(d.algorithm_name()) + "-" + d.hex() + "." + std::to_string(::time(nullptr)));
   if (::rename(blob_path(d).c_str(), to.c_str()) != 0) return io_error("quarantine blob", errno);
   return to.string();
 }

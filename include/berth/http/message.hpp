@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,6 +78,9 @@ class exchange {
   virtual std::optional<response> start(const request&) { return std::nullopt; }
   // stream: each piece of the body; a response stops the upload and is sent as the answer.
   virtual std::optional<response> consume(const char*, std::size_t) { return std::nullopt; }
+  // stream: where the next body bytes may be received directly, to reach consume() at that address
+  // without a copy; empty: the transport reads into its own buffer.
+  virtual std::span<char> receive_buffer() { return {}; }
   // After the whole body (buffered: in req.body).
   virtual response finish(request& req) = 0;
   // finish() blocks on disk or database writes: the transport runs it off the I/O threads.

@@ -128,7 +128,7 @@ class registry {
   storage::blob_store& blobs_;
   meta::meta_index& meta_;
   repository_catalog& repositories_;
-  storage::writeback_flusher flusher_;
+  storage::disk_io_pool disk_io_;
   std::mutex pulls_mutex_;
   std::vector<std::pair<std::string, std::string>> pulls_;
   const clock& clock_;

@@ -26,6 +26,9 @@ class blob_store {
   // Opened for appending; the caller writes and hashes.
   virtual result<file_handle> open_upload_for_append(const std::string& id) = 0;
   virtual result<file_handle> open_upload_for_read(const std::string& id) = 0;
+  // Opened read-write with O_DIRECT, for whole-block writes that bypass the page cache; an error
+  // (the filesystem has no direct I/O, say) means the caller writes through the page cache.
+  virtual result<file_handle> open_upload_direct(const std::string& id) = 0;
   virtual result<std::uint64_t> upload_size(const std::string& id) = 0;
   virtual void remove_upload(const std::string& id) = 0;
   virtual std::vector<std::string> list_uploads() = 0;

@@ -23,6 +23,7 @@ class filesystem_blob_store final : public blob_store {
   result<void> create_upload(const std::string& id) override;
   result<file_handle> open_upload_for_append(const std::string& id) override;
   result<file_handle> open_upload_for_read(const std::string& id) override;
+  result<file_handle> open_upload_direct(const std::string& id) override;
   result<std::uint64_t> upload_size(const std::string& id) override;
   void remove_upload(const std::string& id) override;
   std::vector<std::string> list_uploads() override;
