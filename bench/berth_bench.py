@@ -846,6 +846,7 @@ class Bench:
         runs = {r.kind: [] for r in self.regs}
         par = {r.kind: [] for r in self.regs}
         cpu = {r.kind: [] for r in self.regs}
+        par_cpu = {r.kind: [] for r in self.regs}
         for _ in range(p["blob_get_repeats"]):
             for r in self.order():
                 path = "/v2/bench/blobs/blobs/" + big[r.kind]
@@ -855,11 +856,15 @@ class Bench:
                 runs[r.kind].append(p["big_blob"] / secs / MB)
                 if c0 is not None and c1 is not None:
                     cpu[r.kind].append((c1 - c0) / (p["big_blob"] / 1e9))
+                c0 = cpu_seconds(r.pid)
                 t0 = time.monotonic()
                 procs = [curl_get(r, path) for _ in range(streams)]
                 for proc in procs:
                     check(r, proc)
                 par[r.kind].append(streams * p["big_blob"] / (time.monotonic() - t0) / MB)
+                c1 = cpu_seconds(r.pid)
+                if c0 is not None and c1 is not None:
+                    par_cpu[r.kind].append((c1 - c0) / (streams * p["big_blob"] / 1e9))
         big_label = "blob GET, 1 x %s" % human_bytes(p["big_blob"])
         self.res.add("blobs", big_label + " (curl, 1 conn)", "MB/s", "higher",
                      median(runs["berth"]), median(runs["reference"]), raw=runs, md=True)
@@ -868,6 +873,9 @@ class Bench:
                      note="user+system CPU of the server process per 10^9 bytes sent")
         self.res.add("blobs", big_label + ", %d streams at once (curl): aggregate" % streams, "MB/s", "higher",
                      median(par["berth"]), median(par["reference"]), raw=par, md=True)
+        self.res.add("blobs", big_label + ": server CPU per GB sent (%d streams)" % streams, "s/GB", "lower",
+                     median(par_cpu["berth"]), median(par_cpu["reference"]), raw=par_cpu, md=True,
+                     note="user+system CPU of the server process per 10^9 bytes sent")
         self.loopback_ceiling(self.regs[0].blob_file(big["berth"]))
         # many small blobs, wrk cycling through the paths
         for method, conns in (("GET", p["blob_conns"]), ("HEAD", 32)):

@@ -14,12 +14,13 @@
 #include "berth/cli/data_dir.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
-#include "berth/gc/garbage_collector.hpp"
-#include "berth/lifecycle/lifecycle_runner.hpp"
 #include "berth/config/config.hpp"
+#include "berth/gc/garbage_collector.hpp"
 #include "berth/http/server.hpp"
+#include "berth/lifecycle/lifecycle_runner.hpp"
 #include "berth/oci/v2_handler.hpp"
 #include "berth/registry/registry.hpp"
+#include "berth/storage/direct_appender.hpp"
 
 namespace berth::cli {
 namespace {
@@ -101,7 +102,8 @@ int serve_command(const std::vector<std::string>& args) {
     print_root = stored->generated;
   }
   credentials.push_back(auth::credential{"root", root.access_key_id, root.secret_access_key, true});
-  for (const auto& u : cfg.users) credentials.push_back(auth::credential{u.name, u.access_key_id, u.secret_access_key, false});
+  for (const auto& u : cfg.users)
+    credentials.push_back(auth::credential{u.name, u.access_key_id, u.secret_access_key, false});
   auth::credential_store identities(cfg.account_id, std::move(credentials));
   auto signing_key = load_or_create_signing_key(data_dir);
   if (!signing_key) return fail(signing_key.error_value().message);
@@ -157,10 +159,14 @@ int serve_command(const std::vector<std::string>& args) {
   });
   srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
   // Give the memory of past bursts (e.g. many concurrent uploads) back to the system when idle.
-  srv.every(std::chrono::seconds(30), [] { ::malloc_trim(0); });
+  srv.every(std::chrono::seconds(30), [] {
+    storage::direct_appender::release_cached_buffers();
+    ::malloc_trim(0);
+  });
   lifecycle::lifecycle_runner lifecycle_runs(reg);
   if (cfg.lifecycle_interval_seconds > 0) {
-    srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds), [&lifecycle_runs] { lifecycle_runs.run_all(false); });
+    srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds),
+              [&lifecycle_runs] { lifecycle_runs.run_all(false); });
   }
   gc::garbage_collector collector(reg);
   if (cfg.gc_interval_seconds > 0) {

@@ -30,7 +30,7 @@ using namespace net::experimental::awaitable_operators;
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t stream_chunk_size = 256 * 1024;
+constexpr std::size_t stream_chunk_size = 128 * 1024;
 constexpr std::uint64_t max_drain_bytes = 64 * 1024 * 1024;
 
 verb to_verb(bhttp::verb v) {

@@ -10,12 +10,44 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace berth::storage {
 
 namespace {
 
 std::atomic<std::size_t> buffers_in_use{0};
+
+// A few released buffer sets are kept for the next request: a chunked upload is one request per
+// chunk, and fresh pages are costly to map (on the VMs measured, more than the data copy itself).
+constexpr std::size_t set_bytes = direct_appender::buffers_each * direct_appender::block_size;
+constexpr std::size_t max_cached_sets = 2;
+std::mutex cache_mutex;
+std::vector<char*> cached_sets;
+
+char* take_set() {
+  {
+    std::lock_guard lock(cache_mutex);
+    if (!cached_sets.empty()) {
+      char* m = cached_sets.back();
+      cached_sets.pop_back();
+      return m;
+    }
+  }
+  void* m = ::mmap(nullptr, set_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  return m == MAP_FAILED ? nullptr : static_cast<char*>(m);
+}
+
+void give_back_set(char* m) {
+  {
+    std::lock_guard lock(cache_mutex);
+    if (cached_sets.size() < max_cached_sets) {
+      cached_sets.push_back(m);
+      return;
+    }
+  }
+  ::munmap(m, set_bytes);
+}
 
 error write_error(int err, const char* what) {
   return make_error(err == ENOSPC || err == EDQUOT ? errc::storage_full : errc::internal,
@@ -47,14 +79,13 @@ std::unique_ptr<direct_appender> direct_appender::create(file_handle direct, std
     buffers_in_use.fetch_sub(buffers_each);
     return nullptr;
   }
-  void* mem = ::mmap(nullptr, buffers_each * block_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (mem == MAP_FAILED) {
+  char* mem = take_set();
+  if (mem == nullptr) {
     buffers_in_use.fetch_sub(buffers_each);
     return nullptr;
   }
   std::unique_ptr<direct_appender> a(
-      new direct_appender(std::move(direct), std::move(append), static_cast<char*>(mem), pool, std::move(hash)));
+      new direct_appender(std::move(direct), std::move(append), mem, pool, std::move(hash)));
   if (!a->start(size)) return nullptr;
   return a;
 }
@@ -70,8 +101,17 @@ direct_appender::~direct_appender() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return !any_busy(); });
   }
-  ::munmap(memory_, buffers_each * block_size);
+  give_back_set(memory_);
   buffers_in_use.fetch_sub(buffers_each);
+}
+
+void direct_appender::release_cached_buffers() {
+  std::vector<char*> sets;
+  {
+    std::lock_guard lock(cache_mutex);
+    sets.swap(cached_sets);
+  }
+  for (char* m : sets) ::munmap(m, set_bytes);
 }
 
 bool direct_appender::any_busy() const {

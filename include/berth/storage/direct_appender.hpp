@@ -24,12 +24,12 @@ namespace berth::storage {
 
 class direct_appender {
  public:
-  static constexpr std::size_t block_size = 1u << 20;
+  static constexpr std::size_t block_size = 512u * 1024;
   static constexpr std::size_t alignment = 4096;  // covers 512-byte and 4 KiB logical blocks
   static constexpr std::size_t buffers_each = 3;
   // Buffers in use across the process at most: beyond it, uploads are written through the page
   // cache, so memory stays bounded however many uploads run at once.
-  static constexpr std::size_t max_buffers = 16 * buffers_each;
+  static constexpr std::size_t max_buffers = 12 * buffers_each;
 
   // Receives every appended byte exactly once, in order (on a pool thread, or in flush()).
   using hash_sink = std::function<void(const char*, std::size_t)>;
@@ -37,6 +37,9 @@ class direct_appender {
   // `direct`: the file opened O_RDWR|O_DIRECT; `append`: opened O_APPEND, for the tail; `size`: the
   // file's current size (those bytes are not passed to `hash`). Returns nullptr when the buffer
   // budget is spent or memory is short: the caller then keeps writing through the page cache.
+  // Returns the few buffer sets kept for reuse to the system (the server does it every 30 s).
+  static void release_cached_buffers();
+
   static std::unique_ptr<direct_appender> create(file_handle direct, std::shared_ptr<file_handle> append,
                                                  std::uint64_t size, disk_io_pool& pool, hash_sink hash = {});
   ~direct_appender();  // waits for the blocks in flight
@@ -73,7 +76,7 @@ class direct_appender {
 
   file_handle direct_;
   std::shared_ptr<file_handle> append_;
-  char* memory_;  // buffers_each blocks, mmap'd: returned to the system as soon as the appender ends
+  char* memory_;  // buffers_each blocks, mmap'd (a few sets are kept for reuse, see release_cached_buffers)
   disk_io_pool& pool_;
   hash_sink hash_;
 
