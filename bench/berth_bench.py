@@ -291,6 +291,20 @@ def exit_description(rc):
     return "exit code %d" % rc
 
 
+_ports_given = set()
+
+
+def unique_port():
+    """A free loopback port not handed to another registry of this run: the kernel may return the
+    same ephemeral port twice once the probing socket is closed."""
+    for _ in range(100):
+        port = bf.free_port()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no free port")
+
+
 class Registry:
     def __init__(self, kind, work, opts):
         self.kind = kind                         # "berth" or "reference"
@@ -300,7 +314,7 @@ class Registry:
         self.data_dir = os.path.join(self.dir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.log_path = os.path.join(self.dir, "server.log")
-        self.port = bf.free_port()
+        self.port = unique_port()
         self.proc = None
         self.auth_headers = {}
         self.creds = None                        # "user:password" for skopeo
@@ -897,10 +911,11 @@ class Bench:
                 self._load_rows("blobs", label, runs, md=True, md_lat=("p99",))
 
     def loopback_ceiling(self, path):
-        """One loopback TCP stream of the same file without HTTP: sendfile vs a 256 KiB copy loop."""
+        """One loopback TCP stream of the same file without HTTP: sendfile vs copy loops."""
         if not self.o.loopback_ceiling or not path or not os.path.exists(path):
             return
-        for mode, how in (("sendfile", "sendfile(2)"), ("write", "pread + write 256 KiB")):
+        for mode, how in (("sendfile", "sendfile(2)"), ("write", "pread + write 256 KiB"),
+                          ("write32k", "pread + write 32 KiB")):
             try:
                 out = subprocess.run([self.o.loopback_ceiling, path, mode, "3"], capture_output=True, text=True,
                                      timeout=600).stdout.strip()

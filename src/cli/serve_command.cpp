@@ -158,10 +158,18 @@ int serve_command(const std::vector<std::string>& args) {
     if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
   });
   srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
-  // Give the memory of past bursts (e.g. many concurrent uploads) back to the system when idle.
-  srv.every(std::chrono::seconds(30), [] {
-    storage::direct_appender::release_cached_buffers();
-    ::malloc_trim(0);
+  // Give the memory of past bursts (many concurrent uploads, listing walks) back to the system once
+  // the server has been idle for a second: not while busy, where freed pages would be faulted
+  // straight back in.
+  srv.every(std::chrono::seconds(1), [&srv, &reg, seen = std::uint64_t{0}, trimmed = std::uint64_t{0}]() mutable {
+    auto now = srv.requests_started();
+    if (now == seen && now != trimmed && srv.requests_in_progress() == 0) {
+      reg.meta().release_memory();
+      storage::direct_appender::release_cached_buffers();
+      ::malloc_trim(0);
+      trimmed = now;
+    }
+    seen = now;
   });
   lifecycle::lifecycle_runner lifecycle_runs(reg);
   if (cfg.lifecycle_interval_seconds > 0) {

@@ -125,7 +125,9 @@ struct server::impl {
     return tls;
   }
   std::atomic<std::size_t> active_requests{0};
+  std::atomic<std::uint64_t> requests_started{0};
   std::atomic<std::size_t> active_connections{0};
+  std::atomic<std::size_t> handshakes{0};  // TLS connections not yet past the handshake
   std::atomic<bool> stopping{false};
   std::vector<std::unique_ptr<net::steady_timer>> periodic;
 
@@ -158,6 +160,14 @@ struct server::impl {
         }
         continue;
       }
+      // Handshakes in progress are bounded too: a client that opens connections and never finishes
+      // the handshake would otherwise hold sockets and memory without counting as a connection.
+      if (handshakes >= options.max_connections) {
+        beast::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      ++handshakes;  // here, not in the session: a burst of accepts must see each other
       net::co_spawn(exec, tls_session(tls_stream(plain_stream(std::move(socket)), *ctx), ctx), report);
     }
   }
@@ -165,8 +175,15 @@ struct server::impl {
   // The context stays alive (captured) for as long as its connection, even across a reload.
   net::awaitable<void> tls_session(tls_stream stream, std::shared_ptr<ssl::context> ctx) {
     (void)ctx;
-    tcp_layer(stream).expires_after(options.header_timeout);
-    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    boost::system::error_code ec;
+    {
+      struct handshake_done {
+        std::atomic<std::size_t>& n;
+        ~handshake_done() { --n; }
+      } done{handshakes};
+      tcp_layer(stream).expires_after(options.header_timeout);
+      std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    }
     if (ec) co_return;
     if (active_connections >= options.max_connections) {
       co_await refuse(std::move(stream));
@@ -382,6 +399,7 @@ struct server::impl {
         break;
       }
       request_scope scope(active_requests);
+      requests_started.fetch_add(1, std::memory_order_relaxed);
       request req = to_request(hp);
       bool keep_alive = hp.get().keep_alive() && !stopping;
       const bool expect_continue = [&] {
@@ -542,6 +560,10 @@ std::string server::bound_address() const {
   auto a = ep.address();
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
+
+std::uint64_t server::requests_started() const { return impl_->requests_started.load(std::memory_order_relaxed); }
+
+std::size_t server::requests_in_progress() const { return impl_->active_requests.load(); }
 
 void server::every(std::chrono::seconds interval, std::function<void()> task) {
   auto timer = std::make_unique<net::steady_timer>(impl_->ioc);

@@ -99,6 +99,17 @@ result<connection_pool::lease> connection_pool::reader() {
   return lease(*this, std::move(c).value());
 }
 
+void connection_pool::close_idle_readers(std::size_t keep) {
+  std::vector<std::unique_ptr<sqlite_connection>> closing;
+  {
+    std::lock_guard lock(readers_mutex_);
+    while (readers_.size() > keep) {
+      closing.push_back(std::move(readers_.back()));
+      readers_.pop_back();
+    }
+  }
+}
+
 void connection_pool::give_back(std::unique_ptr<sqlite_connection> c) {
   std::lock_guard lock(readers_mutex_);
   if (readers_.size() < 64) readers_.push_back(std::move(c));

@@ -1,5 +1,7 @@
 #include "berth/meta/sqlite_meta_index.hpp"
 
+#include <sqlite3.h>
+
 #include "berth/meta/migrations.hpp"
 #include "sqlite_rows.hpp"
 
@@ -7,6 +9,11 @@
 
 namespace berth::meta {
 using namespace detail;
+
+void sqlite_meta_index::release_memory() {
+  pool_->close_idle_readers(2);
+  sqlite3_release_memory(64 << 20);
+}
 
 result<std::unique_ptr<sqlite_meta_index>> sqlite_meta_index::open(const std::filesystem::path& db_path) {
   auto pool = connection_pool::open(db_path.string());
@@ -86,8 +93,8 @@ result<void> sqlite_meta_index::record_blob(const std::string& repo, const std::
   return tx.commit();
 }
 
-result<bool> sqlite_meta_index::mount_blob(const std::string& repo, const std::string& from,
-                                           const std::string& digest, std::int64_t now) {
+result<bool> sqlite_meta_index::mount_blob(const std::string& repo, const std::string& from, const std::string& digest,
+                                           std::int64_t now) {
   auto lock = pool_->lock_writer();
   auto& db = pool_->writer();
   transaction tx(db);
@@ -195,7 +202,8 @@ result<std::vector<upload_row>> sqlite_meta_index::all_uploads() {
 result<std::int64_t> sqlite_meta_index::count_uploads(const std::string& repo) {
   auto db = pool_->reader();
   if (!db) return db.take_error();
-  auto s = (*db)->prepare("SELECT COUNT(*) FROM uploads WHERE repository_id = (SELECT id FROM repositories WHERE name = ?)");
+  auto s =
+      (*db)->prepare("SELECT COUNT(*) FROM uploads WHERE repository_id = (SELECT id FROM repositories WHERE name = ?)");
   s.bind(1, repo);
   if (s.step()) return s.int64(0);
   return (*db)->last_error("count uploads");
@@ -210,13 +218,15 @@ result<std::optional<manifest_row>> sqlite_meta_index::manifest_by_digest(const 
       "JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?");
   s.bind(1, repo).bind(2, digest);
   if (s.step()) {
-    return std::optional<manifest_row>(manifest_row{s.text(0), s.text(1), s.int64(2), s.blob(3), s.int64(4), s.int64(5) != 0});
+    return std::optional<manifest_row>(
+        manifest_row{s.text(0), s.text(1), s.int64(2), s.blob(3), s.int64(4), s.int64(5) != 0});
   }
   if (s.failed()) return (*db)->last_error("manifest lookup");
   return std::optional<manifest_row>();
 }
 
-result<std::optional<manifest_row>> sqlite_meta_index::manifest_by_tag(const std::string& repo, const std::string& tag) {
+result<std::optional<manifest_row>> sqlite_meta_index::manifest_by_tag(const std::string& repo,
+                                                                       const std::string& tag) {
   auto db = pool_->reader();
   if (!db) return db.take_error();
   auto s = (*db)->prepare(
@@ -225,7 +235,8 @@ result<std::optional<manifest_row>> sqlite_meta_index::manifest_by_tag(const std
       "JOIN manifests m ON m.repository_id = r.id AND m.digest = t.digest WHERE r.name = ? AND t.name = ?");
   s.bind(1, repo).bind(2, tag);
   if (s.step()) {
-    return std::optional<manifest_row>(manifest_row{s.text(0), s.text(1), s.int64(2), s.blob(3), s.int64(4), s.int64(5) != 0});
+    return std::optional<manifest_row>(
+        manifest_row{s.text(0), s.text(1), s.int64(2), s.blob(3), s.int64(4), s.int64(5) != 0});
   }
   if (s.failed()) return (*db)->last_error("manifest lookup");
   return std::optional<manifest_row>();
@@ -307,8 +318,8 @@ result<bool> sqlite_meta_index::delete_manifest(const std::string& repo, const s
 result<bool> sqlite_meta_index::delete_tag(const std::string& repo, const std::string& tag) {
   auto lock = pool_->lock_writer();
   auto& db = pool_->writer();
-  auto s = db.prepare(
-      "DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)");
+  auto s =
+      db.prepare("DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)");
   s.bind(1, tag).bind(2, repo);
   s.step();
   if (s.failed()) return db.last_error("delete tag");

@@ -426,6 +426,35 @@ class TestTlsConnectionLimit(LogOnFailure):
             time.sleep(0.2)
         self.assertEqual(st, 200, "connections closed but still refused")
 
+    def test_stalled_handshakes_count_toward_the_limit(self):
+        # Two connections that never send a ClientHello fill the limit: a third TLS client is
+        # closed before its handshake instead of being served, until the stalled ones go away.
+        stalled = [socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) for _ in range(2)]
+        try:
+            time.sleep(0.3)  # let the server accept both
+            third = self._conn()
+            try:
+                with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                    self._get(third)
+            finally:
+                third.close()
+        finally:
+            for s in stalled:
+                s.close()
+        deadline = time.monotonic() + 10
+        while True:
+            c = self._conn()
+            try:
+                st, _ = self._get(c)
+            except (ssl.SSLError, ConnectionError, OSError):
+                st = None
+            finally:
+                c.close()
+            if st == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(st, 200, "stalled handshakes closed but new connections still refused")
+
 
 # ------------------------------------------------------------------- SIGHUP
 class TestReload(LogOnFailure):

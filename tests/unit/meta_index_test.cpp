@@ -166,3 +166,26 @@ TEST_F(meta_index_test, templates_and_account_settings) {
   ASSERT_TRUE(index->put_account_setting("BLOB_MOUNTING", "DISABLED"));
   EXPECT_EQ(index->account_setting("BLOB_MOUNTING").value(), std::optional<std::string>("DISABLED"));
 }
+
+// A burst of concurrent reads leaves one reader connection per concurrent lease; idle, the pool
+// keeps only a few of them (each holds a page cache), and reads keep working afterwards.
+TEST(connection_pool_test, idle_readers_are_closed_down_to_the_number_kept) {
+  testing_support::temp_dir dir;
+  auto pool = connection_pool::open((dir.path() / "pool.db").string());
+  ASSERT_TRUE(pool);
+  {
+    std::vector<connection_pool::lease> held;
+    for (int i = 0; i < 6; ++i) {
+      auto l = (*pool)->reader();
+      ASSERT_TRUE(l);
+      held.push_back(std::move(l).value());
+    }
+  }
+  EXPECT_EQ((*pool)->idle_readers(), 6u);
+  (*pool)->close_idle_readers(2);
+  EXPECT_EQ((*pool)->idle_readers(), 2u);
+  for (int i = 0; i < 3; ++i) {
+    auto l = (*pool)->reader();
+    ASSERT_TRUE(l);
+  }
+}

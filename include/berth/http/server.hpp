@@ -39,6 +39,11 @@ class server {
   std::string bound_address() const;
   bool tls_enabled() const;
 
+  // Requests started since the server began, and requests in progress (to tell a busy server from
+  // an idle one).
+  std::uint64_t requests_started() const;
+  std::size_t requests_in_progress() const;
+
   // Runs `task` on a worker thread every `interval`, first right away.
   void every(std::chrono::seconds interval, std::function<void()> task);
 

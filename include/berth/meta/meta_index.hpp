@@ -93,9 +93,9 @@ struct manifest_write {
   std::int64_t image_size = 0;
   bool image_size_from_children = false;    // an index: the largest of its manifests
   std::vector<std::string> immutable_tags;  // among `tags`: may not move to another digest
-  std::vector<std::string> blob_refs;      // must be linked to the repository
-  std::vector<std::string> manifest_refs;  // must exist in the repository
-  std::vector<std::string> tags;           // point these at the manifest
+  std::vector<std::string> blob_refs;       // must be linked to the repository
+  std::vector<std::string> manifest_refs;   // must exist in the repository
+  std::vector<std::string> tags;            // point these at the manifest
 };
 
 struct referrer_row {
@@ -116,6 +116,9 @@ struct upload_row {
 class meta_index {
  public:
   virtual ~meta_index() = default;
+
+  // Gives back memory held for speed (idle connections, caches); called when the server is idle.
+  virtual void release_memory() {}
 
   virtual result<bool> repository_exists(const std::string& name) = 0;
   virtual result<void> ensure_repository(const std::string& name, std::int64_t now) = 0;
@@ -155,7 +158,8 @@ class meta_index {
   virtual result<std::vector<upload_row>> all_uploads() = 0;
   virtual result<std::int64_t> count_uploads(const std::string& repo) = 0;
 
-  virtual result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo, const std::string& digest) = 0;
+  virtual result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo,
+                                                                 const std::string& digest) = 0;
   virtual result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) = 0;
   // Checks references and writes manifest, references and tags in one transaction.
   // errc::manifest_blob_unknown names the first missing reference.
@@ -178,7 +182,8 @@ class meta_index {
   virtual result<bool> upload_has_small_part(const std::string& id) = 0;
 
   // Repository creation templates (document owned by the domain) and account settings.
-  virtual result<void> put_template(const template_row& t, bool create) = 0;  // template_already_exists / template_not_found
+  virtual result<void> put_template(const template_row& t,
+                                    bool create) = 0;  // template_already_exists / template_not_found
   virtual result<std::vector<template_row>> templates() = 0;
   virtual result<bool> delete_template(const std::string& prefix) = 0;
   virtual result<std::optional<std::string>> account_setting(const std::string& name) = 0;

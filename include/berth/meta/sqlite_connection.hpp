@@ -5,12 +5,12 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-#include <memory>
 
 #include "berth/registry/error.hpp"
 
@@ -107,6 +107,13 @@ class connection_pool {
   };
 
   result<lease> reader();
+  // Closes idle readers beyond `keep`: each holds a page cache and prepared statements, and a burst
+  // of concurrent reads can leave dozens of them.
+  void close_idle_readers(std::size_t keep);
+  std::size_t idle_readers() {
+    std::lock_guard lock(readers_mutex_);
+    return readers_.size();
+  }
   // The writer, locked for the caller's lifetime of the returned lock.
   std::unique_lock<std::mutex> lock_writer() { return std::unique_lock(writer_mutex_); }
   sqlite_connection& writer() { return *writer_; }

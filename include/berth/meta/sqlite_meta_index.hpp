@@ -13,6 +13,8 @@ class sqlite_meta_index final : public meta_index {
  public:
   static result<std::unique_ptr<sqlite_meta_index>> open(const std::filesystem::path& db_path);
 
+  void release_memory() override;
+
   result<bool> repository_exists(const std::string& name) override;
   result<void> ensure_repository(const std::string& name, std::int64_t now) override;
   result<void> create_repository(const std::string& name, const repository_settings& settings,
@@ -27,8 +29,8 @@ class sqlite_meta_index final : public meta_index {
   result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit) override;
 
   result<std::optional<std::int64_t>> linked_blob_size(const std::string& repo, const std::string& digest) override;
-  result<void> record_blob(const std::string& repo, const std::string& digest, std::int64_t size,
-                           std::int64_t now, const std::function<result<void>()>& publish) override;
+  result<void> record_blob(const std::string& repo, const std::string& digest, std::int64_t size, std::int64_t now,
+                           const std::function<result<void>()>& publish) override;
   result<bool> mount_blob(const std::string& repo, const std::string& from, const std::string& digest,
                           std::int64_t now) override;
   result<bool> unlink_blob(const std::string& repo, const std::string& digest) override;
