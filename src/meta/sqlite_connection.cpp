@@ -107,6 +107,11 @@ void connection_pool::close_idle_readers(std::size_t keep) {
       closing.push_back(std::move(readers_.back()));
       readers_.pop_back();
     }
+    // The ones kept drop their page caches (refilled from the OS page cache on the next read).
+    for (auto& r : readers_) sqlite3_db_release_memory(r->handle());
+  }
+  if (std::unique_lock writer(writer_mutex_, std::try_to_lock); writer.owns_lock()) {
+    sqlite3_db_release_memory(writer_->handle());
   }
 }
 
