@@ -124,6 +124,7 @@ bool direct_appender::any_busy() const {
 result<void> direct_appender::start(std::uint64_t size) {
   block_offset_ = size - size % alignment;
   file_size_ = size;
+  start_size_ = size;
   hashed_until_ = size;
   used_ = static_cast<std::size_t>(size - block_offset_);
   if (used_ == 0) return {};
@@ -136,7 +137,9 @@ result<void> direct_appender::start(std::uint64_t size) {
 
 result<void> direct_appender::fail(int err, std::uint64_t keep) {
   // A failed block may have left part of itself behind, and a later one may have been written
-  // after the gap: the file keeps only the whole, ordered bytes before the failure.
+  // after the gap: the file keeps only the whole, ordered bytes before the failure. Never less than
+  // it held at the start: a first block that rewrote the read-back part wrote the same bytes there.
+  keep = std::max(keep, start_size_);
   if (::ftruncate(append_->get(), static_cast<off_t>(keep)) == 0) file_size_ = std::min(file_size_, keep);
   failed_ = write_error(err, "write upload");
   return *failed_;

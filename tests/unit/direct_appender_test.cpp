@@ -176,5 +176,29 @@ TEST_F(DirectAppender, AFailedBlockWriteKeepsOnlyWholeOrderedBytes) {
   EXPECT_EQ(content, data.substr(0, direct_appender::block_size));
 }
 
+// A session resumed off a block boundary: the first direct write rewrites the read-back part of
+// the block. If it fails, the bytes that were in the file before the request must all stay.
+TEST_F(DirectAppender, AFailedFirstBlockKeepsWhatTheFileHeldBefore) {
+  auto prefix = random_bytes(direct_appender::block_size + 5000, 10);
+  write_prefix(prefix);
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit lim = old;
+  lim.rlim_cur = prefix.size() + 100;  // the first block (to 2 * block_size) cannot be written whole
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &lim), 0);
+  auto data = random_bytes(2 * direct_appender::block_size, 11);
+  bool failed = false;
+  {
+    auto a = open_at_end();
+    ASSERT_NE(a, nullptr);
+    failed = !a->append(data.data(), data.size()) || !a->flush();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, previous);
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(read_file(path_), prefix);
+}
+
 }  // namespace
 }  // namespace berth::storage

@@ -92,7 +92,8 @@ class direct_appender {
   std::uint64_t block_offset_ = 0;  // file offset of that slot's first byte
   std::uint64_t hashed_until_ = 0;  // file offset up to which bytes went (or are going) to hash_
   std::uint64_t next_seq_ = 0;
-  std::uint64_t file_size_ = 0;  // bytes in the file when nothing is in flight
+  std::uint64_t file_size_ = 0;   // bytes in the file when nothing is in flight
+  std::uint64_t start_size_ = 0;  // the file's size when the appender was created
   std::optional<error> failed_;
 };
 
