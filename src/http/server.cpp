@@ -1,4 +1,11 @@
-// The one translation unit that instantiates Beast.
+// The one translation unit that instantiates Beast. A map, top to bottom:
+// - conversions between Beast and berth::http types, the TLS context;
+// - server::impl: accept_loop → tls_session (handshake) → session, the per-connection loop that
+//   reads a request's headers, routes it to an exchange and feeds it the body (none, buffered, or
+//   streamed: read_sized_body for Content-Length bodies, Beast's parser for chunked ones), then
+//   write_response / send_file (sendfile on plain TCP, chunked pread under TLS);
+//   refuse/linger_close answer and close over-limit connections;
+// - server's public methods: listen, every (periodic tasks), run/stop (graceful drain), SIGHUP reload.
 #include "berth/http/server.hpp"
 
 #include <spdlog/spdlog.h>
@@ -99,6 +106,21 @@ std::shared_ptr<ssl::context> make_tls_context(const std::string& cert, const st
   return ctx;
 }
 
+// Counts one connection, request or handshake in progress for as long as it lives.
+class counted_scope {
+ public:
+  static constexpr struct adopt_t {
+  } already_counted{};
+  explicit counted_scope(std::atomic<std::size_t>& n) : n_(n) { ++n_; }
+  counted_scope(std::atomic<std::size_t>& n, adopt_t) : n_(n) {}  // the caller counted it
+  ~counted_scope() { --n_; }
+  counted_scope(const counted_scope&) = delete;
+  counted_scope& operator=(const counted_scope&) = delete;
+
+ private:
+  std::atomic<std::size_t>& n_;
+};
+
 response plain_error(unsigned status, std::string_view text) {
   response r;
   r.status = status;
@@ -177,10 +199,7 @@ struct server::impl {
     (void)ctx;
     boost::system::error_code ec;
     {
-      struct handshake_done {
-        std::atomic<std::size_t>& n;
-        ~handshake_done() { --n; }
-      } done{handshakes};
+      counted_scope done(handshakes, counted_scope::already_counted);
       tcp_layer(stream).expires_after(options.header_timeout);
       std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
     }
@@ -327,14 +346,6 @@ struct server::impl {
     co_return !ec;
   }
 
-  struct request_scope {
-    std::atomic<std::size_t>& n;
-    explicit request_scope(std::atomic<std::size_t>& c) : n(c) { ++n; }
-    ~request_scope() { --n; }
-    request_scope(const request_scope&) = delete;
-    request_scope& operator=(const request_scope&) = delete;
-  };
-
   // Over the connection limit: answer at once (never leave a client hanging) and close.
   template <class Stream>
   net::awaitable<void> refuse(Stream stream) {
@@ -368,17 +379,9 @@ struct server::impl {
     tcp_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  struct connection_scope {
-    std::atomic<std::size_t>& n;
-    explicit connection_scope(std::atomic<std::size_t>& c) : n(c) { ++n; }
-    ~connection_scope() { --n; }
-    connection_scope(const connection_scope&) = delete;
-    connection_scope& operator=(const connection_scope&) = delete;
-  };
-
   template <class Stream>
   net::awaitable<void> session(Stream stream) {
-    connection_scope connection(active_connections);
+    counted_scope connection(active_connections);
     beast::flat_buffer buf;
     std::vector<char> chunk;
     for (;;) {
@@ -398,7 +401,7 @@ struct server::impl {
         }
         break;
       }
-      request_scope scope(active_requests);
+      counted_scope scope(active_requests);
       requests_started.fetch_add(1, std::memory_order_relaxed);
       request req = to_request(hp);
       bool keep_alive = hp.get().keep_alive() && !stopping;

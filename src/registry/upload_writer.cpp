@@ -33,12 +33,9 @@ upload_writer::~upload_writer() {
 void upload_writer::start_direct() {
   if (want_direct_ && !direct_ && direct_file_.valid() && disk_io_) {
     // The hash runs on the disk threads, in order, while this thread receives the next block.
-    direct_ = storage::direct_appender::create(std::move(direct_file_), file_, offset_, *disk_io_,
-                                               [p = progress_](const char* data, std::size_t size) {
-                                                 if (!p->running) return;
-                                                 p->running->update(data, size);
-                                                 p->hashed_bytes += size;
-                                               });
+    direct_ =
+        storage::direct_appender::create(std::move(direct_file_), file_, offset_, *disk_io_,
+                                         [p = progress_](const char* data, std::size_t size) { p->add(data, size); });
   }
   want_direct_ = false;
 }
@@ -64,10 +61,7 @@ result<void> upload_writer::write(const char* data, std::size_t size) {
     return {};
   }
   if (auto r = write_through_page_cache(data, size); !r) return r;
-  if (progress_->running) {
-    progress_->running->update(data, size);
-    progress_->hashed_bytes += size;
-  }
+  progress_->add(data, size);
   offset_ += size;
   return {};
 }

@@ -825,3 +825,23 @@ class BerthTestCase(unittest.TestCase):
         if not any(c in codes for c in got):
             self.fail("expected error code in %s, got %s:\n%s" % (
                 list(codes), got, r.describe()))
+
+
+def docker_login_with_aws(test, aws_argv, env, docker, hostport):
+    """`aws ecr get-login-password | docker login --username AWS --password-stdin HOST`, the README's
+    login, with both ends checked. `docker(*args, stdin=, check=)` returns (rc, out, err)."""
+    aws = subprocess.Popen(list(aws_argv) + ["ecr", "get-login-password"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        rc, out, err = docker("login", "--username", "AWS", "--password-stdin", hostport,
+                              stdin=aws.stdout, check=False)
+        aws.stdout.close()
+        aws_err = aws.stderr.read().decode()
+        test.assertEqual(aws.wait(timeout=60), 0, aws_err)
+    finally:
+        if aws.poll() is None:
+            aws.kill()
+            aws.wait()
+        aws.stderr.close()
+    test.assertEqual(rc, 0, out + err)
+    test.assertIn("Login Succeeded", out)

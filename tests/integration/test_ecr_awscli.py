@@ -31,7 +31,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, libfaketime, sha256,
+    BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, docker_login_with_aws,
+    libfaketime, sha256,
     strip_origin, pick_unsupported, REPOSITORY_NAME_OPS, SIMPLE_UNSUPPORTED_CANDIDATES,
     OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, oci_image_manifest,
 )
@@ -640,23 +641,8 @@ class TestDockerLogin(unittest.TestCase):
         return p.returncode, p.stdout, p.stderr
 
     def login_pipe(self):
-        """aws ecr get-login-password | docker login --username AWS --password-stdin HOST"""
-        aws = subprocess.Popen(list(self.cli.cmd) + ["ecr", "get-login-password", "--endpoint-url", SERVER.base],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=self.cli.env())
-        try:
-            rc, out, err = self.docker("login", "--username", "AWS", "--password-stdin", SERVER.hostport,
-                                       stdin=aws.stdout, check=False)
-            aws.stdout.close()
-            aws_err = aws.stderr.read().decode()
-            self.assertEqual(aws.wait(timeout=60), 0, aws_err)
-        finally:
-            if aws.poll() is None:
-                aws.kill()
-                aws.wait()
-            aws.stderr.close()
-        self.assertEqual(rc, 0, out + err)
-        self.assertIn("Login Succeeded", out)
+        docker_login_with_aws(self, list(self.cli.cmd) + ["--endpoint-url", SERVER.base], self.cli.env(),
+                              self.docker, SERVER.hostport)
 
     def import_image(self, ref):
         buf = io.BytesIO()

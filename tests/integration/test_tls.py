@@ -39,7 +39,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, berth_bin, sha256, strip_origin, tls_client_context,
+    BerthServer, berth_bin, docker_login_with_aws, sha256, strip_origin, tls_client_context,
     OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST,
 )
 from test_clients import Layout  # noqa: E402
@@ -737,22 +737,8 @@ class TestDockerOverTls(LogOnFailure):
 
     def login_pipe(self):
         ak, sk = SERVER.root_credentials()
-        aws_p = subprocess.Popen(list(self.aws_cli) + [
-            "ecr", "get-login-password", "--endpoint-url", SERVER.base, "--ca-bundle", ca_of(CERTS)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=aws_env(ak, sk))
-        try:
-            rc, out, err = self.docker("login", "--username", "AWS", "--password-stdin", SERVER.hostport,
-                                       stdin=aws_p.stdout, check=False)
-            aws_p.stdout.close()
-            aws_err = aws_p.stderr.read().decode()
-            self.assertEqual(aws_p.wait(timeout=60), 0, aws_err)
-        finally:
-            if aws_p.poll() is None:
-                aws_p.kill()
-                aws_p.wait()
-            aws_p.stderr.close()
-        self.assertEqual(rc, 0, out + err)
-        self.assertIn("Login Succeeded", out)
+        docker_login_with_aws(self, list(self.aws_cli) + ["--endpoint-url", SERVER.base, "--ca-bundle", ca_of(CERTS)],
+                              aws_env(ak, sk), self.docker, SERVER.hostport)
 
     def test_skopeo_docker_push_pull(self):
         hp = SERVER.hostport

@@ -20,6 +20,12 @@ struct upload_progress {
   std::mutex busy;  // held by the one writer allowed at a time
   std::optional<hasher> running;
   std::uint64_t hashed_bytes = 0;
+
+  void add(const char* data, std::size_t size) {
+    if (!running) return;  // reset after a failed write: re-hashed from the file on resume
+    running->update(data, size);
+    hashed_bytes += size;
+  }
 };
 
 class upload_writer {
