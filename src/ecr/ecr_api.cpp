@@ -3,7 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "berth/http/simple_exchange.hpp"
-#include "berth/registry/json_depth.hpp"
+#include "exception_table.hpp"
+#include "berth/core/json_depth.hpp"
 #include "operations.hpp"
 #include "shape_validator.hpp"
 
@@ -12,53 +13,6 @@ namespace {
 
 constexpr std::string_view target_prefix = "AmazonEC2ContainerRegistry_V20150921.";
 
-// The one table from domain errors to ECR exception names.
-std::string exception_name(errc code) {
-  switch (code) {
-    case errc::name_unknown: return "RepositoryNotFoundException";
-    case errc::repository_already_exists: return "RepositoryAlreadyExistsException";
-    case errc::repository_not_empty: return "RepositoryNotEmptyException";
-    case errc::tag_immutable: return "ImageTagAlreadyExistsException";
-    case errc::image_already_exists: return "ImageAlreadyExistsException";
-    case errc::image_not_found:
-    case errc::manifest_unknown: return "ImageNotFoundException";
-    case errc::image_digest_mismatch: return "ImageDigestDoesNotMatchException";
-    case errc::manifest_blob_unknown:
-    case errc::layers_not_found:
-    case errc::blob_unknown: return "LayersNotFoundException";
-    case errc::referenced_images_not_found: return "ReferencedImagesNotFoundException";
-    case errc::layer_already_exists: return "LayerAlreadyExistsException";
-    case errc::layer_part_too_small: return "LayerPartTooSmallException";
-    case errc::invalid_layer_part:
-    case errc::upload_out_of_order: return "InvalidLayerPartException";
-    case errc::invalid_layer: return "InvalidLayerException";
-    case errc::empty_upload: return "EmptyUploadException";
-    case errc::blob_upload_unknown: return "UploadNotFoundException";
-    case errc::template_already_exists: return "TemplateAlreadyExistsException";
-    case errc::template_not_found: return "TemplateNotFoundException";
-    case errc::invalid_tag_parameter: return "InvalidTagParameterException";
-    case errc::too_many_tags: return "TooManyTagsException";
-    case errc::limit_exceeded: return "LimitExceededException";
-    case errc::too_many_requests: return "ThrottlingException";
-    case errc::unsupported_operation: return "UnsupportedOperationException";
-    case errc::malformed_request: return "SerializationException";
-    case errc::lifecycle_policy_not_found: return "LifecyclePolicyNotFoundException";
-    case errc::lifecycle_preview_not_found: return "LifecyclePolicyPreviewNotFoundException";
-    case errc::lifecycle_preview_in_progress: return "LifecyclePolicyPreviewInProgressException";
-    case errc::missing_authentication: return "MissingAuthenticationTokenException";
-    case errc::unrecognized_client: return "UnrecognizedClientException";
-    case errc::invalid_signature: return "InvalidSignatureException";
-    case errc::incomplete_signature: return "IncompleteSignatureException";
-    case errc::token_invalid:
-    case errc::token_expired:
-    case errc::denied:
-    case errc::unauthorized: return "AccessDeniedException";
-    case errc::internal:
-    case errc::storage_full: return "ServerException";
-    default: return "InvalidParameterException";
-  }
-}
-
 http::response base_response(const std::string& request_id) {
   http::response r;
   r.headers.add("x-amzn-RequestId", request_id);
@@ -66,16 +20,18 @@ http::response base_response(const std::string& request_id) {
   return r;
 }
 
-http::response error_response(const error& e, const std::string& request_id) {
+http::response error_response(const error& e, const std::string& request_id, const std::string& registry_id) {
   auto r = base_response(request_id);
-  auto type = exception_name(e.code);
-  r.status = type == "ServerException" ? 500 : 400;
-  r.headers.add("X-Amzn-ErrorType", type);
-  json body = {{"__type", type}, {"message", e.message}};
-  // Exceptions with extra members carry them as a JSON object in `detail`.
-  if (!e.detail.empty() && e.detail.front() == '{') {
-    auto extra = json::parse(e.detail, nullptr, false);
-    if (extra.is_object()) body.update(extra);
+  const auto kind = exception_for(e.code);
+  r.status = kind.status;
+  r.headers.add("X-Amzn-ErrorType", std::string(kind.type));
+  json body = {{"__type", kind.type}, {"message", e.message}};
+  // InvalidLayerPartException carries where the upload really ends.
+  if (const auto* u = std::get_if<upload_detail>(&e.detail); u && kind.type == "InvalidLayerPartException") {
+    body["registryId"] = registry_id;
+    body["repositoryName"] = u->repository;
+    body["uploadId"] = u->upload_id;
+    body["lastValidByteReceived"] = static_cast<std::int64_t>(u->size) - 1;
   }
   if (r.status >= 500) spdlog::error("ECR request {} failed: {}", request_id, e.message);
   r.body = body.dump();
@@ -97,19 +53,23 @@ ecr_api::ecr_api(registry& reg, const auth::credential_store& credentials, const
 std::unique_ptr<http::exchange> ecr_api::exchange() const {
   return std::make_unique<http::buffered_exchange>(
       settings_.max_json_body, [this](http::request& req) { return handle(req); },
-      [] {
-        http::response r = error_response(make_error(errc::malformed_request, "Request body too large"), new_upload_id());
+      [this] {
+        http::response r = error_response(make_error(errc::malformed_request, "Request body too large"),
+                                          new_upload_id(), settings_.account_id);
         r.status = 413;
         return r;
       },
       true,
-      [] { return error_response(make_error(errc::malformed_request, "Malformed HTTP request body"), new_upload_id()); });
+      [this] {
+        return error_response(make_error(errc::malformed_request, "Malformed HTTP request body"), new_upload_id(),
+                              settings_.account_id);
+      });
 }
 
 http::response ecr_api::handle(const http::request& req) const {
   const auto request_id = new_upload_id();
   const auto now = clock_.now_seconds();
-  auto fail = [&](const error& e) { return error_response(e, request_id); };
+  auto fail = [&](const error& e) { return error_response(e, request_id, settings_.account_id); };
 
   auto target = std::string(req.header("X-Amz-Target").value_or(""));
   auto op = target.starts_with(target_prefix) ? target.substr(target_prefix.size()) : std::string();

@@ -238,12 +238,12 @@ result<json> put_image(call_context& ctx, const json& in) {
   if (!pushed) {
     auto e = pushed.take_error();
     if (e.code == errc::manifest_blob_unknown) {
-      return make_error(errc::layers_not_found, "Layers with digests ['" + e.detail + "'] required for pushing image "
+      return make_error(errc::layers_not_found, "Layers with digests ['" + std::get<digest_detail>(e.detail).digest + "'] required for pushing image "
                                                 "into repository with name '" + repo + "' in the registry with id '" +
                                                 ctx.settings.account_id + "' do not exist");
     }
     if (e.code == errc::referenced_images_not_found) {
-      return make_error(errc::referenced_images_not_found, "Manifests with digests ['" + e.detail +
+      return make_error(errc::referenced_images_not_found, "Manifests with digests ['" + std::get<digest_detail>(e.detail).digest +
                                                                "'] referenced by the image do not exist in the repository");
     }
     if (e.code == errc::manifest_invalid || e.code == errc::manifest_too_large) {

@@ -64,9 +64,7 @@ result<json> upload_layer_part(call_context& ctx, const json& in) {
   auto blob = auth::base64_decode(str(in, "layerPartBlob"));
   if (!blob) return invalid_parameter("Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'must be base64'");
   auto part_error = [&](std::int64_t last_valid, const std::string& why) {
-    auto extra = upload_ids(ctx, repo, id);
-    extra["lastValidByteReceived"] = last_valid;
-    return make_error(errc::invalid_layer_part, why, extra.dump());
+    return make_error(errc::invalid_layer_part, why, upload_detail{repo, id, static_cast<std::uint64_t>(last_valid + 1)});
   };
   auto status = ctx.reg.get_upload(repo, id);
   if (!status) return upload_not_found(ctx, repo, id);

@@ -1,7 +1,7 @@
 // CreateRepository, DescribeRepositories, DeleteRepository, PutImageTagMutability,
 // PutImageScanningConfiguration, TagResource, UntagResource, ListTagsForResource.
 #include "operations.hpp"
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 
 namespace berth::ecr {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::ecr {
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "berth/registry/json_depth.hpp"
+#include "berth/core/json_depth.hpp"
 #include "berth/registry/repository_catalog.hpp"
 
 namespace berth::lifecycle {

@@ -252,19 +252,19 @@ result<void> sqlite_meta_index::put_manifest(const manifest_write& m) {
   for (const auto& b : m.blob_refs) {
     auto s = db.prepare("SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?");
     s.bind(1, *rid).bind(2, b);
-    if (!s.step()) return make_error(errc::manifest_blob_unknown, "blob unknown to registry: " + b, b);
+    if (!s.step()) return make_error(errc::manifest_blob_unknown, "blob unknown to registry: " + b, digest_detail{b});
   }
   std::int64_t image_size = m.image_size;
   for (const auto& c : m.manifest_refs) {
     auto s = db.prepare("SELECT image_size FROM manifests WHERE repository_id = ? AND digest = ?");
     s.bind(1, *rid).bind(2, c);
-    if (!s.step()) return make_error(errc::referenced_images_not_found, "manifest unknown to registry: " + c, c);
+    if (!s.step()) return make_error(errc::referenced_images_not_found, "manifest unknown to registry: " + c, digest_detail{c});
     if (m.image_size_from_children) image_size = std::max(image_size, s.int64(0));
   }
   for (const auto& t : m.immutable_tags) {
     auto s = db.prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
     s.bind(1, *rid).bind(2, t);
-    if (s.step() && s.text(0) != m.digest) return make_error(errc::tag_immutable, t, t);
+    if (s.step() && s.text(0) != m.digest) return make_error(errc::tag_immutable, t, tag_detail{t});
   }
   {
     // Re-pushing identical bytes keeps the original push time.

@@ -1,6 +1,6 @@
 #include "berth/oci/path_router.hpp"
 
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 
 namespace berth::oci {
 namespace {

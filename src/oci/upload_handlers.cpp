@@ -27,7 +27,8 @@ http::response upload_error(const error& e, const std::string& name, const std::
   auto r = error_response(e);
   if (e.code == errc::upload_out_of_order) {
     // The client learns where the session really ends and may continue from there.
-    std::uint64_t size = std::stoull(e.detail.empty() ? "0" : e.detail);
+    const auto* where = std::get_if<upload_detail>(&e.detail);
+    const std::uint64_t size = where ? where->size : 0;
     r.headers.add("Location", upload_location(name, id));
     r.headers.add("Range", range_value(size));
     r.headers.add("Docker-Upload-UUID", id);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <type_traits>
+
 namespace berth::oci {
 
 wire_code wire_code_for(errc e) {
@@ -58,6 +60,8 @@ wire_code wire_code_for(errc e) {
     case errc::lifecycle_policy_not_found:
     case errc::lifecycle_preview_not_found:
     case errc::lifecycle_preview_in_progress: return {"UNSUPPORTED", 400};
+    case errc::busy: return {"TOOMANYREQUESTS", 429};
+    case errc::unavailable: return {"UNAVAILABLE", 503};
   }
   return {"UNKNOWN", 500};
 }
@@ -65,10 +69,18 @@ wire_code wire_code_for(errc e) {
 http::response error_response(const error& e) {
   auto wc = wire_code_for(e.code);
   nlohmann::json item = {{"code", wc.code}, {"message", e.message.empty() ? std::string(wc.code) : e.message}};
-  if (!e.detail.empty()) {
-    auto d = nlohmann::json::parse(e.detail, nullptr, false);
-    item["detail"] = d.is_discarded() ? nlohmann::json(e.detail) : d;
-  }
+  std::visit(
+      [&](const auto& d) {
+        using T = std::decay_t<decltype(d)>;
+        if constexpr (std::is_same_v<T, digest_detail>) {
+          item["detail"] = d.digest;
+        } else if constexpr (std::is_same_v<T, upload_detail>) {
+          item["detail"] = d.size;
+        } else if constexpr (std::is_same_v<T, tag_detail>) {
+          item["detail"] = d.tag;
+        }
+      },
+      e.detail);
   http::response r;
   r.status = wc.status;
   r.headers.add("Content-Type", "application/json; charset=utf-8");

@@ -1,6 +1,6 @@
 #include <nlohmann/json.hpp>
 
-#include "berth/registry/json_depth.hpp"
+#include "berth/core/json_depth.hpp"
 #include "berth/registry/manifest.hpp"
 
 namespace berth {

@@ -31,7 +31,7 @@ result<std::uint64_t> registry::blob_size(const std::string& repo, const digest&
   if (!size) return size.take_error();
   if (!*size) {
     if (auto r = require_repository(repo); !r) return r.take_error();
-    return make_error(errc::blob_unknown, "blob unknown to registry", "\"" + d.str() + "\"");
+    return make_error(errc::blob_unknown, "blob unknown to registry", digest_detail{d.str()});
   }
   return static_cast<std::uint64_t>(**size);
 }
@@ -115,7 +115,7 @@ result<std::unique_ptr<upload_writer>> registry::resume_upload(const std::string
   if (!size) return size.take_error();
   if (content_range && content_range->first != *size) {
     return make_error(errc::upload_out_of_order, "chunk does not start at the end of the upload",
-                      std::to_string(*size));
+                      upload_detail{repo, id, *size});
   }
   // Bring the running hash up to the file's end (after a restart, or after a failed write).
   if (!progress->running || progress->hashed_bytes != *size || progress->running->algorithm() != algorithm) {
@@ -170,7 +170,7 @@ result<void> registry::complete_upload(std::unique_ptr<upload_writer> writer, co
   if (actual != expected) {
     discard();
     return make_error(errc::digest_invalid, "provided digest did not match uploaded content",
-                      "\"" + expected.str() + "\"");
+                      digest_detail{expected.str()});
   }
   const auto size = writer->size();
   // Bytes durable first (fsync, no lock held); then, inside the metadata transaction, the rename that
@@ -285,7 +285,7 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
   if (const auto* want = std::get_if<digest>(&ref)) {
     d = digest_of(bytes, want->algorithm());
     if (d != *want) {
-      return make_error(errc::digest_invalid, "manifest digest does not match its content", "\"" + want->str() + "\"");
+      return make_error(errc::digest_invalid, "manifest digest does not match its content", digest_detail{want->str()});
     }
   } else {
     d = digest_of(bytes);
@@ -333,7 +333,7 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
   if (auto r = meta_.put_manifest(w); !r) {
     if (r.error_value().code == errc::tag_immutable) {
       return make_error(errc::tag_immutable,
-                        "The image tag '" + r.error_value().detail + "' already exists in the '" + repo +
+                        "The image tag '" + std::get<tag_detail>(r.error_value().detail).tag + "' already exists in the '" + repo +
                             "' repository and cannot be overwritten because the tag is immutable.");
     }
     if (r.error_value().code == errc::name_unknown) return repositories_.repository_not_found(repo);

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 
 namespace berth::storage {
 namespace fs = std::filesystem;

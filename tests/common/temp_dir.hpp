@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "berth/registry/clock.hpp"
+#include "berth/core/clock.hpp"
 
 namespace berth::testing_support {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "berth/registry/byte_range.hpp"
+#include "berth/core/byte_range.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::uint64_t blob_size = 0;

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string s(reinterpret_cast<const char*>(data), size);

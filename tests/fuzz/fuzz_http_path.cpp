@@ -5,7 +5,7 @@
 
 #include "berth/http/message.hpp"
 #include "berth/oci/path_router.hpp"
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string target(reinterpret_cast<const char*>(data), size);

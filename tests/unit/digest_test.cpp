@@ -1,4 +1,4 @@
-#include "berth/registry/digest.hpp"
+#include "berth/core/digest.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "berth/auth/identity.hpp"
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::auth {
 

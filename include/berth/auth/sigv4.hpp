@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "berth/auth/identity.hpp"
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::auth {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "berth/config/config.hpp"
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::cli {
 

@@ -7,7 +7,7 @@
 #include <vector>
 #include <string>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::config {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::lifecycle {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::meta {
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::meta {
 

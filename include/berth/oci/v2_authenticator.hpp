@@ -9,7 +9,7 @@
 #include "berth/auth/login_token.hpp"
 #include "berth/http/message.hpp"
 #include "berth/oci/path_router.hpp"
-#include "berth/registry/clock.hpp"
+#include "berth/core/clock.hpp"
 
 namespace berth::oci {
 

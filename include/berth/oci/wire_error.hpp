@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "berth/http/message.hpp"
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth::oci {
 

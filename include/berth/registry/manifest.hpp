@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "berth/registry/digest.hpp"
+#include "berth/core/digest.hpp"
 
 namespace berth {
 

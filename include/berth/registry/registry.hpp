@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "berth/meta/meta_index.hpp"
-#include "berth/registry/byte_range.hpp"
-#include "berth/registry/clock.hpp"
+#include "berth/core/byte_range.hpp"
+#include "berth/core/clock.hpp"
 #include "berth/registry/manifest.hpp"
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 #include "berth/registry/repository_catalog.hpp"
 #include "berth/registry/upload_writer.hpp"
 #include "berth/storage/blob_store.hpp"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "berth/meta/meta_index.hpp"
-#include "berth/registry/clock.hpp"
+#include "berth/core/clock.hpp"
 
 namespace berth {
 

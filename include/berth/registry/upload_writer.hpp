@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-#include "berth/registry/digest.hpp"
+#include "berth/core/digest.hpp"
 #include "berth/storage/direct_appender.hpp"
 #include "berth/storage/disk_io_pool.hpp"
 #include "berth/storage/file_handle.hpp"

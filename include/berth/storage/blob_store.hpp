@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "berth/registry/digest.hpp"
+#include "berth/core/digest.hpp"
 #include "berth/storage/file_handle.hpp"
 
 namespace berth::storage {

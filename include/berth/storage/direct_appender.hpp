@@ -16,7 +16,7 @@
 #include <optional>
 #include <span>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 #include "berth/storage/disk_io_pool.hpp"
 #include "berth/storage/file_handle.hpp"
 

@@ -1,6 +1,8 @@
-// Domain errors: what went wrong in registry terms. Each API adapter maps an errc to its wire error.
+// Errors as values: what went wrong in registry terms, with a typed payload. Each API adapter maps
+// every errc to its wire error explicitly (oci/wire_error.cpp, ecr/exception_table.cpp).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -62,17 +64,37 @@ enum class errc {
   lifecycle_policy_not_found,
   lifecycle_preview_not_found,
   lifecycle_preview_in_progress,
+  // Backends: a step that lost a race with garbage collection of the same blob; the domain retries.
+  busy,
+  unavailable,  // a backend (database, object store) cannot be reached right now
 };
 
 const char* to_string(errc code);
 
+// What an error is about, when a client needs more than the message.
+struct digest_detail {
+  std::string digest;  // the blob or manifest the error names
+  friend bool operator==(const digest_detail&, const digest_detail&) = default;
+};
+struct upload_detail {
+  std::string repository;
+  std::string upload_id;
+  std::uint64_t size = 0;  // the bytes the upload session really holds: the client continues from here
+  friend bool operator==(const upload_detail&, const upload_detail&) = default;
+};
+struct tag_detail {
+  std::string tag;
+  friend bool operator==(const tag_detail&, const tag_detail&) = default;
+};
+using error_detail = std::variant<std::monostate, digest_detail, upload_detail, tag_detail>;
+
 struct error {
   errc code = errc::internal;
   std::string message;
-  std::string detail;  // optional JSON text for the wire "detail" field
+  error_detail detail;
 };
 
-inline error make_error(errc code, std::string message = {}, std::string detail = {}) {
+inline error make_error(errc code, std::string message = {}, error_detail detail = {}) {
   return error{code, std::move(message), std::move(detail)};
 }
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <variant>
 
-#include "berth/registry/digest.hpp"
+#include "berth/core/digest.hpp"
 
 namespace berth {
 

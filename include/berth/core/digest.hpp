@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth {
 

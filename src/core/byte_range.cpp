@@ -1,4 +1,4 @@
-#include "berth/registry/byte_range.hpp"
+#include "berth/core/byte_range.hpp"
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#include "berth/registry/names.hpp"
+#include "berth/core/names.hpp"
 
 #include <openssl/rand.h>
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth {
 

@@ -1,4 +1,4 @@
-#include "berth/registry/error.hpp"
+#include "berth/core/error.hpp"
 
 namespace berth {
 
@@ -56,6 +56,8 @@ const char* to_string(errc code) {
     case errc::lifecycle_policy_not_found: return "lifecycle_policy_not_found";
     case errc::lifecycle_preview_not_found: return "lifecycle_preview_not_found";
     case errc::lifecycle_preview_in_progress: return "lifecycle_preview_in_progress";
+    case errc::busy: return "busy";
+    case errc::unavailable: return "unavailable";
   }
   return "internal";
 }
