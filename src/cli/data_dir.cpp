@@ -1,25 +1,47 @@
 #include "berth/cli/data_dir.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
+
+#include "berth/meta/sqlite_metadata.hpp"
 
 namespace berth::cli {
 
-result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg) {
+data_dir::~data_dir() {
+  if (lock_fd >= 0) ::close(lock_fd);
+}
+
+result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, bool exclusive) {
   std::filesystem::path path = cfg.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return make_error(errc::internal, "cannot create data directory '" + path.string() + "': " + ec.message());
   auto d = std::make_unique<data_dir>();
-  auto blobs = storage::filesystem_blob_store::open(path);
-  if (!blobs) return blobs.take_error();
-  d->blobs = std::move(blobs).value();
-  auto meta = meta::sqlite_meta_index::open(path / "berth.db");
+  if (exclusive) {
+    // One server per data directory: SQLite's writer and the upload claims live in its process.
+    d->lock_fd = ::open((path / "berth.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0) return make_error(errc::internal, "data directory '" + path.string() + "' is not writable");
+    if (::flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return make_error(errc::internal, "data directory '" + path.string() + "' is in use by another berth process");
+    }
+    d->duty_holder = "server of " + std::filesystem::absolute(path).string();
+  } else {
+    d->duty_holder = "berth-" + new_upload_id();
+  }
+  auto storage = storage::open_filesystem_storage(path);
+  if (!storage) return storage.take_error();
+  d->storage = std::move(storage).value();
+  auto meta = meta::open_sqlite_metadata(path / "berth.db");
   if (!meta) return make_error(errc::internal, "metadata: " + meta.error_value().message);
   d->meta = std::move(meta).value();
   d->repositories = std::make_unique<repository_catalog>(*d->meta, d->clk, cfg.account_id);
-  d->reg = std::make_unique<registry>(*d->blobs, *d->meta, *d->repositories, d->clk,
-                                      registry_options{cfg.upload_expiry_seconds,
-                                                       cfg.max_upload_sessions_per_repository});
+  d->reg =
+      std::make_unique<registry>(d->backends(), *d->repositories, d->clk,
+                                 registry_options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository});
+  d->lifecycle = std::make_unique<lifecycle_service>(*d->reg, d->backends());
   d->reg->recover();
   return d;
 }

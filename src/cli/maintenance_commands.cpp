@@ -6,9 +6,9 @@
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
 #include "berth/cli/flags.hpp"
-#include "berth/gc/fsck.hpp"
-#include "berth/gc/garbage_collector.hpp"
-#include "berth/lifecycle/lifecycle_runner.hpp"
+#include "berth/registry/consistency_check.hpp"
+#include "berth/registry/garbage_collector.hpp"
+#include "berth/registry/lifecycle_service.hpp"
 
 namespace berth::cli {
 namespace {
@@ -49,10 +49,11 @@ int gc_command(const std::vector<std::string>& args) {
   auto flags = parse_flags(args, {"data-dir", "config", "grace"}, {"dry-run", "delete-untagged"}, "gc");
   if (!flags) return fail(flags.error_value().message);
   if (flags->help) {
-    std::cout << "Usage: berth gc [--data-dir DIR] [--config FILE] [--dry-run] [--grace SECONDS] [--delete-untagged]\n\n"
-                 "Removes blobs that no manifest references and that are older than the grace period (default:\n"
-                 "the config's gc.grace_seconds, 86400), and blob files left by a crash. With --delete-untagged\n"
-                 "(or gc.untagged: delete) also untagged images no index lists. Safe while berth serves.\n";
+    std::cout
+        << "Usage: berth gc [--data-dir DIR] [--config FILE] [--dry-run] [--grace SECONDS] [--delete-untagged]\n\n"
+           "Removes blobs that no manifest references and that are older than the grace period (default:\n"
+           "the config's gc.grace_seconds, 86400), and blob files left by a crash. With --delete-untagged\n"
+           "(or gc.untagged: delete) also untagged images no index lists. Safe while berth serves.\n";
     return 0;
   }
   auto dir = open_for(flags->values);
@@ -60,7 +61,7 @@ int gc_command(const std::vector<std::string>& args) {
   config::flag_map base;
   if (auto it = flags->values.find("config"); it != flags->values.end()) base["config"] = it->second;
   auto cfg = config::load(base);
-  gc::gc_options options{cfg ? cfg->gc_grace_seconds : 86400, cfg && cfg->gc_untagged == "delete", false};
+  gc_options options{cfg ? cfg->gc_grace_seconds : 86400, cfg && cfg->gc_untagged == "delete", false};
   if (auto it = flags->values.find("grace"); it != flags->values.end()) {
     try {
       options.grace_seconds = std::stoll(it->second);
@@ -70,7 +71,7 @@ int gc_command(const std::vector<std::string>& args) {
   }
   options.delete_untagged = options.delete_untagged || flags->values.count("delete-untagged");
   options.dry_run = flags->values.count("dry-run") > 0;
-  gc::garbage_collector collector(*(*dir)->reg);
+  garbage_collector collector(*(*dir)->reg, (*dir)->backends());
   auto report = collector.collect(options);
   const char* verb = options.dry_run ? "would remove" : "removed";
   for (const auto& i : report.images) std::printf("%s image %s\n", verb, i.c_str());
@@ -91,7 +92,7 @@ int fsck_command(const std::vector<std::string>& args) {
   }
   auto dir = open_for(flags->values);
   if (!dir) return fail(dir.error_value().message);
-  auto report = gc::check_consistency(*(*dir)->reg, flags->values.count("repair") > 0);
+  auto report = check_consistency((*dir)->backends(), flags->values.count("repair") > 0);
   for (const auto& p : report.problems) std::printf("problem: %s\n", p.c_str());
   for (const auto& q : report.quarantined) std::printf("quarantined: %s\n", q.c_str());
   std::printf("fsck: %zu blob(s), %zu reference(s) checked, %zu problem(s)\n", report.blobs_checked,
@@ -106,15 +107,15 @@ int lifecycle_command(const std::vector<std::string>& args) {
                  "schedule; --dry-run only reports what would be expired or archived, and why.\n";
     return args.empty() ? 2 : (args[0] == "--help" || args[0] == "-h" ? 0 : 2);
   }
-  auto flags = parse_flags({args.begin() + 1, args.end()}, {"data-dir", "config", "repository"}, {"dry-run"},
-                           "lifecycle run");
+  auto flags =
+      parse_flags({args.begin() + 1, args.end()}, {"data-dir", "config", "repository"}, {"dry-run"}, "lifecycle run");
   if (!flags) return fail(flags.error_value().message);
   if (flags->help) return lifecycle_command({});
   auto dir = open_for(flags->values);
   if (!dir) return fail(dir.error_value().message);
-  lifecycle::lifecycle_runner runner(*(*dir)->reg);
+  auto& runner = *(*dir)->lifecycle;
   bool dry = flags->values.count("dry-run") > 0;
-  std::vector<lifecycle::run_report> reports;
+  std::vector<lifecycle_run_report> reports;
   if (auto it = flags->values.find("repository"); it != flags->values.end()) {
     auto r = runner.run(it->second, dry);
     if (!r) return fail(r.error_value().message);
@@ -127,8 +128,9 @@ int lifecycle_command(const std::vector<std::string>& args) {
     for (const auto& a : r.actions) {
       std::string tags;
       for (const auto& t : a.tags) tags += (tags.empty() ? "" : ",") + t;
-      std::printf("%s %s %s@%s [%s] rule %lld\n", dry ? "would" : "did", a.what.action == "EXPIRE" ? "expire" : "archive",
-                  r.repository.c_str(), a.what.digest.c_str(), tags.c_str(), static_cast<long long>(a.what.rule_priority));
+      std::printf("%s %s %s@%s [%s] rule %lld\n", dry ? "would" : "did",
+                  a.what.action == "EXPIRE" ? "expire" : "archive", r.repository.c_str(), a.what.digest.c_str(),
+                  tags.c_str(), static_cast<long long>(a.what.rule_priority));
     }
     total += dry ? r.actions.size() : r.applied;
   }
@@ -148,7 +150,7 @@ int usage_command(const std::vector<std::string>& args) {
   }
   auto dir = open_for(flags->values);
   if (!dir) return fail(dir.error_value().message);
-  auto rows = (*dir)->meta->usage();
+  auto rows = storage_usage((*dir)->backends());
   if (!rows) return fail(rows.error_value().message);
   std::printf("%-50s %8s %8s %14s\n", "REPOSITORY", "IMAGES", "TAGS", "BYTES");
   for (const auto& r : *rows) {

@@ -1,9 +1,6 @@
 // berth serve: opens the data directory and serves the registry until SIGINT/SIGTERM.
-#include <fcntl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -15,12 +12,11 @@
 #include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
 #include "berth/config/config.hpp"
-#include "berth/gc/garbage_collector.hpp"
 #include "berth/http/server.hpp"
-#include "berth/lifecycle/lifecycle_runner.hpp"
 #include "berth/oci/v2_handler.hpp"
+#include "berth/registry/duty_roster.hpp"
+#include "berth/registry/garbage_collector.hpp"
 #include "berth/registry/registry.hpp"
-#include "berth/storage/direct_appender.hpp"
 
 namespace berth::cli {
 namespace {
@@ -75,18 +71,7 @@ int serve_command(const std::vector<std::string>& args) {
   configure_logging(cfg.log_format, cfg.log_level);
 
   std::filesystem::path data_dir = cfg.data_dir;
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) return fail("cannot create data directory '" + data_dir.string() + "': " + ec.message());
-
-  // One server per data directory: two would race on the same files.
-  int lock_fd = ::open((data_dir / "berth.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) return fail("data directory '" + data_dir.string() + "' is not writable");
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    return fail("data directory '" + data_dir.string() + "' is in use by another berth process");
-  }
-
-  auto opened = open_data_dir(cfg);
+  auto opened = open_data_dir(cfg, true);
   if (!opened) return fail(opened.error_value().message);
   auto& reg = *(*opened)->reg;
   auto& clk = (*opened)->clk;
@@ -124,7 +109,7 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.scheme = scheme;
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
-  ecr::ecr_api ecr(reg, identities, tokens, blob_urls, clk, ecr_cfg);
+  ecr::ecr_api ecr(reg, *(*opened)->lifecycle, identities, tokens, blob_urls, clk, ecr_cfg);
   api_router router(v2, ecr);
 
   auto addr = config::parse_listen(cfg.listen);
@@ -154,38 +139,48 @@ int serve_command(const std::vector<std::string>& args) {
                  root.secret_access_key.c_str());
   }
 
-  srv.every(std::chrono::minutes(10), [&reg] {
-    if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
+  // Duties one server does at a time (leases in the metadata); each lease outlasts the interval
+  // between runs, so its holder keeps it while alive.
+  duty_roster duties((*opened)->meta->leases(), clk, (*opened)->duty_holder);
+  srv.every(std::chrono::minutes(10), [&reg, &duties] {
+    duties.run("upload-expiry", 30 * 60, [&reg] {
+      if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
+    });
   });
   srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
+  srv.every(std::chrono::seconds(30), [&reg] { reg.renew_upload_claims(); });
   // Give the memory of past bursts (many concurrent uploads, listing walks) back to the system once
   // the server has been idle for a second: not while busy, where freed pages would be faulted
   // straight back in.
   srv.every(std::chrono::seconds(1), [&srv, &reg, seen = std::uint64_t{0}, trimmed = std::uint64_t{0}]() mutable {
     auto now = srv.requests_started();
     if (now == seen && now != trimmed && srv.requests_in_progress() == 0) {
-      reg.meta().release_memory();
-      storage::direct_appender::release_cached_buffers();
+      reg.release_memory();
       ::malloc_trim(0);
       trimmed = now;
     }
     seen = now;
   });
-  lifecycle::lifecycle_runner lifecycle_runs(reg);
+  auto& lifecycle_runs = *(*opened)->lifecycle;
   if (cfg.lifecycle_interval_seconds > 0) {
     srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds),
-              [&lifecycle_runs] { lifecycle_runs.run_all(false); });
+              [&lifecycle_runs, &duties, lease = 2 * cfg.lifecycle_interval_seconds] {
+                duties.run("lifecycle", lease, [&lifecycle_runs] { lifecycle_runs.run_all(false); });
+              });
   }
-  gc::garbage_collector collector(reg);
+  garbage_collector collector(reg, (*opened)->backends());
   if (cfg.gc_interval_seconds > 0) {
-    gc::gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
-    srv.every(std::chrono::seconds(cfg.gc_interval_seconds), [&collector, gc_opts] { collector.collect(gc_opts); });
+    gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
+    srv.every(std::chrono::seconds(cfg.gc_interval_seconds),
+              [&collector, &duties, gc_opts, lease = 2 * cfg.gc_interval_seconds] {
+                duties.run("gc", lease, [&collector, &gc_opts] { collector.collect(gc_opts); });
+              });
   }
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
   srv.run();
   reg.flush_pulls();
-  ::close(lock_fd);
+  duties.release_all();
   return 0;
 }
 

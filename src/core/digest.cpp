@@ -1,15 +1,12 @@
 #include "berth/core/digest.hpp"
 
-#include <openssl/evp.h>
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
-#include <stdexcept>
+#include <cstring>
 
 namespace berth {
 namespace {
-
-const EVP_MD* md_for(digest_algorithm algorithm) {
-  return algorithm == digest_algorithm::sha512 ? EVP_sha512() : EVP_sha256();
-}
 
 bool is_lower_hex(std::string_view s) {
   for (char c : s) {
@@ -44,9 +41,7 @@ result<digest> digest::parse(std::string_view text) {
   return digest(a, std::string(hex));
 }
 
-std::string_view digest::algorithm_name() const {
-  return algorithm_ == digest_algorithm::sha512 ? "sha512" : "sha256";
-}
+std::string_view digest::algorithm_name() const { return algorithm_ == digest_algorithm::sha512 ? "sha512" : "sha256"; }
 
 std::string digest::str() const {
   std::string s(algorithm_name());
@@ -55,51 +50,151 @@ std::string digest::str() const {
   return s;
 }
 
-struct hasher::context {
-  EVP_MD_CTX* ctx = nullptr;
-  ~context() { EVP_MD_CTX_free(ctx); }
-};
+// The low-level digest API is deprecated in OpenSSL 3.0 but present: it is what OpenSSL's default
+// provider runs underneath EVP (providers/implementations/digests/sha2_prov.c), with the same
+// accelerated block functions, and unlike an EVP context its state is a plain struct.
+static_assert(sizeof(SHA256_CTX) <= 224 && sizeof(SHA512_CTX) <= 224);
+static_assert(alignof(SHA256_CTX) <= 8 && alignof(SHA512_CTX) <= 8);
 
-hasher::hasher(digest_algorithm algorithm) : algorithm_(algorithm), ctx_(std::make_unique<context>()) {
-  ctx_->ctx = EVP_MD_CTX_new();
-  if (ctx_->ctx == nullptr || EVP_DigestInit_ex(ctx_->ctx, md_for(algorithm), nullptr) != 1) {
-    throw std::runtime_error("EVP_DigestInit_ex failed");
-  }
+namespace {
+
+SHA256_CTX* as256(unsigned char* p) { return reinterpret_cast<SHA256_CTX*>(p); }
+const SHA256_CTX* as256(const unsigned char* p) { return reinterpret_cast<const SHA256_CTX*>(p); }
+SHA512_CTX* as512(unsigned char* p) { return reinterpret_cast<SHA512_CTX*>(p); }
+const SHA512_CTX* as512(const unsigned char* p) { return reinterpret_cast<const SHA512_CTX*>(p); }
+
+constexpr unsigned char state_format = 1;
+
+template <class T>
+void put_be(std::string& out, T v) {
+  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-hasher::~hasher() = default;
-hasher::hasher(hasher&&) noexcept = default;
-hasher& hasher::operator=(hasher&&) noexcept = default;
-
-hasher::hasher(const hasher& other) : algorithm_(other.algorithm_), ctx_(std::make_unique<context>()) {
-  ctx_->ctx = EVP_MD_CTX_new();
-  if (ctx_->ctx == nullptr || EVP_MD_CTX_copy_ex(ctx_->ctx, other.ctx_->ctx) != 1) {
-    throw std::runtime_error("EVP_MD_CTX_copy_ex failed");
-  }
+template <class T>
+bool get_be(std::string_view& in, T& v) {
+  if (in.size() < sizeof(T)) return false;
+  v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>((v << 8) | static_cast<unsigned char>(in[i]));
+  in.remove_prefix(sizeof(T));
+  return true;
 }
 
-hasher& hasher::operator=(const hasher& other) {
-  if (this != &other) *this = hasher(other);
-  return *this;
+std::string to_hex(const unsigned char* md, std::size_t len) {
+  static constexpr char hexdigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(len * 2);
+  for (std::size_t i = 0; i < len; ++i) {
+    hex.push_back(hexdigits[md[i] >> 4]);
+    hex.push_back(hexdigits[md[i] & 0xf]);
+  }
+  return hex;
+}
+
+}  // namespace
+
+hasher::hasher(digest_algorithm algorithm) : algorithm_(algorithm), ctx_{} {
+  if (algorithm_ == digest_algorithm::sha512) {
+    SHA512_Init(as512(ctx_));
+  } else {
+    SHA256_Init(as256(ctx_));
+  }
 }
 
 void hasher::update(const void* data, std::size_t size) {
-  if (size > 0) EVP_DigestUpdate(ctx_->ctx, data, size);
+  if (size == 0) return;
+  if (algorithm_ == digest_algorithm::sha512) {
+    SHA512_Update(as512(ctx_), data, size);
+  } else {
+    SHA256_Update(as256(ctx_), data, size);
+  }
 }
 
 digest hasher::peek() const {
   hasher copy(*this);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(copy.ctx_->ctx, md, &len);
-  static constexpr char hexdigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(hexdigits[md[i] >> 4]);
-    hex.push_back(hexdigits[md[i] & 0xf]);
+  unsigned char md[SHA512_DIGEST_LENGTH];
+  if (algorithm_ == digest_algorithm::sha512) {
+    SHA512_Final(md, as512(copy.ctx_));
+    return digest(algorithm_, to_hex(md, SHA512_DIGEST_LENGTH));
   }
-  return digest(algorithm_, std::move(hex));
+  SHA256_Final(md, as256(copy.ctx_));
+  return digest(algorithm_, to_hex(md, SHA256_DIGEST_LENGTH));
+}
+
+std::uint64_t hasher::bytes_hashed() const {
+  if (algorithm_ == digest_algorithm::sha512) {
+    const auto* c = as512(ctx_);
+    return (static_cast<std::uint64_t>(c->Nh) << 61) | (c->Nl >> 3);
+  }
+  const auto* c = as256(ctx_);
+  return ((static_cast<std::uint64_t>(c->Nh) << 32) | c->Nl) >> 3;
+}
+
+std::string hasher::export_state() const {
+  std::string out;
+  out.push_back(static_cast<char>(state_format));
+  if (algorithm_ == digest_algorithm::sha512) {
+    const auto* c = as512(ctx_);
+    out.push_back(2);
+    for (auto h : c->h) put_be<std::uint64_t>(out, h);
+    put_be<std::uint64_t>(out, c->Nl);
+    put_be<std::uint64_t>(out, c->Nh);
+    put_be<std::uint32_t>(out, c->num);
+    out.append(reinterpret_cast<const char*>(c->u.p), c->num);
+  } else {
+    const auto* c = as256(ctx_);
+    out.push_back(1);
+    for (auto h : c->h) put_be<std::uint32_t>(out, h);
+    put_be<std::uint32_t>(out, c->Nl);
+    put_be<std::uint32_t>(out, c->Nh);
+    put_be<std::uint32_t>(out, c->num);
+    // The partial block is kept as bytes in `data` (md32_common.h copies input into it as is).
+    out.append(reinterpret_cast<const char*>(c->data), c->num);
+  }
+  return out;
+}
+
+result<hasher> hasher::import_state(std::string_view in) {
+  auto bad = [] { return make_error(errc::internal, "not a hash state"); };
+  if (in.size() < 2 || static_cast<unsigned char>(in[0]) != state_format) return bad();
+  const auto kind = static_cast<unsigned char>(in[1]);
+  in.remove_prefix(2);
+  if (kind == 2) {
+    hasher h(digest_algorithm::sha512);
+    auto* c = as512(h.ctx_);
+    std::uint64_t nl = 0, nh = 0;
+    std::uint32_t num = 0;
+    for (auto& v : c->h) {
+      std::uint64_t x = 0;
+      if (!get_be(in, x)) return bad();
+      v = x;
+    }
+    if (!get_be(in, nl) || !get_be(in, nh) || !get_be(in, num)) return bad();
+    // The partial block is what the bit count says is left over, and nothing else follows.
+    if (num >= SHA512_CBLOCK || (nl >> 3) % SHA512_CBLOCK != num || in.size() != num) return bad();
+    c->Nl = nl;
+    c->Nh = nh;
+    c->num = num;
+    std::memcpy(c->u.p, in.data(), num);
+    return h;
+  }
+  if (kind == 1) {
+    hasher h(digest_algorithm::sha256);
+    auto* c = as256(h.ctx_);
+    std::uint32_t nl = 0, nh = 0, num = 0;
+    for (auto& v : c->h) {
+      std::uint32_t x = 0;
+      if (!get_be(in, x)) return bad();
+      v = x;
+    }
+    if (!get_be(in, nl) || !get_be(in, nh) || !get_be(in, num)) return bad();
+    if (num >= SHA256_CBLOCK || (nl >> 3) % SHA256_CBLOCK != num || in.size() != num) return bad();
+    c->Nl = nl;
+    c->Nh = nh;
+    c->num = num;
+    std::memcpy(c->data, in.data(), num);
+    return h;
+  }
+  return bad();
 }
 
 digest digest_of(std::string_view bytes, digest_algorithm algorithm) {

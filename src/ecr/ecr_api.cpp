@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "berth/core/json_depth.hpp"
 #include "berth/http/simple_exchange.hpp"
 #include "exception_table.hpp"
-#include "berth/core/json_depth.hpp"
 #include "operations.hpp"
 #include "shape_validator.hpp"
 
@@ -40,9 +40,11 @@ http::response error_response(const error& e, const std::string& request_id, con
 
 }  // namespace
 
-ecr_api::ecr_api(registry& reg, const auth::credential_store& credentials, const auth::login_token_issuer& tokens,
-                 const auth::blob_url_signer& urls, const clock& clk, ecr_settings settings)
+ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_store& credentials,
+                 const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
+                 ecr_settings settings)
     : reg_(reg),
+      lifecycle_(lifecycle),
       credentials_(credentials),
       tokens_(tokens),
       urls_(urls),
@@ -110,15 +112,16 @@ http::response ecr_api::handle(const http::request& req) const {
     return fail(make_error(errc::unsupported_operation,
                            "Berth does not implement " + op + " yet; see docs/api-coverage.md for what it supports"));
   }
-  call_context ctx{reg_,
-                   reg_.repositories(),
-                   tokens_,
-                   urls_,
-                   settings_,
-                   caller,
-                   settings_.public_host.empty() ? std::string(req.header("Host").value_or("localhost"))
-                                                 : settings_.public_host,
-                   now};
+  call_context ctx{
+      reg_,
+      reg_.repositories(),
+      lifecycle_,
+      tokens_,
+      urls_,
+      settings_,
+      caller,
+      settings_.public_host.empty() ? std::string(req.header("Host").value_or("localhost")) : settings_.public_host,
+      now};
   result<json> out = make_error(errc::internal, "no result");
   try {
     out = it->second(ctx, input);

@@ -17,33 +17,7 @@ json failure(const json& id, const char* code, const std::string& reason) {
   return json{{"imageId", id}, {"failureCode", code}, {"failureReason", reason}};
 }
 
-bool status_matches(const json& in, const meta::image_row& img) {
-  auto status = in.contains("filter") ? str(in["filter"], "tagStatus", "ANY") : std::string("ANY");
-  if (status == "TAGGED") return !img.tags.empty();
-  if (status == "UNTAGGED") return img.tags.empty();
-  return true;
-}
-
-result<std::vector<meta::image_row>> images_of(call_context& ctx, const std::string& repo) {
-  auto rows = ctx.reg.meta().images(repo);
-  if (!rows && rows.error_value().code == errc::name_unknown) return ctx.repos.repository_not_found(repo);
-  return rows;
-}
-
-// Finds the image an imageId names (by digest, tag, or both consistently).
-const meta::image_row* find_image(const std::vector<meta::image_row>& images, const json& id) {
-  auto digest = str(id, "imageDigest");
-  auto tag = str(id, "imageTag");
-  for (const auto& img : images) {
-    if (!digest.empty() && img.digest != digest) continue;
-    if (!tag.empty() && std::find(img.tags.begin(), img.tags.end(), tag) == img.tags.end()) continue;
-    if (digest.empty() && tag.empty()) continue;
-    return &img;
-  }
-  return nullptr;
-}
-
-json image_detail(const call_context& ctx, const std::string& repo, const meta::image_row& img) {
+json image_detail(const call_context& ctx, const std::string& repo, const image_info& img) {
   json d = {{"registryId", ctx.settings.account_id},
             {"repositoryName", repo},
             {"imageDigest", img.digest},
@@ -63,64 +37,56 @@ json image_detail(const call_context& ctx, const std::string& repo, const meta::
 result<json> list_images(call_context& ctx, const json& in) {
   if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
   auto repo = str(in, "repositoryName");
-  auto images = images_of(ctx, repo);
-  if (!images) return images.take_error();
-  // One entry per digest+tag pair; untagged images as the digest alone. Keys sort as listed.
-  std::vector<std::pair<std::string, json>> entries;
-  for (const auto& img : *images) {
-    if (!status_matches(in, img)) continue;
-    if (img.tags.empty()) entries.emplace_back(img.digest + "\n", image_id_json(img.digest, ""));
-    for (const auto& t : img.tags) entries.emplace_back(img.digest + "\n" + t, image_id_json(img.digest, t));
-  }
+  auto after = read_next_token(in);
+  if (!after) return after.take_error();
+  // One entry per digest+tag pair; untagged images as the digest alone.
+  auto page = ctx.reg.image_ids(repo, filter_of(in), *after, page_size(in, 100));
+  if (!page) return page.take_error();
   json ids = json::array();
-  auto next = fill_page(in, 100, entries, [](const auto& e) { return e.first; },
-                        [&](const auto& e) { ids.push_back(e.second); });
-  if (!next) return next.take_error();
+  for (const auto& id : page->items) ids.push_back(image_id_json(id.digest, id.tag));
   json out = {{"imageIds", ids}};
-  if (!next->empty()) out["nextToken"] = *next;
+  if (!page->next.empty()) out["nextToken"] = next_token(page->next);
   return out;
 }
 
 result<json> describe_images(call_context& ctx, const json& in) {
   if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
   auto repo = str(in, "repositoryName");
-  auto images = images_of(ctx, repo);
-  if (!images) return images.take_error();
   json details = json::array();
   if (auto ids = in.find("imageIds"); ids != in.end() && ids->is_array()) {
+    if (auto r = ctx.repos.get(repo); !r) return r.take_error();
     if (in.contains("maxResults") || in.contains("nextToken")) {
-      return invalid_parameter("Invalid parameter at 'maxResults' failed to satisfy constraint: 'cannot be used with "
-                               "imageIds'");
+      return invalid_parameter(
+          "Invalid parameter at 'maxResults' failed to satisfy constraint: 'cannot be used with "
+          "imageIds'");
     }
     for (const auto& id : *ids) {
-      const auto* img = find_image(*images, id);
-      if (img == nullptr) {
-        return make_error(errc::image_not_found, "The image with imageId {imageDigest:'" + str(id, "imageDigest", "null") +
-                                                     "', imageTag:'" + str(id, "imageTag", "null") +
-                                                     "'} does not exist within the repository with name '" + repo +
-                                                     "' in the registry with id '" + ctx.settings.account_id + "'");
+      auto img = ctx.reg.find_image(repo, str(id, "imageDigest"), str(id, "imageTag"));
+      if (!img) return img.take_error();
+      if (!*img) {
+        return make_error(errc::image_not_found,
+                          "The image with imageId {imageDigest:'" + str(id, "imageDigest", "null") + "', imageTag:'" +
+                              str(id, "imageTag", "null") + "'} does not exist within the repository with name '" +
+                              repo + "' in the registry with id '" + ctx.settings.account_id + "'");
       }
-      details.push_back(image_detail(ctx, repo, *img));
+      details.push_back(image_detail(ctx, repo, **img));
     }
     return json{{"imageDetails", details}};
   }
-  std::vector<const meta::image_row*> matching;
-  for (const auto& img : *images) {
-    if (status_matches(in, img)) matching.push_back(&img);
-  }
-  auto next = fill_page(in, 100, matching, [](const auto* img) { return img->digest; },
-                        [&](const auto* img) { details.push_back(image_detail(ctx, repo, *img)); });
-  if (!next) return next.take_error();
+  auto after = read_next_token(in);
+  if (!after) return after.take_error();
+  auto page = ctx.reg.images(repo, filter_of(in), *after, page_size(in, 100));
+  if (!page) return page.take_error();
+  for (const auto& img : page->items) details.push_back(image_detail(ctx, repo, img));
   json out = {{"imageDetails", details}};
-  if (!next->empty()) out["nextToken"] = *next;
+  if (!page->next.empty()) out["nextToken"] = next_token(page->next);
   return out;
 }
 
 result<json> batch_get_image(call_context& ctx, const json& in) {
   if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
   auto repo = str(in, "repositoryName");
-  auto images = images_of(ctx, repo);
-  if (!images) return images.take_error();
+  if (auto r = ctx.repos.get(repo); !r) return r.take_error();
   std::vector<std::string> accepted;
   if (auto a = in.find("acceptedMediaTypes"); a != in.end() && a->is_array()) {
     for (const auto& t : *a) accepted.push_back(t.get<std::string>());
@@ -131,28 +97,31 @@ result<json> batch_get_image(call_context& ctx, const json& in) {
     auto digest = str(id, "imageDigest");
     auto tag = str(id, "imageTag");
     if (digest.empty() && tag.empty()) {
-      failures.push_back(failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
+      failures.push_back(
+          failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
       continue;
     }
-    const auto* img = find_image(*images, id);
-    if (img == nullptr) {
+    auto img = ctx.reg.find_image(repo, digest, tag);
+    if (!img) return img.take_error();
+    if (!*img) {
       failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
       continue;
     }
-    if (img->archived) {
+    if ((*img)->archived) {
       failures.push_back(failure(id, "ImageInaccessible", "The image is archived; restore it to STANDARD to pull it"));
       continue;
     }
-    if (!accepted.empty() && std::find(accepted.begin(), accepted.end(), img->media_type) == accepted.end()) {
-      failures.push_back(failure(id, "ImageNotFound",
-                                 "The image's manifest media type " + img->media_type + " is not in acceptedMediaTypes"));
+    const auto& type = (*img)->media_type;
+    if (!accepted.empty() && std::find(accepted.begin(), accepted.end(), type) == accepted.end()) {
+      failures.push_back(
+          failure(id, "ImageNotFound", "The image's manifest media type " + type + " is not in acceptedMediaTypes"));
       continue;
     }
-    auto m = ctx.reg.get_manifest(repo, *digest::parse(img->digest), true);
+    auto m = ctx.reg.get_manifest(repo, *digest::parse((*img)->digest), true);
     if (!m) return m.take_error();
     found.push_back({{"registryId", ctx.settings.account_id},
                      {"repositoryName", repo},
-                     {"imageId", image_id_json(img->digest, tag)},
+                     {"imageId", image_id_json((*img)->digest, tag)},
                      {"imageManifest", m->content},
                      {"imageManifestMediaType", m->media_type}});
   }
@@ -169,11 +138,14 @@ result<json> batch_delete_image(call_context& ctx, const json& in) {
     auto digest = str(id, "imageDigest");
     auto tag = str(id, "imageTag");
     if (digest.empty() && tag.empty()) {
-      failures.push_back(failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
+      failures.push_back(
+          failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
       continue;
     }
     if (!digest.empty() && !digest::parse(digest)) {
-      failures.push_back(failure(id, "InvalidImageDigest", "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"));
+      failures.push_back(
+          failure(id, "InvalidImageDigest",
+                  "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"));
       continue;
     }
     if (!tag.empty() && !is_valid_tag(tag)) {
@@ -186,7 +158,8 @@ result<json> batch_delete_image(call_context& ctx, const json& in) {
       if (code == errc::image_referenced_by_index) {
         failures.push_back(failure(id, "ImageReferencedByManifestList", removed.error_value().message));
       } else if (code == errc::image_digest_mismatch) {
-        failures.push_back(failure(id, "ImageTagDoesNotMatchDigest", "Invalid request parameters: image tag does not match digest"));
+        failures.push_back(
+            failure(id, "ImageTagDoesNotMatchDigest", "Invalid request parameters: image tag does not match digest"));
       } else if (code == errc::image_not_found) {
         failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
       } else {
@@ -208,46 +181,43 @@ result<json> put_image(call_context& ctx, const json& in) {
   auto tag = str(in, "imageTag");
   auto want = str(in, "imageDigest");
   if (!tag.empty() && !is_valid_tag(tag)) {
-    return invalid_parameter("Invalid parameter at 'imageTag' failed to satisfy constraint: 'must satisfy regular "
-                             "expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}''");
+    return invalid_parameter(
+        "Invalid parameter at 'imageTag' failed to satisfy constraint: 'must satisfy regular "
+        "expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}''");
   }
   digest actual = digest_of(manifest);
   if (!want.empty()) {
     auto d = digest::parse(want);
-    if (!d) return invalid_parameter("Invalid parameter at 'imageDigest' failed to satisfy constraint: 'invalid digest'");
+    if (!d)
+      return invalid_parameter("Invalid parameter at 'imageDigest' failed to satisfy constraint: 'invalid digest'");
     actual = digest_of(manifest, d->algorithm());
     if (actual != *d) {
-      return make_error(errc::image_digest_mismatch, "The provided digest " + want +
-                                                         " does not match the digest of the image manifest " +
-                                                         actual.str());
-    }
-  }
-  if (tag.empty()) {
-    auto existing = ctx.reg.meta().manifest_by_digest(repo, actual.str());
-    if (!existing) return existing.take_error();
-    if (*existing) {
-      return make_error(errc::image_already_exists, "Image with digest '" + actual.str() +
-                                                        "' already exists in the repository with name '" + repo +
-                                                        "' in registry with id '" + ctx.settings.account_id + "'");
+      return make_error(
+          errc::image_digest_mismatch,
+          "The provided digest " + want + " does not match the digest of the image manifest " + actual.str());
     }
   }
   put_manifest_options options;
-  options.reject_existing_tag = true;
+  options.reject_unchanged = true;
   reference ref = tag.empty() ? reference(actual) : reference(tag);
   auto pushed = ctx.reg.put_manifest(repo, ref, media_type, manifest, options);
   if (!pushed) {
     auto e = pushed.take_error();
     if (e.code == errc::manifest_blob_unknown) {
-      return make_error(errc::layers_not_found, "Layers with digests ['" + std::get<digest_detail>(e.detail).digest + "'] required for pushing image "
-                                                "into repository with name '" + repo + "' in the registry with id '" +
-                                                ctx.settings.account_id + "' do not exist");
+      return make_error(errc::layers_not_found, "Layers with digests ['" + std::get<digest_detail>(e.detail).digest +
+                                                    "'] required for pushing image "
+                                                    "into repository with name '" +
+                                                    repo + "' in the registry with id '" + ctx.settings.account_id +
+                                                    "' do not exist");
     }
     if (e.code == errc::referenced_images_not_found) {
-      return make_error(errc::referenced_images_not_found, "Manifests with digests ['" + std::get<digest_detail>(e.detail).digest +
-                                                               "'] referenced by the image do not exist in the repository");
+      return make_error(errc::referenced_images_not_found,
+                        "Manifests with digests ['" + std::get<digest_detail>(e.detail).digest +
+                            "'] referenced by the image do not exist in the repository");
     }
     if (e.code == errc::manifest_invalid || e.code == errc::manifest_too_large) {
-      return invalid_parameter("Invalid parameter at 'imageManifest' failed to satisfy constraint: '" + e.message + "'");
+      return invalid_parameter("Invalid parameter at 'imageManifest' failed to satisfy constraint: '" + e.message +
+                               "'");
     }
     return e;
   }

@@ -9,6 +9,7 @@
 #include "berth/auth/identity.hpp"
 #include "berth/auth/login_token.hpp"
 #include "berth/ecr/ecr_api.hpp"
+#include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
 
 namespace berth::ecr {
@@ -18,6 +19,7 @@ using json = nlohmann::json;
 struct call_context {
   registry& reg;
   repository_catalog& repos;
+  lifecycle_service& lifecycle;
   const auth::login_token_issuer& tokens;
   const auth::blob_url_signer& urls;
   const ecr_settings& settings;
@@ -48,8 +50,9 @@ std::string next_token(const std::string& last_key);
 result<std::string> read_next_token(const json& in);
 std::size_t page_size(const json& in, std::size_t fallback);
 
-// One page of items already in key order: those after the request's nextToken, at most
-// maxResults (default `fallback`). Returns the token of the next page, "" on the last.
+// One page of a small list already in key order (creation templates): those after the request's
+// nextToken, at most maxResults (default `fallback`). Returns the token of the next page, "" on the
+// last. Listings that can be large (images, repositories) are paged by the domain instead.
 template <class Items, class Key, class Emit>
 result<std::string> fill_page(const json& in, std::size_t fallback, const Items& items, Key key, Emit emit) {
   auto after = read_next_token(in);
@@ -67,6 +70,7 @@ result<std::string> fill_page(const json& in, std::size_t fallback, const Items&
   }
   return std::string();
 }
+image_filter filter_of(const json& in);
 error invalid_parameter(const std::string& message);
 
 }  // namespace berth::ecr

@@ -47,8 +47,10 @@ json repository_json(const call_context& ctx, const repository_info& r) {
 result<void> check_registry_id(const call_context& ctx, const json& in) {
   auto id = str(in, "registryId");
   if (!id.empty() && id != ctx.settings.account_id) {
-    return invalid_parameter("Invalid parameter at 'registryId' failed to satisfy constraint: 'must be the id of this "
-                             "registry (" + ctx.settings.account_id + ")'");
+    return invalid_parameter(
+        "Invalid parameter at 'registryId' failed to satisfy constraint: 'must be the id of this "
+        "registry (" +
+        ctx.settings.account_id + ")'");
   }
   return {};
 }
@@ -61,12 +63,20 @@ result<std::string> read_next_token(const json& in) {
   auto token = str(in, "nextToken");
   if (token.empty()) return std::string();
   auto decoded = auth::base64_decode(token);
-  if (!decoded) return invalid_parameter("Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
+  if (!decoded)
+    return invalid_parameter("Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
   auto j = json::parse(*decoded, nullptr, false);
   if (!j.is_object() || !j.contains("after") || !j["after"].is_string()) {
     return invalid_parameter("Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
   }
   return j["after"].get<std::string>();
+}
+
+image_filter filter_of(const json& in) {
+  auto status = in.contains("filter") ? str(in["filter"], "tagStatus", "ANY") : std::string("ANY");
+  if (status == "TAGGED") return image_filter::tagged;
+  if (status == "UNTAGGED") return image_filter::untagged;
+  return image_filter::any;
 }
 
 std::size_t page_size(const json& in, std::size_t fallback) {

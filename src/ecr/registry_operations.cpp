@@ -5,22 +5,19 @@
 namespace berth::ecr {
 namespace {
 
-constexpr const char* template_fields[] = {"prefix",
-                                           "description",
-                                           "encryptionConfiguration",
-                                           "resourceTags",
-                                           "imageTagMutability",
-                                           "imageTagMutabilityExclusionFilters",
-                                           "appliedFor",
-                                           "customRoleArn"};
+constexpr const char* template_fields[] = {"prefix",       "description",        "encryptionConfiguration",
+                                           "resourceTags", "imageTagMutability", "imageTagMutabilityExclusionFilters",
+                                           "appliedFor",   "customRoleArn"};
 
 result<json> get_authorization_token(call_context& ctx, const json& in) {
   std::size_t count = 1;
   if (auto ids = in.find("registryIds"); ids != in.end() && ids->is_array()) {
     for (const auto& id : *ids) {
       if (id != ctx.settings.account_id) {
-        return invalid_parameter("Invalid parameter at 'registryIds' failed to satisfy constraint: 'must name this "
-                                 "registry (" + ctx.settings.account_id + ")'");
+        return invalid_parameter(
+            "Invalid parameter at 'registryIds' failed to satisfy constraint: 'must name this "
+            "registry (" +
+            ctx.settings.account_id + ")'");
       }
     }
     count = ids->size();
@@ -50,7 +47,8 @@ result<json> put_account_setting(call_context& ctx, const json& in) {
   auto name = str(in, "name");
   auto value = str(in, "value");
   if (name == "BLOB_MOUNTING" && value != "ENABLED" && value != "DISABLED") {
-    return invalid_parameter("Invalid parameter at 'value' failed to satisfy constraint: 'must be ENABLED or DISABLED'");
+    return invalid_parameter(
+        "Invalid parameter at 'value' failed to satisfy constraint: 'must be ENABLED or DISABLED'");
   }
   if (name != "BLOB_MOUNTING") {
     return make_error(errc::unsupported_operation, "Berth supports only the BLOB_MOUNTING account setting");
@@ -59,7 +57,7 @@ result<json> put_account_setting(call_context& ctx, const json& in) {
   return json{{"name", name}, {"value", value}};
 }
 
-json template_json(const meta::template_row& row) {
+json template_json(const template_info& row) {
   auto doc = json::parse(row.document, nullptr, false);
   if (!doc.is_object()) doc = json::object();
   doc["prefix"] = row.prefix;
@@ -82,21 +80,15 @@ result<void> check_template(const json& doc) {
                      doc["imageTagMutabilityExclusionFilters"].is_array() &&
                      !doc["imageTagMutabilityExclusionFilters"].empty();
   if (with_exclusion != has_filters) {
-    return invalid_parameter("Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-                             "'required exactly with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'");
+    return invalid_parameter(
+        "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
+        "'required exactly with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'");
   }
   return {};
 }
 
-result<meta::template_row> find_template(call_context& ctx, const std::string& prefix) {
-  auto all = ctx.repos.templates();
-  if (!all) return all.take_error();
-  for (auto& t : *all) {
-    if (t.prefix == prefix) return t;
-  }
-  return make_error(errc::template_not_found, "The repository creation template with prefix '" + prefix +
-                                                  "' does not exist in the registry with id '" +
-                                                  ctx.settings.account_id + "'");
+result<template_info> find_template(call_context& ctx, const std::string& prefix) {
+  return ctx.repos.find_template(prefix);
 }
 
 result<json> create_template(call_context& ctx, const json& in) {
@@ -148,13 +140,14 @@ result<json> describe_templates(call_context& ctx, const json& in) {
   if (auto p = in.find("prefixes"); p != in.end() && p->is_array()) {
     for (const auto& x : *p) wanted.push_back(x.get<std::string>());
   }
-  std::vector<const meta::template_row*> selected;
+  std::vector<const template_info*> selected;
   for (const auto& t : *all) {
     if (wanted.empty() || std::find(wanted.begin(), wanted.end(), t.prefix) != wanted.end()) selected.push_back(&t);
   }
   json out_list = json::array();
-  auto next = fill_page(in, 100, selected, [](const auto* t) { return t->prefix; },
-                        [&](const auto* t) { out_list.push_back(template_json(*t)); });
+  auto next = fill_page(
+      in, 100, selected, [](const auto* t) { return t->prefix; },
+      [&](const auto* t) { out_list.push_back(template_json(*t)); });
   if (!next) return next.take_error();
   for (const auto& w : wanted) {
     bool found = false;

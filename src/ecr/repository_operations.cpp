@@ -1,13 +1,13 @@
 // CreateRepository, DescribeRepositories, DeleteRepository, PutImageTagMutability,
 // PutImageScanningConfiguration, TagResource, UntagResource, ListTagsForResource.
-#include "operations.hpp"
 #include "berth/core/names.hpp"
+#include "operations.hpp"
 
 namespace berth::ecr {
 namespace {
 
-result<meta::resource_tags> read_tags(const json& in, const char* key) {
-  meta::resource_tags tags;
+result<resource_tags> read_tags(const json& in, const char* key) {
+  resource_tags tags;
   auto it = in.find(key);
   if (it == in.end() || it->is_null()) return tags;
   for (const auto& t : *it) {
@@ -30,12 +30,15 @@ result<void> read_mutability(const json& in, repository_config& c) {
   auto filters = in.find("imageTagMutabilityExclusionFilters");
   bool has_filters = filters != in.end() && filters->is_array() && !filters->empty();
   if (with_exclusion && !has_filters) {
-    return invalid_parameter("Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-                             "'must be provided when imageTagMutability is " + c.image_tag_mutability + "'");
+    return invalid_parameter(
+        "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
+        "'must be provided when imageTagMutability is " +
+        c.image_tag_mutability + "'");
   }
   if (!with_exclusion && has_filters) {
-    return invalid_parameter("Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
-                             "'can only be used with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'");
+    return invalid_parameter(
+        "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
+        "'can only be used with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'");
   }
   c.exclusion_filters.clear();
   if (has_filters) {
@@ -63,8 +66,9 @@ result<json> create_repository(call_context& ctx, const json& in) {
     c.encryption_type = str(*e, "encryptionType", "AES256");
     c.kms_key = str(*e, "kmsKey");
     if (c.encryption_type == "AES256" && !c.kms_key.empty()) {
-      return invalid_parameter("Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: "
-                               "'must not be provided when encryptionType is AES256'");
+      return invalid_parameter(
+          "Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: "
+          "'must not be provided when encryptionType is AES256'");
     }
   }
   auto tags = read_tags(in, "tags");
@@ -79,8 +83,9 @@ result<json> describe_repositories(call_context& ctx, const json& in) {
   json repos = json::array();
   if (auto names = in.find("repositoryNames"); names != in.end() && names->is_array()) {
     if (in.contains("maxResults") || in.contains("nextToken")) {
-      return invalid_parameter("Invalid parameter at 'maxResults' failed to satisfy constraint: 'cannot be used "
-                               "with repositoryNames'");
+      return invalid_parameter(
+          "Invalid parameter at 'maxResults' failed to satisfy constraint: 'cannot be used "
+          "with repositoryNames'");
     }
     for (const auto& n : *names) {
       auto r = ctx.repos.get(n.get<std::string>());

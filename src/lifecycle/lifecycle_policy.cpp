@@ -7,7 +7,7 @@
 #include <set>
 
 #include "berth/core/json_depth.hpp"
-#include "berth/registry/repository_catalog.hpp"
+#include "berth/core/wildcard.hpp"
 
 namespace berth::lifecycle {
 namespace {
@@ -17,7 +17,8 @@ using json = nlohmann::json;
 error failure(const std::string& reason) {
   return make_error(errc::invalid_parameter,
                     "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy "
-                    "validation failure: " + reason + "'");
+                    "validation failure: " +
+                        reason + "'");
 }
 
 std::string rule_name(std::int64_t priority) { return "rule with rulePriority " + std::to_string(priority); }
@@ -61,9 +62,10 @@ result<rule> parse_rule(const json& r) {
   }
   auto sel = r.find("selection");
   if (sel == r.end() || !sel->is_object()) return failure(where + " has missing required properties ([\"selection\"])");
-  if (auto ok = only(*sel, {"tagStatus", "tagPrefixList", "tagPatternList", "storageClass", "countType", "countUnit",
-                            "countNumber"},
-                     "selection of " + where);
+  if (auto ok = only(
+          *sel,
+          {"tagStatus", "tagPrefixList", "tagPatternList", "storageClass", "countType", "countUnit", "countNumber"},
+          "selection of " + where);
       !ok) {
     return ok.take_error();
   }
@@ -143,7 +145,8 @@ result<policy> parse_policy(std::string_view text) {
   if (text.size() < min_policy_length || text.size() > max_policy_length) {
     return make_error(errc::invalid_parameter,
                       "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'must have length "
-                      "between " + std::to_string(min_policy_length) + " and " + std::to_string(max_policy_length) + "'");
+                      "between " +
+                          std::to_string(min_policy_length) + " and " + std::to_string(max_policy_length) + "'");
   }
   if (!json_depth_within(text)) return failure("the policy is nested too deeply");
   json doc = json::parse(text, nullptr, false);
@@ -192,7 +195,8 @@ bool selection_matches(const selection& s, const image& img) {
     }
   }
   for (const auto& pattern : s.tag_patterns) {
-    if (std::none_of(img.tags.begin(), img.tags.end(), [&](const std::string& t) { return wildcard_match(pattern, t); })) {
+    if (std::none_of(img.tags.begin(), img.tags.end(),
+                     [&](const std::string& t) { return wildcard_match(pattern, t); })) {
       return false;
     }
   }
@@ -222,7 +226,8 @@ std::vector<decision> evaluate(const policy& p, const std::vector<image>& images
       for (const auto* img : candidates) {
         std::int64_t t = img->pushed_at;
         if (r.select.count_type == "sinceImagePulled" && img->last_pulled_at > 0) t = img->last_pulled_at;
-        if (r.select.count_type == "sinceImageTransitioned") t = img->last_archived_at ? img->last_archived_at : img->pushed_at;
+        if (r.select.count_type == "sinceImageTransitioned")
+          t = img->last_archived_at ? img->last_archived_at : img->pushed_at;
         if (t < cutoff) marked.push_back(img);
       }
     }

@@ -102,6 +102,21 @@ ALTER TABLE manifests ADD COLUMN last_archived_at INTEGER;
 ALTER TABLE manifests ADD COLUMN last_activated_at INTEGER;
 CREATE INDEX blobs_by_age ON blobs(created_at);
 )sql",
+    // 4: the seams of a shared backend: blobs marked while garbage collection removes them, upload
+    // sessions that carry their running hash, leases for the duties one process does at a time.
+    R"sql(
+ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN deleting_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE blobs ADD COLUMN deleting_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE uploads ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE uploads ADD COLUMN hash_state BLOB;
+ALTER TABLE uploads ADD COLUMN store_epoch TEXT NOT NULL DEFAULT '';
+CREATE INDEX uploads_by_repository ON uploads(repository_id);
+CREATE TABLE leases(
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace
@@ -109,7 +124,9 @@ CREATE INDEX blobs_by_age ON blobs(created_at);
 int latest_schema_version() { return static_cast<int>(steps.size()); }
 
 result<void> migrate(sqlite_connection& db) {
-  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); !r) {
+  if (auto r = db.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      !r) {
     return r;
   }
   int current = 0;

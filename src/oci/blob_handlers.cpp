@@ -20,23 +20,39 @@ http::response get_blob(registry& reg, const std::string& name, const digest& d,
   }
   auto blob = reg.open_blob(name, d);
   if (!blob) return error_response(blob.error_value());
-  http::file_payload f{blob->file, blob->file->get(), 0, blob->size};
+  const auto size = (*blob)->size();
+  std::uint64_t offset = 0;
+  std::uint64_t length = size;
   if (auto range_header = req.header("Range")) {
-    auto range = parse_range_header(*range_header, blob->size);
+    auto range = parse_range_header(*range_header, size);
     if (!range) {
       auto e = error_response(range.error_value());
-      e.headers.add("Content-Range", "bytes */" + std::to_string(blob->size));
+      e.headers.add("Content-Range", "bytes */" + std::to_string(size));
       return e;
     }
     if (*range) {
       r.status = 206;
-      f.offset = (*range)->first;
-      f.length = (*range)->length();
-      r.headers.add("Content-Range", "bytes " + std::to_string((*range)->first) + "-" +
-                                         std::to_string((*range)->last) + "/" + std::to_string(blob->size));
+      offset = (*range)->first;
+      length = (*range)->length();
+      r.headers.add("Content-Range", "bytes " + std::to_string((*range)->first) + "-" + std::to_string((*range)->last) +
+                                         "/" + std::to_string(size));
     }
   }
-  r.file = std::move(f);
+  auto bytes = (*blob)->bytes(offset, length, true);
+  if (!bytes) return error_response(bytes.error_value());
+  if (auto* f = std::get_if<file_region>(&*bytes)) {
+    r.file = std::move(*f);
+  } else if (auto* s = std::get_if<stream_source>(&*bytes)) {
+    r.stream = std::move(*s);
+  } else {
+    // The store hands out a URL (an object store's presigned GET): the client fetches from there,
+    // with its own Range header.
+    http::response redirect;
+    redirect.status = 307;
+    redirect.headers.add("Location", std::get<redirect_source>(*bytes).url);
+    redirect.headers.add("Docker-Content-Digest", d.str());
+    return redirect;
+  }
   return r;
 }
 
@@ -60,8 +76,7 @@ std::unique_ptr<http::exchange> blob_exchange(registry& reg, const v2_route& rou
             return r;
           },
           true);
-    default:
-      return unsupported_method();
+    default: return unsupported_method();
   }
 }
 

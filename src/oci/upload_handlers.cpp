@@ -51,7 +51,7 @@ class upload_body_exchange final : public http::exchange {
   // rather than at expiry (a full disk needs the space back).
   ~upload_body_exchange() override {
     if (kind_ == kind::monolithic_post && !id_.empty() && !completed_) {
-      writer_.reset();
+      session_.reset();
       (void)reg_.cancel_upload(name_, id_);
     }
   }
@@ -87,26 +87,26 @@ class upload_body_exchange final : public http::exchange {
       if (kind_ == kind::monolithic_post) (void)reg_.cancel_upload(name_, id_);
       return upload_error(w.error_value(), name_, id_);
     }
-    writer_ = std::move(w).value();
-    writer_->expect(req.content_length);
+    session_ = std::move(w).value();
+    session_->expect(req.content_length);
     return std::nullopt;
   }
 
   std::optional<http::response> consume(const char* data, std::size_t size) override {
-    if (auto r = writer_->write(data, size); !r) return error_response(r.error_value());
+    if (auto r = session_->write(data, size); !r) return error_response(r.error_value());
     return std::nullopt;
   }
 
-  std::span<char> receive_buffer() override { return writer_->receive_buffer(); }
+  std::span<char> receive_buffer() override { return session_->receive_buffer(); }
 
   http::response finish(http::request&) override {
     if (kind_ == kind::patch) {
-      if (auto r = writer_->flush(); !r) return error_response(r.error_value());
-      auto size = writer_->size();
-      writer_.reset();
+      if (auto r = session_->checkpoint(); !r) return error_response(r.error_value());
+      auto size = session_->size();
+      session_.reset();
       return session_response(202, name_, id_, size);
     }
-    auto r = reg_.complete_upload(std::move(writer_), *expected_);
+    auto r = reg_.complete_upload(std::move(session_), *expected_);
     completed_ = r.has_value() || r.error_value().code == errc::digest_invalid;  // a mismatch already discarded it
     if (!r) return error_response(r.error_value());
     return committed_response(name_, *expected_);
@@ -118,7 +118,7 @@ class upload_body_exchange final : public http::exchange {
   std::string id_;
   kind kind_;
   std::optional<digest> expected_;
-  std::unique_ptr<upload_writer> writer_;
+  std::unique_ptr<upload_session> session_;
   bool completed_ = false;
 };
 

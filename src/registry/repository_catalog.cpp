@@ -1,50 +1,14 @@
 #include "berth/registry/repository_catalog.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "berth/meta/metadata_store.hpp"
 
 namespace berth {
 namespace {
 
 using json = nlohmann::json;
-
-repository_info info_from(const meta::repository_row& row) {
-  return repository_info{row.name, row.created_at, config_from(row.settings)};
-}
-
-}  // namespace
-
-bool wildcard_match(std::string_view p, std::string_view t) {
-  // Iterative glob with backtracking to the last '*': linear for practical inputs.
-  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      star = pi++;
-      mark = ti;
-    } else if (pi < p.size() && p[pi] == t[ti]) {
-      ++pi;
-      ++ti;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      ti = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
-}
-
-bool tag_is_immutable(const repository_config& config, const std::string& tag) {
-  const auto& m = config.image_tag_mutability;
-  if (m == "MUTABLE") return false;
-  if (m == "IMMUTABLE") return true;
-  bool excluded = false;
-  for (const auto& f : config.exclusion_filters) excluded = excluded || wildcard_match(f, tag);
-  if (m == "IMMUTABLE_WITH_EXCLUSION") return !excluded;
-  if (m == "MUTABLE_WITH_EXCLUSION") return excluded;
-  return false;
-}
 
 repository_config config_from(const meta::repository_settings& s) {
   repository_config c;
@@ -71,20 +35,46 @@ meta::repository_settings settings_from(const repository_config& c) {
   return s;
 }
 
+repository_info info_from(const meta::repository_row& row) {
+  return repository_info{row.name, row.created_at, config_from(row.settings)};
+}
+
+template_info template_from(const meta::template_row& t) {
+  return template_info{t.prefix, t.document, t.created_at, t.updated_at};
+}
+
+}  // namespace
+
+bool tag_is_immutable(const repository_config& config, const std::string& tag) {
+  const auto& m = config.image_tag_mutability;
+  if (m == "MUTABLE") return false;
+  if (m == "IMMUTABLE") return true;
+  bool excluded = false;
+  for (const auto& f : config.exclusion_filters) excluded = excluded || wildcard_match(f, tag);
+  if (m == "IMMUTABLE_WITH_EXCLUSION") return !excluded;
+  if (m == "MUTABLE_WITH_EXCLUSION") return excluded;
+  return false;
+}
+
 error repository_catalog::repository_not_found(const std::string& name) const {
   return make_error(errc::name_unknown, "The repository with name '" + name +
                                             "' does not exist in the registry with id '" + registry_id_ + "'");
 }
 
+error repository_catalog::template_not_found(const std::string& prefix) const {
+  return make_error(errc::template_not_found, "The repository creation template with prefix '" + prefix +
+                                                  "' does not exist in the registry with id '" + registry_id_ + "'");
+}
+
 result<repository_info> repository_catalog::create(const std::string& name, const repository_config& config,
-                                                   const meta::resource_tags& tags) {
+                                                   const resource_tags& tags) {
   if (tags.size() > max_repository_tags) return make_error(errc::too_many_tags, "Too many tags on the repository");
-  auto r = meta_.create_repository(name, settings_from(config), tags, clock_.now_seconds());
+  auto r = meta_.repositories().create(name, settings_from(config), tags, clock_.now_seconds());
   if (!r) {
     if (r.error_value().code == errc::repository_already_exists) {
-      return make_error(errc::repository_already_exists, "The repository with name '" + name +
-                                                             "' already exists in the registry with id '" +
-                                                             registry_id_ + "'");
+      return make_error(
+          errc::repository_already_exists,
+          "The repository with name '" + name + "' already exists in the registry with id '" + registry_id_ + "'");
     }
     return r.take_error();
   }
@@ -93,14 +83,14 @@ result<repository_info> repository_catalog::create(const std::string& name, cons
 }
 
 result<repository_info> repository_catalog::get(const std::string& name) {
-  auto row = meta_.find_repository(name);
+  auto row = meta_.repositories().find(name);
   if (!row) return row.take_error();
   if (!*row) return repository_not_found(name);
   return info_from(**row);
 }
 
 result<std::vector<repository_info>> repository_catalog::list(const std::string& after, std::size_t limit) {
-  auto rows = meta_.list_repository_rows(after, limit);
+  auto rows = meta_.repositories().list(after, limit);
   if (!rows) return rows.take_error();
   std::vector<repository_info> out;
   for (const auto& r : *rows) out.push_back(info_from(r));
@@ -108,7 +98,7 @@ result<std::vector<repository_info>> repository_catalog::list(const std::string&
 }
 
 result<repository_info> repository_catalog::remove(const std::string& name, bool force) {
-  auto row = meta_.delete_repository(name, force);
+  auto row = meta_.repositories().remove(name, force);
   if (!row) {
     auto code = row.error_value().code;
     if (code == errc::name_unknown) return repository_not_found(name);
@@ -124,7 +114,7 @@ result<repository_info> repository_catalog::remove(const std::string& name, bool
 }
 
 result<repository_info> repository_catalog::update(const std::string& name, const repository_config& config) {
-  auto r = meta_.update_repository_settings(name, settings_from(config));
+  auto r = meta_.repositories().update_settings(name, settings_from(config));
   if (!r) {
     if (r.error_value().code == errc::name_unknown) return repository_not_found(name);
     return r.take_error();
@@ -132,57 +122,65 @@ result<repository_info> repository_catalog::update(const std::string& name, cons
   return get(name);
 }
 
-result<meta::resource_tags> repository_catalog::tags(const std::string& name) {
-  auto t = meta_.repository_tags(name);
+result<resource_tags> repository_catalog::tags(const std::string& name) {
+  auto t = meta_.repositories().tags(name);
   if (!t && t.error_value().code == errc::name_unknown) return repository_not_found(name);
   return t;
 }
 
-result<void> repository_catalog::tag(const std::string& name, const meta::resource_tags& tags) {
-  auto r = meta_.tag_repository(name, tags, max_repository_tags);
+result<void> repository_catalog::tag(const std::string& name, const resource_tags& tags) {
+  auto r = meta_.repositories().tag(name, tags, max_repository_tags);
   if (!r) {
     if (r.error_value().code == errc::name_unknown) return repository_not_found(name);
     if (r.error_value().code == errc::too_many_tags) {
-      return make_error(errc::too_many_tags, "A repository can have at most " + std::to_string(max_repository_tags) +
-                                                 " tags");
+      return make_error(errc::too_many_tags,
+                        "A repository can have at most " + std::to_string(max_repository_tags) + " tags");
     }
   }
   return r;
 }
 
 result<void> repository_catalog::untag(const std::string& name, const std::vector<std::string>& keys) {
-  auto r = meta_.untag_repository(name, keys);
+  auto r = meta_.repositories().untag(name, keys);
   if (!r && r.error_value().code == errc::name_unknown) return repository_not_found(name);
   return r;
 }
 
 result<void> repository_catalog::put_template(const std::string& prefix, const std::string& document, bool create) {
   auto now = clock_.now_seconds();
-  auto r = meta_.put_template(meta::template_row{prefix, document, now, now}, create);
+  auto r = meta_.settings().put_template(meta::template_row{prefix, document, now, now}, create);
   if (!r) {
     if (r.error_value().code == errc::template_already_exists) {
       return make_error(errc::template_already_exists, "The repository creation template with prefix '" + prefix +
-                                                           "' already exists in the registry with id '" +
-                                                           registry_id_ + "'");
+                                                           "' already exists in the registry with id '" + registry_id_ +
+                                                           "'");
     }
-    if (r.error_value().code == errc::template_not_found) {
-      return make_error(errc::template_not_found, "The repository creation template with prefix '" + prefix +
-                                                      "' does not exist in the registry with id '" + registry_id_ +
-                                                      "'");
-    }
+    if (r.error_value().code == errc::template_not_found) return template_not_found(prefix);
   }
   return r;
 }
 
-result<std::vector<meta::template_row>> repository_catalog::templates() { return meta_.templates(); }
+result<std::vector<template_info>> repository_catalog::templates() {
+  auto rows = meta_.settings().templates();
+  if (!rows) return rows.take_error();
+  std::vector<template_info> out;
+  for (const auto& t : *rows) out.push_back(template_from(t));
+  return out;
+}
+
+result<template_info> repository_catalog::find_template(const std::string& prefix) {
+  auto all = templates();
+  if (!all) return all.take_error();
+  for (auto& t : *all) {
+    if (t.prefix == prefix) return std::move(t);
+  }
+  return template_not_found(prefix);
+}
 
 result<void> repository_catalog::delete_template(const std::string& prefix) {
-  auto r = meta_.delete_template(prefix);
+  auto r = meta_.settings().delete_template(prefix);
   if (!r) return r.take_error();
-  if (!*r) {
-    return make_error(errc::template_not_found, "The repository creation template with prefix '" + prefix +
-                                                    "' does not exist in the registry with id '" + registry_id_ + "'");
-  }
+  if (!*r) return template_not_found(prefix);
   return {};
 }
 
@@ -190,7 +188,7 @@ result<repository_info> repository_catalog::from_template(const std::string& nam
                                                           const std::string& document) {
   auto t = json::parse(document, nullptr, false);
   repository_config c;
-  meta::resource_tags tags;
+  resource_tags tags;
   if (t.is_object()) {
     c.image_tag_mutability = t.value("imageTagMutability", std::string("MUTABLE"));
     if (auto f = t.find("imageTagMutabilityExclusionFilters"); f != t.end() && f->is_array()) {
@@ -211,10 +209,10 @@ result<repository_info> repository_catalog::from_template(const std::string& nam
 }
 
 result<repository_info> repository_catalog::require_for_push(const std::string& name) {
-  auto existing = meta_.find_repository(name);
+  auto existing = meta_.repositories().find(name);
   if (!existing) return existing.take_error();
   if (*existing) return info_from(**existing);
-  auto all = meta_.templates();
+  auto all = meta_.settings().templates();
   if (!all) return all.take_error();
   const meta::template_row* best = nullptr;
   for (const auto& t : *all) {
@@ -224,8 +222,8 @@ result<repository_info> repository_catalog::require_for_push(const std::string& 
       for (const auto& a : doc["appliedFor"]) on_push = on_push || a == "CREATE_ON_PUSH";
     }
     if (!on_push) continue;
-    bool matches = t.prefix == "ROOT" || name.starts_with(t.prefix.ends_with("/") ? t.prefix : t.prefix + "/") ||
-                   name == t.prefix;
+    bool matches =
+        t.prefix == "ROOT" || name.starts_with(t.prefix.ends_with("/") ? t.prefix : t.prefix + "/") || name == t.prefix;
     if (!matches) continue;
     if (best == nullptr || best->prefix == "ROOT" || (t.prefix != "ROOT" && t.prefix.size() > best->prefix.size())) {
       best = &t;
@@ -236,7 +234,7 @@ result<repository_info> repository_catalog::require_for_push(const std::string& 
 }
 
 result<std::string> repository_catalog::account_setting(const std::string& name) {
-  auto v = meta_.account_setting(name);
+  auto v = meta_.settings().account_setting(name);
   if (!v) return v.take_error();
   if (*v) return **v;
   if (name == "BLOB_MOUNTING") return std::string("ENABLED");  // Berth's default differs from ECR's
@@ -246,7 +244,7 @@ result<std::string> repository_catalog::account_setting(const std::string& name)
 }
 
 result<void> repository_catalog::put_account_setting(const std::string& name, const std::string& value) {
-  return meta_.put_account_setting(name, value);
+  return meta_.settings().put_account_setting(name, value);
 }
 
 bool repository_catalog::blob_mounting_enabled() {

@@ -1,4 +1,4 @@
-#include "berth/storage/direct_appender.hpp"
+#include "direct_appender.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

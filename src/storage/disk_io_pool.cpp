@@ -1,4 +1,4 @@
-#include "berth/storage/disk_io_pool.hpp"
+#include "disk_io_pool.hpp"
 
 namespace berth::storage {
 

@@ -5,9 +5,10 @@
 
 #include <memory>
 
-#include "berth/meta/sqlite_meta_index.hpp"
+#include "berth/meta/sqlite_metadata.hpp"
+#include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
+#include "berth/storage/filesystem_storage.hpp"
 #include "temp_dir.hpp"
 
 namespace berth::testing_support {
@@ -18,17 +19,22 @@ class registry_fixture : public ::testing::Test {
 
   // (Re)opens everything on the same directory, as a restarted process would.
   void open() {
+    lifecycle.reset();
     reg.reset();
     repos.reset();
     meta.reset();
-    blobs.reset();
-    blobs = std::move(storage::filesystem_blob_store::open(dir.path()).value());
-    meta = std::move(meta::sqlite_meta_index::open(dir.path() / "berth.db").value());
+    storage = {};
+    storage = std::move(storage::open_filesystem_storage(dir.path()).value());
+    blobs = storage.blobs.get();
+    meta = std::move(meta::open_sqlite_metadata(dir.path() / "berth.db").value());
     repos = std::make_unique<repository_catalog>(*meta, clk, "000000000000");
     // Pushes create repositories, as ECR's creation templates allow.
     if (create_on_push) (void)repos->put_template("ROOT", R"({"appliedFor":["CREATE_ON_PUSH"]})", true);
-    reg = std::make_unique<registry>(*blobs, *meta, *repos, clk, registry_options{3600});
+    reg = std::make_unique<registry>(backends(), *repos, clk, registry_options{3600});
+    lifecycle = std::make_unique<lifecycle_service>(*reg, backends());
   }
+
+  registry_backends backends() { return registry_backends{*storage.blobs, *storage.uploads, *meta}; }
 
   digest push_blob(const std::string& repo, const std::string& bytes) {
     auto s = reg->start_upload(repo);
@@ -41,13 +47,24 @@ class registry_fixture : public ::testing::Test {
     return d;
   }
 
+  // What the filesystem store holds (its layout: src/storage/filesystem_layout.hpp).
+  bool has_blob(const digest& d) {
+    auto size = blobs->stat_blob(d);
+    return size && size->has_value();
+  }
+  std::filesystem::path blob_path(const digest& d) const {
+    return dir.path() / "blobs" / std::string(d.algorithm_name()) / d.hex().substr(0, 2) / d.hex();
+  }
+
   bool create_on_push = true;
   temp_dir dir;
   fixed_clock clk;
-  std::unique_ptr<storage::filesystem_blob_store> blobs;
-  std::unique_ptr<meta::sqlite_meta_index> meta;
+  storage::filesystem_storage storage;
+  storage::blob_store* blobs = nullptr;
+  std::unique_ptr<meta::metadata_store> meta;
   std::unique_ptr<repository_catalog> repos;
   std::unique_ptr<registry> reg;
+  std::unique_ptr<lifecycle_service> lifecycle;
 };
 
 }  // namespace berth::testing_support

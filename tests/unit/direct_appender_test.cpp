@@ -1,4 +1,5 @@
-#include "berth/storage/direct_appender.hpp"
+// The direct-I/O appender sits below the upload store interface: tested through its private header.
+#include "../../src/storage/direct_appender.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -3,8 +3,8 @@
 #include <fstream>
 
 #include "../common/registry_fixture.hpp"
-#include "berth/gc/fsck.hpp"
-#include "berth/gc/garbage_collector.hpp"
+#include "berth/registry/consistency_check.hpp"
+#include "berth/registry/garbage_collector.hpp"
 
 using namespace berth;
 
@@ -17,11 +17,10 @@ class gc_test : public testing_support::registry_fixture {
            cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
            layer.str() + R"(","size":5}]})";
   }
-  gc::gc_report collect(std::int64_t grace, bool untagged = false, bool dry = false) {
-    gc::garbage_collector c(*reg);
-    return c.collect(gc::gc_options{grace, untagged, dry});
+  gc_report collect(std::int64_t grace, bool untagged = false, bool dry = false) {
+    garbage_collector c(*reg, backends());
+    return c.collect(gc_options{grace, untagged, dry});
   }
-
 };
 
 }  // namespace
@@ -35,19 +34,19 @@ TEST_F(gc_test, collects_only_unreferenced_blobs_past_the_grace_period) {
   clk.now += 7200;
   auto dry = collect(3600, false, true);
   EXPECT_EQ(dry.blobs, std::vector<std::string>{lonely.str()});
-  EXPECT_TRUE(blobs->has_blob(lonely));
+  EXPECT_TRUE(has_blob(lonely));
   auto real = collect(3600);
   EXPECT_EQ(real.blobs, std::vector<std::string>{lonely.str()});
   EXPECT_EQ(real.bytes, 10u);
-  EXPECT_FALSE(blobs->has_blob(lonely));
-  EXPECT_TRUE(blobs->has_blob(shared));
+  EXPECT_FALSE(has_blob(lonely));
+  EXPECT_TRUE(has_blob(shared));
   EXPECT_EQ(reg->blob_size("r", lonely).error_value().code, errc::blob_unknown);
 
   // Deleting the image frees its blobs; a re-upload refreshes a blob's protection.
   ASSERT_TRUE(reg->delete_image("r", digest_of(image(cfg, shared)).str(), ""));
   push_blob("r", "layer");
   EXPECT_TRUE(collect(3600).blobs == std::vector<std::string>{cfg.str()});
-  EXPECT_TRUE(blobs->has_blob(shared));
+  EXPECT_TRUE(has_blob(shared));
   clk.now += 7200;
   EXPECT_EQ(collect(3600).blobs, std::vector<std::string>{shared.str()});
   EXPECT_TRUE(blobs->trashed_blobs().empty());
@@ -68,9 +67,9 @@ TEST_F(gc_test, untagged_images_only_by_policy) {
 TEST_F(gc_test, recovery_restores_a_blob_whose_collection_never_committed) {
   auto d = push_blob("r", "precious");
   ASSERT_TRUE(blobs->trash_blob(d));  // as if the process died inside the collection
-  EXPECT_FALSE(blobs->has_blob(d));
+  EXPECT_FALSE(has_blob(d));
   reg->recover();
-  EXPECT_TRUE(blobs->has_blob(d));
+  EXPECT_TRUE(has_blob(d));
   EXPECT_TRUE(blobs->trashed_blobs().empty());
 }
 
@@ -78,18 +77,18 @@ TEST_F(gc_test, fsck_finds_and_quarantines_corruption) {
   auto cfg = push_blob("r", "{}");
   auto layer = push_blob("r", "layer");
   ASSERT_TRUE(reg->put_manifest("r", std::string("v1"), "", image(cfg, layer)));
-  auto clean = gc::check_consistency(*reg, false);
+  auto clean = check_consistency(backends(), false);
   EXPECT_TRUE(clean.problems.empty());
   EXPECT_EQ(clean.blobs_checked, 2u);
   EXPECT_EQ(clean.references_checked, 2u);
-  std::ofstream(blobs->blob_path(layer), std::ios::trunc) << "LAYER";  // bit rot
-  auto broken = gc::check_consistency(*reg, false);
+  std::ofstream(blob_path(layer), std::ios::trunc) << "LAYER";  // bit rot
+  auto broken = check_consistency(backends(), false);
   ASSERT_EQ(broken.problems.size(), 2u);  // the blob, and the manifest that needs it
-  auto repaired = gc::check_consistency(*reg, true);
+  auto repaired = check_consistency(backends(), true);
   ASSERT_EQ(repaired.quarantined.size(), 1u);
-  EXPECT_FALSE(blobs->has_blob(layer));
+  EXPECT_FALSE(has_blob(layer));
   EXPECT_TRUE(std::filesystem::exists(repaired.quarantined[0]));
   // Pushing the layer again heals the registry.
   push_blob("r", "layer");
-  EXPECT_TRUE(gc::check_consistency(*reg, false).problems.empty());
+  EXPECT_TRUE(check_consistency(backends(), false).problems.empty());
 }

@@ -15,11 +15,13 @@ class registry_test : public testing_support::registry_fixture {
     auto b = reg->open_blob(repo, d);
     EXPECT_TRUE(b);
     if (!b) return {};
-    std::string out(b->size, '\0');
-    EXPECT_EQ(::pread(b->file->get(), out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+    std::string out((*b)->size(), '\0');
+    auto bytes = (*b)->bytes(0, out.size(), false);
+    EXPECT_TRUE(bytes);
+    const auto& f = std::get<file_region>(*bytes);
+    EXPECT_EQ(::pread(f.fd, out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
     return out;
   }
-
 };
 
 }  // namespace
@@ -54,7 +56,7 @@ TEST_F(registry_test, wrong_digest_commits_nothing) {
   EXPECT_EQ(r.error_value().code, errc::digest_invalid);
   EXPECT_FALSE(reg->blob_size("r", digest_of("abc")));
   EXPECT_FALSE(reg->blob_size("r", digest_of("abd")));
-  EXPECT_FALSE(blobs->has_blob(digest_of("abc")));
+  EXPECT_FALSE(has_blob(digest_of("abc")));
 }
 
 TEST_F(registry_test, upload_resumes_after_restart_and_sha512_rehashes) {
@@ -97,7 +99,7 @@ TEST_F(registry_test, abandoned_uploads_expire) {
   EXPECT_EQ(reg->expire_uploads(), 1u);
   EXPECT_FALSE(reg->get_upload("r", old_upload->id));
   EXPECT_TRUE(reg->get_upload("r", fresh->id));
-  EXPECT_EQ(blobs->list_uploads().size(), 1u);
+  EXPECT_EQ(storage.uploads->list_uploads().size(), 1u);
 }
 
 TEST_F(registry_test, mount_and_delete_blob) {
@@ -114,9 +116,10 @@ TEST_F(registry_test, mount_and_delete_blob) {
 TEST_F(registry_test, manifest_put_get_delete) {
   auto cfg = push_blob("r", "{}");
   auto layer = push_blob("r", "layer bytes");
-  std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                  cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
-                  layer.str() + R"(","size":11}]})";
+  std::string m =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      cfg.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
+      layer.str() + R"(","size":11}]})";
   auto pushed = reg->put_manifest("r", std::string("v1"), "application/vnd.oci.image.manifest.v1+json", m);
   ASSERT_TRUE(pushed) << pushed.error_value().message;
   EXPECT_EQ(pushed->digest, digest_of(m).str());
@@ -151,7 +154,8 @@ TEST_F(registry_test, repositories_must_exist_without_a_template) {
   EXPECT_EQ(s.error_value().code, errc::name_unknown);
   EXPECT_EQ(s.error_value().message,
             "The repository with name 'nowhere' does not exist in the registry with id '000000000000'");
-  ASSERT_TRUE(repos->put_template("team", R"({"appliedFor":["CREATE_ON_PUSH"],"imageTagMutability":"IMMUTABLE"})", true));
+  ASSERT_TRUE(
+      repos->put_template("team", R"({"appliedFor":["CREATE_ON_PUSH"],"imageTagMutability":"IMMUTABLE"})", true));
   EXPECT_FALSE(reg->start_upload("teamx/app"));  // a prefix matches whole path components
   ASSERT_TRUE(reg->start_upload("team/app"));
   EXPECT_EQ(repos->get("team/app")->config.image_tag_mutability, "IMMUTABLE");
@@ -173,9 +177,10 @@ TEST_F(registry_test, immutable_tags_and_exclusions) {
   ASSERT_FALSE(moved);
   EXPECT_EQ(moved.error_value().code, errc::tag_immutable);
   EXPECT_EQ(moved.error_value().message,
-            "The image tag 'v1' already exists in the 'imm' repository and cannot be overwritten because the tag is immutable.");
+            "The image tag 'v1' already exists in the 'imm' repository and cannot be overwritten because the tag is "
+            "immutable.");
   ASSERT_TRUE(reg->put_manifest("imm", std::string("latest"), "", m1));
-  EXPECT_TRUE(reg->put_manifest("imm", std::string("latest"), "", m2));   // excluded: mutable
+  EXPECT_TRUE(reg->put_manifest("imm", std::string("latest"), "", m2));  // excluded: mutable
   EXPECT_TRUE(reg->put_manifest("imm", std::string("dev-7"), "", m1));
   EXPECT_TRUE(reg->put_manifest("imm", std::string("dev-7"), "", m2));
   EXPECT_TRUE(reg->put_manifest("imm", digest_of(m2), "", m2));  // by digest: always
@@ -199,13 +204,14 @@ TEST_F(registry_test, batch_delete_semantics) {
   EXPECT_EQ(reg->get_manifest("r", digest::parse(d).value()).error_value().code, errc::manifest_unknown);
 
   ASSERT_TRUE(reg->put_manifest("r", std::string("child"), "", m));
-  std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                      d + R"(","size":)" + std::to_string(m.size()) + "}]}";
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      d + R"(","size":)" + std::to_string(m.size()) + "}]}";
   ASSERT_TRUE(reg->put_manifest("r", std::string("multi"), "", index));
   auto refused = reg->delete_image("r", d, "");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error_value().code, errc::image_referenced_by_index);
-  auto images = meta->images("r").value();
+  auto images = reg->all_images("r").value();
   ASSERT_EQ(images.size(), 2u);
   for (const auto& i : images) EXPECT_EQ(i.image_size, 5);  // the index: the largest of its manifests
   ASSERT_TRUE(reg->delete_image("r", digest_of(index).str(), ""));
@@ -217,9 +223,9 @@ TEST_F(registry_test, pulls_are_recorded_in_batches) {
   auto layer = push_blob("r", "layer");
   auto m = image_manifest(cfg, layer, 5);
   ASSERT_TRUE(reg->put_manifest("r", std::string("v1"), "", m));
-  EXPECT_EQ(meta->images("r").value()[0].last_pulled_at, 0);
+  EXPECT_EQ(reg->all_images("r").value()[0].last_pulled_at, 0);
   clk.now += 100;
   ASSERT_TRUE(reg->get_manifest("r", std::string("v1"), true));
   reg->flush_pulls();
-  EXPECT_EQ(meta->images("r").value()[0].last_pulled_at, clk.now);
+  EXPECT_EQ(reg->all_images("r").value()[0].last_pulled_at, clk.now);
 }

@@ -1,25 +1,42 @@
-// Opens everything under a data directory: blob store, metadata index, repository catalog and
-// registry. Shared by `serve` and the maintenance commands (gc, fsck, lifecycle, usage).
+// The composition root: opens the backends the configuration names (today SQLite metadata and the
+// filesystem stores under the data directory) and builds the domain services on them. Shared by
+// `serve` and the maintenance commands (gc, fsck, lifecycle, usage). The only code that names a
+// backend.
 #pragma once
 
 #include <memory>
 
 #include "berth/config/config.hpp"
-#include "berth/meta/sqlite_meta_index.hpp"
+#include "berth/meta/metadata_store.hpp"
+#include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
-#include "berth/storage/filesystem_blob_store.hpp"
+#include "berth/storage/filesystem_storage.hpp"
 
 namespace berth::cli {
 
 struct data_dir {
+  data_dir() = default;
+  ~data_dir();
+  data_dir(const data_dir&) = delete;
+  data_dir& operator=(const data_dir&) = delete;
+
   system_clock clk;
-  std::unique_ptr<storage::filesystem_blob_store> blobs;
-  std::unique_ptr<meta::sqlite_meta_index> meta;
+  std::unique_ptr<meta::metadata_store> meta;
+  storage::filesystem_storage storage;
   std::unique_ptr<repository_catalog> repositories;
   std::unique_ptr<registry> reg;
+  std::unique_ptr<lifecycle_service> lifecycle;
+  int lock_fd = -1;  // held by a server: one server per data directory (SQLite and local files)
+  // Who holds the duties' leases. With the data directory locked there is one server, so a
+  // restarted server takes its predecessor's leases at once; a fleet gives each process its own.
+  std::string duty_holder;
+
+  registry_backends backends() { return registry_backends{*storage.blobs, *storage.uploads, *meta}; }
 };
 
-// Also runs start-up recovery (an interrupted garbage collection).
-result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg);
+// `exclusive`: for a server, which must be the only one on these backends (the local ones lock the
+// data directory; errc::internal names it when another Berth holds it). Also runs start-up recovery
+// (an interrupted garbage collection).
+result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, bool exclusive = false);
 
 }  // namespace berth::cli

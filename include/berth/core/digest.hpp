@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,25 +33,30 @@ class digest {
   std::string hex_;
 };
 
-// Incremental hash over a byte stream (OpenSSL EVP); copyable so a running hash can be checkpointed.
+// Incremental SHA-256/512 over a byte stream. Its running state is a plain value: it can be copied
+// (a checkpoint), and exported to bytes and imported again in another process, so an upload is
+// never re-read to continue its hash. OpenSSL's EVP contexts cannot be exported; the low-level
+// SHA256_CTX/SHA512_CTX can, and OpenSSL's own EVP digests are those same structures driven by the
+// same block functions (docs/architecture.md, "Upload hash state").
 class hasher {
  public:
   explicit hasher(digest_algorithm algorithm = digest_algorithm::sha256);
-  ~hasher();
-  hasher(const hasher& other);
-  hasher& operator=(const hasher& other);
-  hasher(hasher&&) noexcept;
-  hasher& operator=(hasher&&) noexcept;
 
   void update(const void* data, std::size_t size);
   // Digest of everything so far; the hasher stays usable.
   digest peek() const;
   digest_algorithm algorithm() const { return algorithm_; }
+  std::uint64_t bytes_hashed() const;
+
+  // A self-describing byte string (format, algorithm, chaining values, length, the partial block),
+  // the same on every platform.
+  std::string export_state() const;
+  // errc::internal for anything that is not a state export_state wrote.
+  static result<hasher> import_state(std::string_view state);
 
  private:
   digest_algorithm algorithm_;
-  struct context;
-  std::unique_ptr<context> ctx_;
+  alignas(8) unsigned char ctx_[224];  // SHA256_CTX or SHA512_CTX (checked in digest.cpp)
 };
 
 digest digest_of(std::string_view bytes, digest_algorithm algorithm = digest_algorithm::sha256);

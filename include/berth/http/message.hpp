@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "berth/core/byte_source.hpp"
+
 namespace berth::http {
 
 enum class verb { get, head, post, put, patch, delete_, other };
@@ -46,18 +48,16 @@ struct request {
 };
 
 // Bytes served straight from a file descriptor (sendfile); `owner` keeps the descriptor open.
-struct file_payload {
-  std::shared_ptr<const void> owner;
-  int fd = -1;
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-};
+using file_payload = file_region;
+// Bytes read from a stream (run off the I/O threads: reads may block), `length` of them.
+using stream_payload = stream_source;
 
 struct response {
   unsigned status = 200;
   header_list headers;
   std::string body;
   std::optional<file_payload> file;
+  std::optional<stream_payload> stream;
   // The Content-Length a HEAD response announces (it sends no body).
   std::optional<std::uint64_t> head_length;
 };
@@ -71,9 +71,18 @@ class exchange {
   virtual body_mode mode() const { return body_mode::none; }
   // buffered: the largest body accepted; a larger one gets too_large().
   virtual std::size_t body_limit() const { return 0; }
-  virtual response too_large() { return response{413, {}, {}, {}, {}}; }
+  virtual response too_large() {
+    response r;
+    r.status = 413;
+    return r;
+  }
   // The body could not be parsed as HTTP/1.1 (e.g. bad chunk sizes); the connection closes after.
-  virtual response malformed_body() { return response{400, {}, "malformed request body\n", {}, {}}; }
+  virtual response malformed_body() {
+    response r;
+    r.status = 400;
+    r.body = "malformed request body\n";
+    return r;
+  }
   // stream: called before any body byte is read; a response rejects the request.
   virtual std::optional<response> start(const request&) { return std::nullopt; }
   // stream: each piece of the body; a response stops the upload and is sent as the answer.

@@ -1,5 +1,6 @@
-// Thin RAII layer over sqlite3: a connection with a prepared-statement cache, and statements
-// that reset themselves when they go out of scope.
+// Thin RAII layer over sqlite3: a connection with a prepared-statement cache, statements that
+// reset themselves when they go out of scope, and the one helper every query goes through
+// (run / one / all / exists: prepare, bind the arguments in order, step, check).
 #pragma once
 
 #include <sqlite3.h>
@@ -7,14 +8,27 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "berth/core/error.hpp"
 
 namespace berth::meta {
+
+// Argument wrappers: text that is NULL when empty, and bytes stored as a BLOB.
+struct nullable_text {
+  std::string_view text;
+};
+struct blob_value {
+  std::string_view bytes;
+};
+inline nullable_text or_null(std::string_view s) { return {s}; }
+inline blob_value as_blob(std::string_view s) { return {s}; }
 
 class statement {
  public:
@@ -38,28 +52,51 @@ class statement {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
-  statement& bind_blob(int i, std::string_view v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  statement& bind(int i, nullable_text v) {
+    if (v.text.empty()) {
+      sqlite3_bind_null(s_, i);
+    } else {
+      bind(i, v.text);
+    }
     return *this;
   }
-  statement& bind_null(int i) {
-    sqlite3_bind_null(s_, i);
+  statement& bind(int i, blob_value v) {
+    sqlite3_bind_blob(s_, i, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_TRANSIENT);
     return *this;
   }
-  // Text, or NULL when empty.
-  statement& bind_opt(int i, std::string_view v) { return v.empty() ? bind_null(i) : bind(i, v); }
+  // Binds every argument in order, from parameter 1.
+  template <class... Args>
+  statement& bind_all(const Args&... args) {
+    int i = 0;
+    (bind_one(++i, args), ...);
+    return *this;
+  }
 
-  // true: a row is available; false: done. Errors become an `error` via last_error().
+  // true: a row is available; false: done or failed (see failed()).
   bool step();
   bool failed() const { return rc_ != SQLITE_ROW && rc_ != SQLITE_DONE && rc_ != SQLITE_OK; }
   int rc() const { return rc_; }
 
   std::int64_t int64(int col) const { return sqlite3_column_int64(s_, col); }
+  bool boolean(int col) const { return int64(col) != 0; }
   bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
   std::string text(int col) const;
   std::string blob(int col) const;
 
  private:
+  template <class T>
+  void bind_one(int i, const T& v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      bind(i, std::int64_t{v ? 1 : 0});
+    } else if constexpr (std::is_integral_v<T>) {
+      bind(i, static_cast<std::int64_t>(v));
+    } else if constexpr (std::is_same_v<T, nullable_text> || std::is_same_v<T, blob_value>) {
+      bind(i, v);
+    } else {
+      bind(i, std::string_view(v));
+    }
+  }
+
   sqlite3_stmt* s_;
   int rc_ = SQLITE_OK;
 };
@@ -77,11 +114,58 @@ class sqlite_connection {
   error last_error(const char* what) const;
   sqlite3* handle() const { return db_; }
 
+  // The query helper. `sql` is a string literal (the statement cache is keyed by its address).
+  // run: executes to the end and returns the number of rows changed.
+  template <class... Args>
+  result<int> run(const char* sql, const Args&... args) {
+    auto s = prepare(sql);
+    s.bind_all(args...);
+    while (s.step()) {
+    }
+    if (s.failed()) return last_error(sql);
+    return sqlite3_changes(db_);
+  }
+  // one: the first row mapped by `read`, or nullopt.
+  template <class Read, class... Args>
+  auto one(const char* sql, Read&& read, const Args&... args)
+      -> result<std::optional<std::invoke_result_t<Read, const statement&>>> {
+    using row = std::invoke_result_t<Read, const statement&>;
+    auto s = prepare(sql);
+    s.bind_all(args...);
+    if (s.step()) return std::optional<row>(read(s));
+    if (s.failed()) return last_error(sql);
+    return std::optional<row>();
+  }
+  // all: every row mapped by `read`.
+  template <class Read, class... Args>
+  auto all(const char* sql, Read&& read, const Args&... args)
+      -> result<std::vector<std::invoke_result_t<Read, const statement&>>> {
+    std::vector<std::invoke_result_t<Read, const statement&>> out;
+    auto s = prepare(sql);
+    s.bind_all(args...);
+    while (s.step()) out.push_back(read(s));
+    if (s.failed()) return last_error(sql);
+    return out;
+  }
+  // exists: whether the query returns a row.
+  template <class... Args>
+  result<bool> exists(const char* sql, const Args&... args) {
+    auto s = prepare(sql);
+    s.bind_all(args...);
+    if (s.step()) return true;
+    if (s.failed()) return last_error(sql);
+    return false;
+  }
+
  private:
   explicit sqlite_connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
+
+// Row readers for the helper.
+inline std::string text_column(const statement& s) { return s.text(0); }
+inline std::int64_t int_column(const statement& s) { return s.int64(0); }
 
 // One writer (serialized) and a pool of readers: WAL lets readers run beside the writer.
 class connection_pool {
@@ -118,6 +202,17 @@ class connection_pool {
   std::unique_lock<std::mutex> lock_writer() { return std::unique_lock(writer_mutex_); }
   sqlite_connection& writer() { return *writer_; }
 
+  // Runs `f(connection&)` (returning result<T>) on a reader.
+  template <class F>
+  auto read(F&& f) -> std::invoke_result_t<F, sqlite_connection&> {
+    auto r = reader();
+    if (!r) return r.take_error();
+    return f(**r);
+  }
+  // Runs `f(connection&)` inside BEGIN IMMEDIATE … COMMIT on the writer; a failure rolls it all back.
+  template <class F>
+  auto write(F&& f) -> std::invoke_result_t<F, sqlite_connection&>;
+
  private:
   void give_back(std::unique_ptr<sqlite_connection> c);
   std::string path_;
@@ -151,5 +246,16 @@ class transaction {
   sqlite_connection& c_;
   bool open_ = false;
 };
+
+template <class F>
+auto connection_pool::write(F&& f) -> std::invoke_result_t<F, sqlite_connection&> {
+  auto lock = lock_writer();
+  transaction tx(*writer_);
+  if (auto r = tx.begin(); !r) return r.take_error();
+  auto out = f(*writer_);
+  if (!out) return out;
+  if (auto r = tx.commit(); !r) return r.take_error();
+  return out;
+}
 
 }  // namespace berth::meta

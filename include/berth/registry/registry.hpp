@@ -1,92 +1,98 @@
-// The registry domain: every rule about repositories, blobs, uploads, manifests and tags, in one
-// place, used by the V2 adapter (and later the ECR adapter). Knows nothing of HTTP.
+// The registry domain: every rule about blobs, uploads, manifests, tags and images, in one place,
+// used by the V2 and ECR adapters, the lifecycle runs and maintenance. Knows nothing of HTTP, and
+// its callers know nothing of its backends: a blob store, an upload store and metadata roles,
+// chosen by the composition root (cli/backends.cpp).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "berth/meta/meta_index.hpp"
 #include "berth/core/byte_range.hpp"
+#include "berth/core/byte_source.hpp"
 #include "berth/core/clock.hpp"
-#include "berth/registry/manifest.hpp"
 #include "berth/core/names.hpp"
+#include "berth/registry/manifest.hpp"
+#include "berth/registry/model.hpp"
 #include "berth/registry/repository_catalog.hpp"
-#include "berth/registry/upload_writer.hpp"
-#include "berth/storage/blob_store.hpp"
+#include "berth/registry/upload_session.hpp"
 
 namespace berth {
+
+namespace storage {
+class blob_store;
+class upload_store;
+}  // namespace storage
+namespace meta {
+class metadata_store;
+}
+
+// The backends a registry runs on.
+struct registry_backends {
+  storage::blob_store& blobs;
+  storage::upload_store& uploads;
+  meta::metadata_store& meta;
+};
 
 struct registry_options {
   std::int64_t upload_expiry_seconds = 24 * 3600;
   std::int64_t max_upload_sessions_per_repository = 1000;
+  // A writer's claim on an upload session lasts this long unless renewed (renew_upload_claims): a
+  // server that died mid-request frees its sessions after it.
+  std::int64_t upload_claim_seconds = 120;
 };
 
-struct upload_status {
-  std::string id;
-  std::string repository;
-  std::uint64_t size = 0;
-};
-
-struct manifest_content {
-  std::string digest;
-  std::string media_type;
-  std::string content;
-};
-
-struct pushed_manifest {
-  std::string digest;
-  std::string media_type;
-  std::string subject;  // digest of the subject, or ""
-  std::vector<std::string> tags;
-};
-
-struct put_manifest_options {
-  std::vector<std::string> extra_tags;  // OCI ?tag= parameters on a push by digest
-  bool reject_existing_tag = false;     // PutImage: the same manifest under the same tag is an error
-  bool count_as_push = true;
-};
-
-// One image id as BatchDeleteImage reports it.
-struct image_id {
-  std::string digest;
-  std::string tag;
-};
+// ECR's layer API: the smallest part but the last, and the part size it advertises.
+inline constexpr std::int64_t min_layer_part_size = 5 * 1024 * 1024;
 
 class registry {
  public:
-  registry(storage::blob_store& blobs, meta::meta_index& meta, repository_catalog& repositories, const clock& clk,
+  registry(registry_backends backends, repository_catalog& repositories, const clock& clk,
            registry_options options = {});
+  ~registry();
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
 
   repository_catalog& repositories() { return repositories_; }
-  meta::meta_index& meta() { return meta_; }
+  const clock& time_source() const { return clock_; }
+  const std::string& registry_id() const { return repositories_.registry_id(); }
 
-  // Blobs: visible only where uploaded, mounted or referenced.
-  result<storage::opened_blob> open_blob(const std::string& repo, const digest& d);
+  // ---- blobs: visible only where uploaded, mounted or referenced
   result<std::uint64_t> blob_size(const std::string& repo, const digest& d);
+  result<std::shared_ptr<blob_content>> open_blob(const std::string& repo, const digest& d);
   result<void> delete_blob(const std::string& repo, const digest& d);
   // true when mounted from `from`; false when the caller should start a normal upload instead.
   result<bool> mount_blob(const std::string& repo, const std::string& from, const digest& d);
 
-  // Uploads.
+  // ---- uploads
   result<upload_status> start_upload(const std::string& repo);
   result<upload_status> get_upload(const std::string& repo, const std::string& id);
-  // Opens the session for appending. With a Content-Range, its start must be the current size.
-  result<std::unique_ptr<upload_writer>> resume_upload(const std::string& repo, const std::string& id,
-                                                       std::optional<byte_range> content_range,
-                                                       digest_algorithm algorithm = digest_algorithm::sha256);
-  // Verifies the digest of everything written, then makes the blob durable and visible.
-  // On a mismatch the session is discarded and nothing is committed.
-  result<void> complete_upload(std::unique_ptr<upload_writer> writer, const digest& expected);
+  // Takes the session for this request (blob_upload_invalid while another request writes to it).
+  // With a Content-Range, its start must be where the session ends (upload_out_of_order).
+  result<std::unique_ptr<upload_session>> resume_upload(const std::string& repo, const std::string& id,
+                                                        std::optional<byte_range> content_range,
+                                                        digest_algorithm algorithm = digest_algorithm::sha256);
+  // Verifies the digest of everything written, then makes the blob durable and visible. On a
+  // mismatch the session is discarded and nothing is committed.
+  result<void> complete_upload(std::unique_ptr<upload_session> session, const digest& expected);
   result<void> cancel_upload(const std::string& repo, const std::string& id);
-  // Removes sessions idle longer than the expiry and temp files with no session. Returns the count.
+  // Removes sessions idle longer than the expiry and upload files with no session. Returns the count.
   std::size_t expire_uploads();
+  // Extends this process's claims on the sessions it is writing (the server calls it periodically).
+  void renew_upload_claims();
+  // ECR's layer API on the same sessions: a part must start where the upload ends
+  // (invalid_layer_part with upload_detail); returns the bytes the upload then holds.
+  result<std::uint64_t> upload_layer_part(const std::string& repo, const std::string& id, std::uint64_t first,
+                                          std::uint64_t last, std::string_view bytes);
+  // empty_upload, layer_part_too_small (a part under the minimum was followed by another),
+  // layer_already_exists, invalid_layer (digest mismatch), blob_upload_unknown.
+  result<void> complete_layer_upload(const std::string& repo, const std::string& id, const digest& d);
 
-  // Manifests and tags.
+  // ---- manifests, tags and images
   // `pull`: a GET that counts for lastRecordedPullTime (recorded in batches, see flush_pulls).
   result<manifest_content> get_manifest(const std::string& repo, const reference& ref, bool pull = false);
   result<pushed_manifest> put_manifest(const std::string& repo, const reference& ref, std::string_view content_type,
@@ -98,43 +104,56 @@ class registry {
   // tag, the image too. Returns the image ids removed.
   result<std::vector<image_id>> delete_image(const std::string& repo, const std::string& digest,
                                              const std::string& tag);
-  // Writes the pull times gathered since the last flush (one transaction).
-  void flush_pulls();
-
   // Lifecycle: removes the image as BatchDeleteImage by digest would, after its OCI referrers
   // (signatures, SBOMs), recursively. Returns the image ids removed.
   result<std::vector<image_id>> expire_image(const std::string& repo, const std::string& digest);
-  // ARCHIVE: still listed, not pullable; STANDARD: pullable again. errc::image_not_found.
-  result<void> set_storage_class(const std::string& repo, const std::string& digest, bool archived);
+  // ARCHIVE: still listed, not pullable; STANDARD: pullable again. The image by digest, or by tag
+  // when `digest` is empty; returns its digest. errc::image_not_found.
+  result<std::string> set_storage_class(const std::string& repo, const std::string& digest, const std::string& tag,
+                                        bool archived);
+  // Writes the pull times gathered since the last flush (one transaction).
+  void flush_pulls();
 
-  // Start-up recovery after a crash: finishes or undoes garbage collection caught between its
-  // metadata commit and its file removal.
-  void recover();
-
-  storage::blob_store& blobs() { return blobs_; }
-  const clock& time_source() const { return clock_; }
   result<std::vector<std::string>> list_tags(const std::string& repo, const std::string& after, std::size_t limit);
   result<std::vector<std::string>> list_repositories(const std::string& after, std::size_t limit);
-  result<std::vector<meta::referrer_row>> referrers(const std::string& repo, const digest& subject);
+  result<std::vector<referrer_info>> referrers(const std::string& repo, const digest& subject);
+  // DescribeImages: images by digest. ListImages: (digest, tag) pairs; the cursor is opaque.
+  result<page<image_info>> images(const std::string& repo, image_filter filter, const std::string& after,
+                                  std::size_t limit);
+  result<page<image_id>> image_ids(const std::string& repo, image_filter filter, const std::string& after,
+                                   std::size_t limit);
+  // The image a digest and/or a tag names, or nullopt.
+  result<std::optional<image_info>> find_image(const std::string& repo, const std::string& digest,
+                                               const std::string& tag);
+  // Every image of the repository (lifecycle evaluation needs them all), read page by page.
+  result<std::vector<image_info>> all_images(const std::string& repo);
+
+  // Start-up recovery after a crash: finishes garbage collection caught between its steps.
+  void recover();
+  // Gives back memory held for speed; called when the server has been idle for a moment.
+  void release_memory();
 
  private:
-  std::shared_ptr<upload_progress> progress_for(const std::string& id);
-  void forget_progress(const std::string& id);
-  result<hasher> hash_upload_file(const std::string& id, digest_algorithm algorithm, std::uint64_t size);
-
   result<void> require_repository(const std::string& repo);
   void note_pull(const std::string& repo, const std::string& digest);
+  result<hasher> rehash_upload(const std::string& id, digest_algorithm algorithm, std::uint64_t& size);
+  // Commits the session's bytes and records the blob, retrying while garbage collection removes
+  // the same digest; the session is gone afterwards, whatever the outcome.
+  result<void> commit_session(upload_session& session, const digest& d);
+  void discard_session(upload_session& session);
+  std::string new_writer();
+  void track_claim(const std::string& id, const std::string& writer, bool active);
 
-  storage::blob_store& blobs_;
-  meta::meta_index& meta_;
+  registry_backends backends_;
   repository_catalog& repositories_;
-  storage::disk_io_pool disk_io_;
-  std::mutex pulls_mutex_;
-  std::vector<std::pair<std::string, std::string>> pulls_;
   const clock& clock_;
   registry_options options_;
-  std::mutex progress_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<upload_progress>> progress_;
+  std::string writer_id_;  // this process: its upload claims are writer_id_/<n>, one per request
+  std::mutex pulls_mutex_;
+  std::vector<std::pair<std::string, std::string>> pulls_;
+  std::mutex claims_mutex_;
+  std::uint64_t writers_ = 0;
+  std::set<std::pair<std::string, std::string>> active_claims_;  // (upload id, writer) this process holds
 };
 
 }  // namespace berth

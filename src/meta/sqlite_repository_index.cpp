@@ -1,0 +1,156 @@
+// Repositories, their settings and resource tags, on SQLite.
+#include "sqlite_roles.hpp"
+
+namespace berth::meta {
+
+namespace sqlite_rows {
+
+std::optional<std::int64_t> repository_id(sqlite_connection& db, const std::string& name) {
+  auto id = db.one("SELECT id FROM repositories WHERE name = ?", int_column, name);
+  if (!id) return std::nullopt;
+  return *id;
+}
+
+result<std::int64_t> require_repository(sqlite_connection& db, const std::string& name) {
+  auto id = repository_id(db, name);
+  if (!id) return make_error(errc::name_unknown, name);
+  return *id;
+}
+
+repository_row read_repository(const statement& s) {
+  repository_row r;
+  r.name = s.text(0);
+  r.created_at = s.int64(1);
+  r.settings.image_tag_mutability = s.text(2);
+  r.settings.mutability_exclusions = s.text(3);
+  r.settings.scan_on_push = s.boolean(4);
+  r.settings.encryption_type = s.text(5);
+  r.settings.kms_key = s.text(6);
+  return r;
+}
+
+}  // namespace sqlite_rows
+
+using namespace sqlite_rows;
+
+namespace {
+
+result<void> put_tags(sqlite_connection& db, std::int64_t id, const resource_tags& tags) {
+  for (const auto& [k, v] : tags) {
+    auto r = db.run(
+        "INSERT INTO repository_tags(repository_id, key, value) VALUES(?, ?, ?) "
+        "ON CONFLICT(repository_id, key) DO UPDATE SET value = excluded.value",
+        id, k, v);
+    if (!r) return r.take_error();
+  }
+  return {};
+}
+
+}  // namespace
+
+result<void> sqlite_repository_index::create(const std::string& name, const repository_settings& s,
+                                             const resource_tags& tags, std::int64_t now) {
+  return pool_.write([&](sqlite_connection& db) -> result<void> {
+    if (repository_id(db, name)) return make_error(errc::repository_already_exists, name);
+    auto r = db.run(
+        "INSERT INTO repositories(name, created_at, image_tag_mutability, mutability_exclusions, scan_on_push, "
+        "encryption_type, kms_key) VALUES(?, ?, ?, ?, ?, ?, ?)",
+        name, now, s.image_tag_mutability, s.mutability_exclusions, s.scan_on_push, s.encryption_type, s.kms_key);
+    if (!r) return r.take_error();
+    return put_tags(db, sqlite3_last_insert_rowid(db.handle()), tags);
+  });
+}
+
+result<std::optional<repository_row>> sqlite_repository_index::find(const std::string& name) {
+  return pool_.read([&](sqlite_connection& db) {
+    return db.one("SELECT " BERTH_REPOSITORY_COLUMNS " FROM repositories WHERE name = ?", read_repository, name);
+  });
+}
+
+result<std::vector<repository_row>> sqlite_repository_index::list(const std::string& after, std::size_t limit) {
+  return pool_.read([&](sqlite_connection& db) {
+    return db.all("SELECT " BERTH_REPOSITORY_COLUMNS " FROM repositories WHERE name > ? ORDER BY name LIMIT ?",
+                  read_repository, after, limit);
+  });
+}
+
+result<std::vector<std::string>> sqlite_repository_index::names(const std::string& after, std::size_t limit) {
+  return pool_.read([&](sqlite_connection& db) {
+    return db.all("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?", text_column, after, limit);
+  });
+}
+
+result<void> sqlite_repository_index::update_settings(const std::string& name, const repository_settings& s) {
+  return pool_.write([&](sqlite_connection& db) -> result<void> {
+    auto changed = db.run(
+        "UPDATE repositories SET image_tag_mutability = ?, mutability_exclusions = ?, scan_on_push = ?, "
+        "encryption_type = ?, kms_key = ? WHERE name = ?",
+        s.image_tag_mutability, s.mutability_exclusions, s.scan_on_push, s.encryption_type, s.kms_key, name);
+    if (!changed) return changed.take_error();
+    if (*changed == 0) return make_error(errc::name_unknown, name);
+    return {};
+  });
+}
+
+result<repository_row> sqlite_repository_index::remove(const std::string& name, bool force) {
+  return pool_.write([&](sqlite_connection& db) -> result<repository_row> {
+    auto row = db.one(
+        "SELECT " BERTH_REPOSITORY_COLUMNS ", id FROM repositories WHERE name = ?",
+        [](const statement& s) { return std::make_pair(read_repository(s), s.int64(7)); }, name);
+    if (!row) return row.take_error();
+    if (!*row) return make_error(errc::name_unknown, name);
+    const auto id = (*row)->second;
+    if (!force) {
+      auto images = db.exists("SELECT 1 FROM manifests WHERE repository_id = ? LIMIT 1", id);
+      if (!images) return images.take_error();
+      if (*images) return make_error(errc::repository_not_empty, name);
+    }
+    // Children first: the foreign keys between them are not all declared with cascades.
+    for (auto sql :
+         {"DELETE FROM lifecycle_policies WHERE repository_id = ?",
+          "DELETE FROM lifecycle_previews WHERE repository_id = ?", "DELETE FROM tags WHERE repository_id = ?",
+          "DELETE FROM manifest_references WHERE repository_id = ?", "DELETE FROM manifests WHERE repository_id = ?",
+          "DELETE FROM repository_blobs WHERE repository_id = ?", "DELETE FROM uploads WHERE repository_id = ?",
+          "DELETE FROM repository_tags WHERE repository_id = ?", "DELETE FROM repositories WHERE id = ?"}) {
+      if (auto r = db.run(sql, id); !r) return r.take_error();
+    }
+    return (*row)->first;
+  });
+}
+
+result<resource_tags> sqlite_repository_index::tags(const std::string& name) {
+  return pool_.read([&](sqlite_connection& db) -> result<resource_tags> {
+    auto id = require_repository(db, name);
+    if (!id) return id.take_error();
+    return db.all(
+        "SELECT key, value FROM repository_tags WHERE repository_id = ? ORDER BY key",
+        [](const statement& s) { return std::make_pair(s.text(0), s.text(1)); }, *id);
+  });
+}
+
+result<void> sqlite_repository_index::tag(const std::string& name, const resource_tags& tags, std::size_t max_tags) {
+  return pool_.write([&](sqlite_connection& db) -> result<void> {
+    auto id = require_repository(db, name);
+    if (!id) return id.take_error();
+    if (auto r = put_tags(db, *id, tags); !r) return r;
+    auto count = db.one("SELECT COUNT(*) FROM repository_tags WHERE repository_id = ?", int_column, *id);
+    if (!count) return count.take_error();
+    if (static_cast<std::size_t>(count->value_or(0)) > max_tags) return make_error(errc::too_many_tags, name);
+    return {};
+  });
+}
+
+result<void> sqlite_repository_index::untag(const std::string& name, const std::vector<std::string>& keys) {
+  return pool_.write([&](sqlite_connection& db) -> result<void> {
+    auto id = require_repository(db, name);
+    if (!id) return id.take_error();
+    for (const auto& k : keys) {
+      if (auto r = db.run("DELETE FROM repository_tags WHERE repository_id = ? AND key = ?", *id, k); !r) {
+        return r.take_error();
+      }
+    }
+    return {};
+  });
+}
+
+}  // namespace berth::meta

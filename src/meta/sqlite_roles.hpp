@@ -1,0 +1,172 @@
+// The SQLite metadata roles (not a public header): one class per role, each in its own
+// translation unit, all on one connection pool.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "berth/meta/metadata_store.hpp"
+#include "berth/meta/sqlite_connection.hpp"
+
+namespace berth::meta {
+
+namespace sqlite_rows {
+// Shared by the roles' queries.
+std::optional<std::int64_t> repository_id(sqlite_connection& db, const std::string& name);
+// Writes never create repositories implicitly: creation is a rule of the domain.
+result<std::int64_t> require_repository(sqlite_connection& db, const std::string& name);
+repository_row read_repository(const statement& s);  // columns as BERTH_REPOSITORY_COLUMNS lists them
+// A macro, so it joins SQL string literals (the statement cache is keyed by the literal's address).
+#define BERTH_REPOSITORY_COLUMNS \
+  "name, created_at, image_tag_mutability, mutability_exclusions, scan_on_push, encryption_type, kms_key"
+}  // namespace sqlite_rows
+
+class sqlite_repository_index final : public repository_index {
+ public:
+  explicit sqlite_repository_index(connection_pool& pool) : pool_(pool) {}
+  result<void> create(const std::string& name, const repository_settings& settings, const resource_tags& tags,
+                      std::int64_t now) override;
+  result<std::optional<repository_row>> find(const std::string& name) override;
+  result<std::vector<repository_row>> list(const std::string& after, std::size_t limit) override;
+  result<std::vector<std::string>> names(const std::string& after, std::size_t limit) override;
+  result<void> update_settings(const std::string& name, const repository_settings& settings) override;
+  result<repository_row> remove(const std::string& name, bool force) override;
+  result<resource_tags> tags(const std::string& name) override;
+  result<void> tag(const std::string& name, const resource_tags& tags, std::size_t max_tags) override;
+  result<void> untag(const std::string& name, const std::vector<std::string>& keys) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+class sqlite_image_index final : public image_index {
+ public:
+  explicit sqlite_image_index(connection_pool& pool) : pool_(pool) {}
+  result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo, const std::string& digest) override;
+  result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) override;
+  result<void> put_manifest(const manifest_write& m) override;
+  result<std::vector<image_ref>> delete_image(const std::string& repo, const std::string& digest,
+                                              const std::string& tag) override;
+  result<bool> delete_tag(const std::string& repo, const std::string& tag) override;
+  result<std::vector<std::string>> tags(const std::string& repo, const std::string& after, std::size_t limit) override;
+  result<std::vector<image_row>> images(const std::string& repo, tag_filter filter, const std::string& after,
+                                        std::size_t limit) override;
+  result<std::vector<image_ref>> image_refs(const std::string& repo, tag_filter filter, const image_ref& after,
+                                            std::size_t limit) override;
+  result<std::optional<image_row>> find_image(const std::string& repo, const std::string& digest,
+                                              const std::string& tag) override;
+  result<std::vector<std::string>> parent_indexes(const std::string& repo, const std::string& digest) override;
+  result<std::vector<referrer_row>> referrers(const std::string& repo, const std::string& subject) override;
+  result<void> record_pulls(const std::vector<std::pair<std::string, std::string>>& repo_digest,
+                            std::int64_t when) override;
+  result<bool> set_storage_class(const std::string& repo, const std::string& digest, bool archived,
+                                 std::int64_t now) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+class sqlite_blob_index final : public blob_index {
+ public:
+  explicit sqlite_blob_index(connection_pool& pool) : pool_(pool) {}
+  result<std::optional<std::int64_t>> linked_size(const std::string& repo, const std::string& digest) override;
+  result<void> record(const blob_record& r) override;
+  result<bool> mount(const std::string& repo, const std::string& from, const std::string& digest,
+                     std::int64_t now) override;
+  result<bool> unlink(const std::string& repo, const std::string& digest) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+// Claims live in this process, not in the file: a SQLite data directory serves one server at a
+// time (the data-directory lock), so the process is the only writer there can be. A server
+// database keeps them in the session row.
+class sqlite_upload_index final : public upload_index {
+ public:
+  explicit sqlite_upload_index(connection_pool& pool) : pool_(pool) {}
+  result<void> create(const std::string& id, const std::string& repo, std::int64_t now, std::int64_t max_sessions,
+                      const std::string& store_epoch) override;
+  result<std::optional<upload_row>> find(const std::string& id) override;
+  result<upload_row> claim(const std::string& id, const std::string& writer, std::int64_t now,
+                           std::int64_t until) override;
+  void release(const std::string& id, const std::string& writer) override;
+  result<void> checkpoint(const upload_checkpoint& c) override;
+  result<void> remove(const std::string& id) override;
+  result<std::vector<upload_row>> idle_since(std::int64_t before, std::int64_t now) override;
+  result<std::vector<std::string>> ids() override;
+
+ private:
+  struct claim_state {
+    std::string writer;
+    std::int64_t until = 0;
+  };
+  bool claimed_by_other(const std::string& id, const std::string& writer, std::int64_t now);
+  connection_pool& pool_;
+  std::mutex claims_mutex_;
+  std::map<std::string, claim_state> claims_;
+};
+
+class sqlite_settings_index final : public settings_index {
+ public:
+  explicit sqlite_settings_index(connection_pool& pool) : pool_(pool) {}
+  result<void> put_template(const template_row& t, bool create) override;
+  result<std::vector<template_row>> templates() override;
+  result<bool> delete_template(const std::string& prefix) override;
+  result<std::optional<std::string>> account_setting(const std::string& name) override;
+  result<void> put_account_setting(const std::string& name, const std::string& value) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+class sqlite_lifecycle_index final : public lifecycle_index {
+ public:
+  explicit sqlite_lifecycle_index(connection_pool& pool) : pool_(pool) {}
+  result<void> put_policy(const std::string& repo, const std::string& text) override;
+  result<std::optional<lifecycle_policy_row>> policy(const std::string& repo) override;
+  result<std::optional<lifecycle_policy_row>> delete_policy(const std::string& repo) override;
+  result<void> mark_evaluated(const std::string& repo, std::int64_t when) override;
+  result<std::vector<std::string>> repositories_with_policy() override;
+  result<void> start_preview(const std::string& repo, const std::string& text, std::int64_t now,
+                             std::int64_t stale_before) override;
+  result<void> finish_preview(const std::string& repo, const std::string& status, const std::string& results) override;
+  result<std::optional<lifecycle_preview_row>> preview(const std::string& repo) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+class sqlite_maintenance_index final : public maintenance_index {
+ public:
+  explicit sqlite_maintenance_index(connection_pool& pool) : pool_(pool) {}
+  result<std::vector<blob_row>> unreferenced_blobs(std::int64_t before, const std::string& after,
+                                                   std::size_t limit) override;
+  result<bool> begin_delete(const std::string& digest, std::int64_t before, const deletion_claim& by) override;
+  result<bool> begin_delete_unrecorded(const std::string& digest, const deletion_claim& by) override;
+  result<bool> take_over_delete(const std::string& digest, const deletion_claim& by) override;
+  result<void> finish_delete(const std::string& digest, const std::string& holder) override;
+  result<std::vector<std::string>> abandoned_deletions(std::int64_t now) override;
+  result<std::optional<blob_row>> find_blob(const std::string& digest) override;
+  result<std::vector<blob_row>> blobs(const std::string& after, std::size_t limit) override;
+  result<std::vector<reference_row>> references(const reference_row& after, std::size_t limit) override;
+  result<std::vector<usage_row>> usage(const std::string& after, std::size_t limit) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+class sqlite_lease_index final : public lease_index {
+ public:
+  explicit sqlite_lease_index(connection_pool& pool) : pool_(pool) {}
+  result<bool> acquire(const std::string& name, const std::string& holder, std::int64_t now,
+                       std::int64_t until) override;
+  result<void> release(const std::string& name, const std::string& holder) override;
+
+ private:
+  connection_pool& pool_;
+};
+
+}  // namespace berth::meta

@@ -1,0 +1,525 @@
+// The behaviour every metadata backend must have: one typed suite, instantiated per backend
+// (sqlite_metadata_test.cpp; a server database instantiates it the same way). A backend type
+// provides `std::unique_ptr<meta::metadata_store> open()`, reopening the same store on each call.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "berth/meta/metadata_store.hpp"
+
+namespace berth::testing_support {
+
+template <class Backend>
+class metadata_suite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store = backend.open();
+    ASSERT_TRUE(store);
+  }
+  void reopen() {
+    store.reset();
+    store = backend.open();
+  }
+  meta::metadata_store& m() { return *store; }
+
+  void repo(const std::string& name) { ASSERT_TRUE(m().repositories().create(name, {}, {}, 1)); }
+  void blob(const std::string& r, const std::string& digest, std::int64_t size = 1, std::int64_t now = 1) {
+    ASSERT_TRUE(m().blobs().record(meta::blob_record{r, digest, size, now, ""}));
+  }
+  static meta::manifest_write manifest(const std::string& r, const std::string& digest, std::vector<std::string> blobs,
+                                       std::vector<std::string> tags) {
+    meta::manifest_write w;
+    w.repository = r;
+    w.digest = digest;
+    w.media_type = "application/vnd.oci.image.manifest.v1+json";
+    w.content = "{}";
+    w.pushed_at = 10;
+    w.blob_refs = std::move(blobs);
+    w.tags = std::move(tags);
+    return w;
+  }
+  static meta::deletion_claim by(const std::string& holder, std::int64_t now, std::int64_t until) {
+    return meta::deletion_claim{holder, now, until};
+  }
+
+  Backend backend;
+  std::unique_ptr<meta::metadata_store> store;
+};
+
+TYPED_TEST_SUITE_P(metadata_suite);
+
+TYPED_TEST_P(metadata_suite, writes_need_an_existing_repository) {
+  auto& m = this->m();
+  EXPECT_EQ(m.blobs().record(meta::blob_record{"nope", "sha256:1", 5, 1, ""}).error_value().code, errc::name_unknown);
+  EXPECT_EQ(m.uploads().create("u", "nope", 1, 10, "e").error_value().code, errc::name_unknown);
+  EXPECT_EQ(m.images().put_manifest(this->manifest("nope", "sha256:m", {}, {})).error_value().code, errc::name_unknown);
+  EXPECT_EQ(m.lifecycle().put_policy("nope", "{}").error_value().code, errc::name_unknown);
+  EXPECT_EQ(m.images().tags("nope", "", 10).error_value().code, errc::name_unknown);
+  EXPECT_EQ(m.images().images("nope", meta::tag_filter::any, "", 10).error_value().code, errc::name_unknown);
+}
+
+TYPED_TEST_P(metadata_suite, blobs_are_visible_only_where_linked) {
+  auto& m = this->m();
+  this->repo("a");
+  this->repo("b");
+  this->blob("a", "sha256:1", 5);
+  EXPECT_EQ(m.blobs().linked_size("a", "sha256:1").value(), std::optional<std::int64_t>(5));
+  EXPECT_EQ(m.blobs().linked_size("b", "sha256:1").value(), std::nullopt);
+  EXPECT_TRUE(m.blobs().mount("b", "a", "sha256:1", 2).value());
+  EXPECT_FALSE(m.blobs().mount("c", "nope", "sha256:1", 2).value());
+  EXPECT_EQ(m.blobs().linked_size("b", "sha256:1").value(), std::optional<std::int64_t>(5));
+  EXPECT_TRUE(m.blobs().unlink("a", "sha256:1").value());
+  EXPECT_FALSE(m.blobs().unlink("a", "sha256:1").value());
+  EXPECT_EQ(m.blobs().linked_size("a", "sha256:1").value(), std::nullopt);
+}
+
+TYPED_TEST_P(metadata_suite, recording_a_blob_ends_its_upload_session) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.uploads().create("u1", "r", 1, 10, "e"));
+  ASSERT_TRUE(m.blobs().record(meta::blob_record{"r", "sha256:1", 3, 2, "u1"}));
+  EXPECT_FALSE(m.uploads().find("u1").value());
+  EXPECT_EQ(m.blobs().linked_size("r", "sha256:1").value(), std::optional<std::int64_t>(3));
+}
+
+TYPED_TEST_P(metadata_suite, manifest_needs_its_blobs_and_children) {
+  auto& m = this->m();
+  this->repo("r");
+  auto missing = m.images().put_manifest(this->manifest("r", "sha256:m", {"sha256:b"}, {"v1"}));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error_value().code, errc::manifest_blob_unknown);
+  EXPECT_EQ(std::get<digest_detail>(missing.error_value().detail).digest, "sha256:b");
+  EXPECT_EQ(m.images().manifest_by_tag("r", "v1").value(), std::nullopt);  // nothing half-written
+  this->blob("r", "sha256:b");
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m", {"sha256:b"}, {"v1"})));
+  auto by_tag = m.images().manifest_by_tag("r", "v1").value();
+  ASSERT_TRUE(by_tag);
+  EXPECT_EQ(by_tag->digest, "sha256:m");
+  auto idx = this->manifest("r", "sha256:i", {}, {"multi"});
+  idx.manifest_refs = {"sha256:nope"};
+  EXPECT_EQ(m.images().put_manifest(idx).error_value().code, errc::referenced_images_not_found);
+  idx.manifest_refs = {"sha256:m"};
+  EXPECT_TRUE(m.images().put_manifest(idx));
+  EXPECT_EQ(m.images().parent_indexes("r", "sha256:m").value(), std::vector<std::string>{"sha256:i"});
+}
+
+TYPED_TEST_P(metadata_suite, tags_move_and_die_with_their_manifest) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m1", {}, {"a", "b"})));
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m2", {}, {"b"})));
+  EXPECT_EQ(m.images().manifest_by_tag("r", "b").value()->digest, "sha256:m2");
+  EXPECT_EQ(m.images().tags("r", "", 10).value(), (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(m.images().delete_image("r", "sha256:m1", ""));
+  EXPECT_EQ(m.images().tags("r", "", 10).value(), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(m.images().delete_tag("r", "b").value());
+  EXPECT_FALSE(m.images().delete_tag("r", "b").value());
+  EXPECT_TRUE(m.images().manifest_by_digest("r", "sha256:m2").value().has_value());
+}
+
+TYPED_TEST_P(metadata_suite, immutable_tags_never_move_and_unchanged_pushes_can_be_refused) {
+  auto& m = this->m();
+  this->repo("r");
+  auto first = this->manifest("r", "sha256:m1", {}, {"v1"});
+  first.immutable_tags = {"v1"};
+  ASSERT_TRUE(m.images().put_manifest(first));
+  ASSERT_TRUE(m.images().put_manifest(first));  // the same digest: not a move
+  auto moved = this->manifest("r", "sha256:m2", {}, {"v1"});
+  moved.immutable_tags = {"v1"};
+  auto r = m.images().put_manifest(moved);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error_value().code, errc::tag_immutable);
+  EXPECT_EQ(std::get<tag_detail>(r.error_value().detail).tag, "v1");
+  EXPECT_EQ(m.images().manifest_by_tag("r", "v1").value()->digest, "sha256:m1");
+  EXPECT_FALSE(m.images().manifest_by_digest("r", "sha256:m2").value());  // nothing half-written
+  auto again = first;
+  again.reject_unchanged = true;
+  EXPECT_EQ(m.images().put_manifest(again).error_value().code, errc::image_already_exists);
+  auto untagged = this->manifest("r", "sha256:m1", {}, {});
+  untagged.reject_unchanged = true;
+  EXPECT_EQ(m.images().put_manifest(untagged).error_value().code, errc::image_already_exists);
+  auto other_tag = this->manifest("r", "sha256:m1", {}, {"v2"});
+  other_tag.reject_unchanged = true;
+  EXPECT_TRUE(m.images().put_manifest(other_tag));
+}
+
+TYPED_TEST_P(metadata_suite, delete_image_is_one_rule) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m", {}, {"a", "b"})));
+  auto idx = this->manifest("r", "sha256:i", {}, {"multi"});
+  idx.manifest_refs = {"sha256:m"};
+  ASSERT_TRUE(m.images().put_manifest(idx));
+  EXPECT_EQ(m.images().delete_image("r", "sha256:nope", "").error_value().code, errc::image_not_found);
+  EXPECT_EQ(m.images().delete_image("r", "", "nope").error_value().code, errc::image_not_found);
+  EXPECT_EQ(m.images().delete_image("r", "sha256:m", "multi").error_value().code, errc::image_digest_mismatch);
+  EXPECT_EQ(m.images().delete_image("nope", "sha256:m", "").error_value().code, errc::name_unknown);
+  // Not its last tag: only the tag goes, even though an index lists the image.
+  auto one = m.images().delete_image("r", "", "a");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(*one, (std::vector<meta::image_ref>{{"sha256:m", "a"}}));
+  // Its last tag, or by digest: the index protects it.
+  auto refused = m.images().delete_image("r", "", "b");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error_value().code, errc::image_referenced_by_index);
+  EXPECT_EQ(std::get<digest_detail>(refused.error_value().detail).digest, "sha256:i");
+  EXPECT_EQ(m.images().manifest_by_tag("r", "b").value()->digest, "sha256:m");
+  EXPECT_EQ(*m.images().delete_image("r", "sha256:i", ""), (std::vector<meta::image_ref>{{"sha256:i", "multi"}}));
+  EXPECT_EQ(*m.images().delete_image("r", "", "b"), (std::vector<meta::image_ref>{{"sha256:m", "b"}}));
+  EXPECT_FALSE(m.images().manifest_by_digest("r", "sha256:m").value());
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:u", {}, {})));
+  EXPECT_EQ(*m.images().delete_image("r", "sha256:u", ""), (std::vector<meta::image_ref>{{"sha256:u", ""}}));
+}
+
+TYPED_TEST_P(metadata_suite, pagination_is_bytewise_and_exclusive) {
+  auto& m = this->m();
+  this->repo("r");
+  std::vector<std::string> tags = {"b", "a", "C", "a1", "_z"};
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m", {}, tags)));
+  EXPECT_EQ(m.images().tags("r", "", 100).value(), (std::vector<std::string>{"C", "_z", "a", "a1", "b"}));
+  EXPECT_EQ(m.images().tags("r", "_z", 2).value(), (std::vector<std::string>{"a", "a1"}));
+  for (auto n : {"x/y", "a", "m"}) this->repo(n);
+  EXPECT_EQ(m.repositories().names("a", 10).value(), (std::vector<std::string>{"m", "r", "x/y"}));
+  auto rows = m.repositories().list("m", 1).value();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].name, "r");
+}
+
+TYPED_TEST_P(metadata_suite, images_page_by_digest_with_a_tag_filter) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:a", {}, {"t2", "t1"})));
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:b", {}, {})));
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:c", {}, {"t3"})));
+  auto digests = [](const std::vector<meta::image_row>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.digest);
+    return out;
+  };
+  auto all = m.images().images("r", meta::tag_filter::any, "", 10).value();
+  EXPECT_EQ(digests(all), (std::vector<std::string>{"sha256:a", "sha256:b", "sha256:c"}));
+  EXPECT_EQ(all[0].tags, (std::vector<std::string>{"t1", "t2"}));
+  EXPECT_TRUE(all[1].tags.empty());
+  EXPECT_EQ(digests(m.images().images("r", meta::tag_filter::any, "sha256:a", 1).value()),
+            std::vector<std::string>{"sha256:b"});
+  EXPECT_EQ(digests(m.images().images("r", meta::tag_filter::tagged, "", 10).value()),
+            (std::vector<std::string>{"sha256:a", "sha256:c"}));
+  EXPECT_EQ(digests(m.images().images("r", meta::tag_filter::untagged, "", 10).value()),
+            std::vector<std::string>{"sha256:b"});
+  // ListImages pairs: (digest, tag), the untagged image once with "".
+  auto refs = m.images().image_refs("r", meta::tag_filter::any, {}, 10).value();
+  EXPECT_EQ(refs, (std::vector<meta::image_ref>{
+                      {"sha256:a", "t1"}, {"sha256:a", "t2"}, {"sha256:b", ""}, {"sha256:c", "t3"}}));
+  EXPECT_EQ(m.images().image_refs("r", meta::tag_filter::any, {"sha256:a", "t1"}, 2).value(),
+            (std::vector<meta::image_ref>{{"sha256:a", "t2"}, {"sha256:b", ""}}));
+  EXPECT_EQ(m.images().image_refs("r", meta::tag_filter::untagged, {}, 10).value(),
+            (std::vector<meta::image_ref>{{"sha256:b", ""}}));
+  EXPECT_EQ(m.images().image_refs("r", meta::tag_filter::tagged, {"sha256:a", "t2"}, 10).value(),
+            (std::vector<meta::image_ref>{{"sha256:c", "t3"}}));
+  // One image by digest and/or tag.
+  EXPECT_EQ(m.images().find_image("r", "", "t2").value()->digest, "sha256:a");
+  EXPECT_EQ(m.images().find_image("r", "sha256:c", "t3").value()->digest, "sha256:c");
+  EXPECT_FALSE(m.images().find_image("r", "sha256:c", "t1").value());
+  EXPECT_FALSE(m.images().find_image("r", "", "").value());
+  EXPECT_FALSE(m.images().find_image("r", "sha256:zz", "").value());
+}
+
+TYPED_TEST_P(metadata_suite, referrers_by_subject) {
+  auto& m = this->m();
+  this->repo("r");
+  auto w = this->manifest("r", "sha256:sig", {}, {});
+  w.subject = "sha256:target";
+  w.artifact_type = "application/x.sig";
+  w.annotations = R"({"k":"v"})";
+  ASSERT_TRUE(m.images().put_manifest(w));
+  auto refs = m.images().referrers("r", "sha256:target").value();
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].artifact_type, "application/x.sig");
+  EXPECT_EQ(refs[0].annotations, R"({"k":"v"})");
+  EXPECT_TRUE(m.images().referrers("other", "sha256:target").value().empty());
+}
+
+TYPED_TEST_P(metadata_suite, pulls_and_storage_classes) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m", {}, {"v1"})));
+  ASSERT_TRUE(m.images().record_pulls({{"r", "sha256:m"}, {"r", "sha256:gone"}}, 50));
+  EXPECT_EQ(m.images().find_image("r", "sha256:m", "").value()->last_pulled_at, 50);
+  EXPECT_TRUE(m.images().set_storage_class("r", "sha256:m", true, 60).value());
+  EXPECT_TRUE(m.images().manifest_by_tag("r", "v1").value()->archived);
+  auto archived = m.images().find_image("r", "sha256:m", "").value();
+  EXPECT_TRUE(archived->archived);
+  EXPECT_EQ(archived->last_archived_at, 60);
+  EXPECT_TRUE(m.images().set_storage_class("r", "sha256:m", false, 70).value());
+  EXPECT_EQ(m.images().find_image("r", "sha256:m", "").value()->last_activated_at, 70);
+  EXPECT_FALSE(m.images().set_storage_class("r", "sha256:x", true, 80).value());
+}
+
+TYPED_TEST_P(metadata_suite, uploads_persist_with_their_checkpoint) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.uploads().create("u1", "r", 100, 10, "epoch-1"));
+  auto fresh = m.uploads().find("u1").value();
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->size, 0u);
+  EXPECT_EQ(fresh->store_epoch, "epoch-1");
+  ASSERT_TRUE(m.uploads().claim("u1", "w", 100, 200));
+  std::string state("\x01\x00\xff state", 9);  // bytes, not text
+  ASSERT_TRUE(m.uploads().checkpoint(meta::upload_checkpoint{"u1", "w", 42, state, "epoch-2", 150, {}, 0}));
+  m.uploads().release("u1", "w");
+  this->reopen();
+  auto row = this->m().uploads().find("u1").value();
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->repository, "r");
+  EXPECT_EQ(row->size, 42u);
+  EXPECT_EQ(row->hash_state, state);
+  EXPECT_EQ(row->store_epoch, "epoch-2");
+  EXPECT_EQ(this->m().uploads().idle_since(151, 300).value().size(), 1u);
+  EXPECT_EQ(this->m().uploads().idle_since(150, 300).value().size(), 0u);
+  EXPECT_EQ(this->m().uploads().ids().value(), std::vector<std::string>{"u1"});
+  ASSERT_TRUE(this->m().uploads().remove("u1"));
+  EXPECT_FALSE(this->m().uploads().find("u1").value());
+  EXPECT_EQ(this->m().uploads().checkpoint(meta::upload_checkpoint{"u1", "w", 1, "", "", 1, {}, 0}).error_value().code,
+            errc::blob_upload_unknown);
+}
+
+TYPED_TEST_P(metadata_suite, one_writer_per_upload_until_its_claim_expires) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.uploads().create("u", "r", 1, 10, "e"));
+  EXPECT_EQ(m.uploads().claim("nope", "a", 10, 20).error_value().code, errc::blob_upload_unknown);
+  ASSERT_TRUE(m.uploads().claim("u", "a", 10, 20));
+  EXPECT_EQ(m.uploads().claim("u", "b", 11, 21).error_value().code, errc::busy);
+  EXPECT_TRUE(m.uploads().claim("u", "a", 12, 22));  // a renews its own claim
+  EXPECT_EQ(m.uploads().checkpoint(meta::upload_checkpoint{"u", "b", 5, "", "e", 13, {}, 0}).error_value().code,
+            errc::busy);
+  EXPECT_TRUE(m.uploads().idle_since(100, 13).value().empty());   // claimed: not idle
+  EXPECT_EQ(m.uploads().idle_since(100, 30).value().size(), 1u);  // the claim has expired
+  EXPECT_TRUE(m.uploads().claim("u", "b", 23, 40));               // a stopped renewing: b takes over
+  m.uploads().release("u", "a");                                  // a stale release changes nothing
+  EXPECT_EQ(m.uploads().claim("u", "a", 24, 44).error_value().code, errc::busy);
+  m.uploads().release("u", "b");
+  EXPECT_TRUE(m.uploads().claim("u", "a", 25, 45));
+}
+
+TYPED_TEST_P(metadata_suite, upload_sessions_per_repository_are_bounded) {
+  auto& m = this->m();
+  this->repo("r");
+  this->repo("s");
+  ASSERT_TRUE(m.uploads().create("u1", "r", 1, 2, "e"));
+  ASSERT_TRUE(m.uploads().create("u2", "r", 1, 2, "e"));
+  EXPECT_EQ(m.uploads().create("u3", "r", 1, 2, "e").error_value().code, errc::too_many_requests);
+  EXPECT_TRUE(m.uploads().create("u3", "s", 1, 2, "e"));
+}
+
+TYPED_TEST_P(metadata_suite, upload_parts_remember_small_parts) {
+  auto& m = this->m();
+  this->repo("r");
+  ASSERT_TRUE(m.uploads().create("u", "r", 1, 10, "e"));
+  auto part = [&](std::int64_t size, std::uint64_t total) {
+    return m.uploads().checkpoint(meta::upload_checkpoint{"u", "w", total, "", "e", 2, size, 5});
+  };
+  ASSERT_TRUE(part(10, 10));
+  EXPECT_FALSE(m.uploads().find("u").value()->small_part_followed);
+  ASSERT_TRUE(part(3, 13));  // small, but maybe the last
+  EXPECT_FALSE(m.uploads().find("u").value()->small_part_followed);
+  ASSERT_TRUE(part(10, 23));  // it was not the last
+  EXPECT_TRUE(m.uploads().find("u").value()->small_part_followed);
+}
+
+TYPED_TEST_P(metadata_suite, repositories_settings_tags_and_delete) {
+  auto& m = this->m();
+  meta::repository_settings s;
+  s.image_tag_mutability = "IMMUTABLE";
+  ASSERT_TRUE(m.repositories().create("x", s, {{"team", "a"}}, 5));
+  EXPECT_EQ(m.repositories().create("x", s, {}, 6).error_value().code, errc::repository_already_exists);
+  auto row = m.repositories().find("x").value();
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->settings.image_tag_mutability, "IMMUTABLE");
+  EXPECT_EQ(row->created_at, 5);
+  s.scan_on_push = true;
+  ASSERT_TRUE(m.repositories().update_settings("x", s));
+  EXPECT_TRUE(m.repositories().find("x").value()->settings.scan_on_push);
+  EXPECT_EQ(m.repositories().update_settings("y", s).error_value().code, errc::name_unknown);
+  ASSERT_TRUE(m.repositories().tag("x", {{"env", "prod"}, {"team", "b"}}, 50));
+  EXPECT_EQ(m.repositories().tags("x").value(), (meta::resource_tags{{"env", "prod"}, {"team", "b"}}));
+  EXPECT_EQ(m.repositories().tag("x", {{"k3", "v"}}, 2).error_value().code, errc::too_many_tags);
+  EXPECT_EQ(m.repositories().tags("x").value().size(), 2u);  // nothing changed
+  ASSERT_TRUE(m.repositories().untag("x", {"env"}));
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("x", "sha256:m", {}, {"v1"})));
+  EXPECT_EQ(m.repositories().remove("x", false).error_value().code, errc::repository_not_empty);
+  ASSERT_TRUE(m.repositories().remove("x", true));
+  EXPECT_FALSE(m.repositories().find("x").value());
+  EXPECT_EQ(m.repositories().remove("x", true).error_value().code, errc::name_unknown);
+  // A new repository of the same name starts empty.
+  ASSERT_TRUE(m.repositories().create("x", s, {}, 7));
+  EXPECT_TRUE(m.images().images("x", meta::tag_filter::any, "", 10).value().empty());
+  EXPECT_TRUE(m.repositories().tags("x").value().empty());
+}
+
+TYPED_TEST_P(metadata_suite, templates_and_account_settings) {
+  auto& m = this->m();
+  ASSERT_TRUE(m.settings().put_template({"ROOT", "{}", 1, 1}, true));
+  EXPECT_EQ(m.settings().put_template({"ROOT", "{}", 1, 1}, true).error_value().code, errc::template_already_exists);
+  EXPECT_EQ(m.settings().put_template({"x", "{}", 1, 1}, false).error_value().code, errc::template_not_found);
+  ASSERT_TRUE(m.settings().put_template({"ROOT", R"({"a":1})", 1, 2}, false));
+  EXPECT_EQ(m.settings().templates().value()[0].document, R"({"a":1})");
+  EXPECT_TRUE(m.settings().delete_template("ROOT").value());
+  EXPECT_FALSE(m.settings().delete_template("ROOT").value());
+  EXPECT_FALSE(m.settings().account_setting("BLOB_MOUNTING").value());
+  ASSERT_TRUE(m.settings().put_account_setting("BLOB_MOUNTING", "DISABLED"));
+  EXPECT_EQ(m.settings().account_setting("BLOB_MOUNTING").value(), std::optional<std::string>("DISABLED"));
+}
+
+TYPED_TEST_P(metadata_suite, lifecycle_policies_and_previews) {
+  auto& m = this->m();
+  this->repo("r");
+  EXPECT_FALSE(m.lifecycle().policy("r").value());
+  ASSERT_TRUE(m.lifecycle().put_policy("r", "p1"));
+  ASSERT_TRUE(m.lifecycle().mark_evaluated("r", 9));
+  EXPECT_EQ(m.lifecycle().policy("r").value()->last_evaluated_at, 9);
+  EXPECT_EQ(m.lifecycle().repositories_with_policy().value(), std::vector<std::string>{"r"});
+  EXPECT_EQ(m.lifecycle().delete_policy("r").value()->text, "p1");
+  EXPECT_FALSE(m.lifecycle().delete_policy("r").value());
+  ASSERT_TRUE(m.lifecycle().start_preview("r", "p2", 100, 0));
+  EXPECT_EQ(m.lifecycle().start_preview("r", "p3", 101, 0).error_value().code, errc::limit_exceeded);
+  EXPECT_TRUE(m.lifecycle().start_preview("r", "p3", 800, 200));  // the first one is stale
+  ASSERT_TRUE(m.lifecycle().finish_preview("r", "COMPLETE", "[1]"));
+  auto p = m.lifecycle().preview("r").value();
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->text, "p3");
+  EXPECT_EQ(p->status, "COMPLETE");
+  EXPECT_EQ(p->results, "[1]");
+  EXPECT_EQ(m.lifecycle().preview("nope").error_value().code, errc::name_unknown);
+}
+
+// A blob marked by garbage collection is invisible, and nothing can use it until the removal is over.
+TYPED_TEST_P(metadata_suite, a_marked_blob_is_used_by_nothing) {
+  auto& m = this->m();
+  this->repo("r");
+  this->repo("s");
+  this->blob("r", "sha256:b", 7, 10);
+  EXPECT_FALSE(m.maintenance().begin_delete("sha256:b", 9, this->by("gc", 20, 80)).value());  // linked after
+  ASSERT_TRUE(m.maintenance().begin_delete("sha256:b", 10, this->by("gc", 20, 80)).value());
+  EXPECT_FALSE(m.maintenance().begin_delete("sha256:b", 10, this->by("gc2", 20, 80)).value());  // one holder
+  EXPECT_EQ(m.blobs().linked_size("r", "sha256:b").value(), std::nullopt);
+  EXPECT_FALSE(m.blobs().mount("s", "r", "sha256:b", 21).value());
+  EXPECT_EQ(m.images().put_manifest(this->manifest("r", "sha256:m", {"sha256:b"}, {})).error_value().code,
+            errc::manifest_blob_unknown);
+  EXPECT_EQ(m.blobs().record(meta::blob_record{"r", "sha256:b", 7, 21, ""}).error_value().code, errc::busy);
+  EXPECT_TRUE(m.maintenance().unreferenced_blobs(100, "", 10).value().empty());
+  EXPECT_TRUE(m.maintenance().blobs("", 10).value().empty());
+  EXPECT_TRUE(m.maintenance().find_blob("sha256:b").value()->deleting);
+  EXPECT_TRUE(m.maintenance().abandoned_deletions(50).value().empty());
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:b", "someone else"));  // not theirs: nothing
+  EXPECT_TRUE(m.maintenance().find_blob("sha256:b").value());
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:b", "gc"));
+  EXPECT_FALSE(m.maintenance().find_blob("sha256:b").value());
+  // The next commit of the same digest records it afresh.
+  ASSERT_TRUE(m.blobs().record(meta::blob_record{"r", "sha256:b", 7, 30, ""}));
+  EXPECT_EQ(m.blobs().linked_size("r", "sha256:b").value(), std::optional<std::int64_t>(7));
+}
+
+TYPED_TEST_P(metadata_suite, only_unreferenced_old_blobs_can_be_marked) {
+  auto& m = this->m();
+  this->repo("r");
+  this->blob("r", "sha256:used", 1, 10);
+  this->blob("r", "sha256:lonely", 2, 10);
+  this->blob("r", "sha256:young", 3, 50);
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("r", "sha256:m", {"sha256:used"}, {"v1"})));
+  auto candidates = m.maintenance().unreferenced_blobs(20, "", 10).value();
+  ASSERT_EQ(candidates.size(), 1u);
+  EXPECT_EQ(candidates[0].digest, "sha256:lonely");
+  EXPECT_FALSE(m.maintenance().begin_delete("sha256:used", 20, this->by("gc", 30, 90)).value());
+  EXPECT_FALSE(m.maintenance().begin_delete("sha256:young", 20, this->by("gc", 30, 90)).value());
+  // Paging by digest.
+  auto first = m.maintenance().unreferenced_blobs(100, "", 1).value();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(m.maintenance().unreferenced_blobs(100, first[0].digest, 10).value().size(), 1u);
+}
+
+TYPED_TEST_P(metadata_suite, an_abandoned_mark_is_taken_over) {
+  auto& m = this->m();
+  this->repo("r");
+  this->blob("r", "sha256:b", 1, 10);
+  ASSERT_TRUE(m.maintenance().begin_delete("sha256:b", 10, this->by("dead", 20, 30)).value());
+  EXPECT_FALSE(m.maintenance().take_over_delete("sha256:b", this->by("rescuer", 25, 100)).value());  // still live
+  EXPECT_EQ(m.maintenance().abandoned_deletions(31).value(), std::vector<std::string>{"sha256:b"});
+  EXPECT_TRUE(m.maintenance().take_over_delete("sha256:b", this->by("rescuer", 31, 100)).value());
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:b", "dead"));  // the old holder has no say
+  EXPECT_TRUE(m.maintenance().find_blob("sha256:b").value());
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:b", "rescuer"));
+  EXPECT_FALSE(m.maintenance().find_blob("sha256:b").value());
+}
+
+TYPED_TEST_P(metadata_suite, an_unrecorded_blob_file_is_marked_before_removal) {
+  auto& m = this->m();
+  this->repo("r");
+  this->blob("r", "sha256:known", 1, 10);
+  EXPECT_FALSE(m.maintenance().begin_delete_unrecorded("sha256:known", this->by("gc", 20, 80)).value());
+  ASSERT_TRUE(m.maintenance().begin_delete_unrecorded("sha256:orphan", this->by("gc", 20, 80)).value());
+  // A commit of that digest waits until the file is gone.
+  EXPECT_EQ(m.blobs().record(meta::blob_record{"r", "sha256:orphan", 1, 21, ""}).error_value().code, errc::busy);
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:orphan", "gc"));
+  EXPECT_TRUE(m.blobs().record(meta::blob_record{"r", "sha256:orphan", 1, 22, ""}));
+}
+
+TYPED_TEST_P(metadata_suite, fsck_and_usage_page_through_everything) {
+  auto& m = this->m();
+  this->repo("a");
+  this->repo("b");
+  this->blob("a", "sha256:1", 10);
+  this->blob("b", "sha256:2", 20);
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("a", "sha256:m", {"sha256:1"}, {"v1"})));
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("b", "sha256:m", {"sha256:2"}, {})));
+  auto blobs = m.maintenance().blobs("", 1).value();
+  ASSERT_EQ(blobs.size(), 1u);
+  EXPECT_EQ(blobs[0].digest, "sha256:1");
+  EXPECT_EQ(m.maintenance().blobs("sha256:1", 5).value().size(), 1u);
+  auto refs = m.maintenance().references({}, 1).value();
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].repository, "a");
+  auto rest = m.maintenance().references(refs[0], 10).value();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].repository, "b");
+  EXPECT_EQ(rest[0].child, "sha256:2");
+  auto usage = m.maintenance().usage("", 10).value();
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(usage[0].repository, "a");
+  EXPECT_EQ(usage[0].images, 1);
+  EXPECT_EQ(usage[0].tags, 1);
+  EXPECT_EQ(usage[0].referenced_bytes, 10);
+  EXPECT_EQ(m.maintenance().usage("a", 10).value().size(), 1u);
+}
+
+TYPED_TEST_P(metadata_suite, leases_have_one_holder_at_a_time) {
+  auto& m = this->m();
+  EXPECT_TRUE(m.leases().acquire("gc", "a", 100, 200).value());
+  EXPECT_FALSE(m.leases().acquire("gc", "b", 150, 250).value());
+  EXPECT_TRUE(m.leases().acquire("gc", "a", 190, 290).value());  // renewed
+  EXPECT_FALSE(m.leases().acquire("gc", "b", 250, 350).value());
+  EXPECT_TRUE(m.leases().acquire("lifecycle", "b", 250, 350).value());  // leases are independent
+  EXPECT_TRUE(m.leases().acquire("gc", "b", 290, 390).value());         // a's lease expired
+  ASSERT_TRUE(m.leases().release("gc", "a"));                           // not a's any more: nothing
+  EXPECT_FALSE(m.leases().acquire("gc", "a", 300, 400).value());
+  ASSERT_TRUE(m.leases().release("gc", "b"));
+  EXPECT_TRUE(m.leases().acquire("gc", "a", 301, 401).value());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
+                            recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
+                            tags_move_and_die_with_their_manifest,
+                            immutable_tags_never_move_and_unchanged_pushes_can_be_refused, delete_image_is_one_rule,
+                            pagination_is_bytewise_and_exclusive, images_page_by_digest_with_a_tag_filter,
+                            referrers_by_subject, pulls_and_storage_classes, uploads_persist_with_their_checkpoint,
+                            one_writer_per_upload_until_its_claim_expires, upload_sessions_per_repository_are_bounded,
+                            upload_parts_remember_small_parts, repositories_settings_tags_and_delete,
+                            templates_and_account_settings, lifecycle_policies_and_previews,
+                            a_marked_blob_is_used_by_nothing, only_unreferenced_old_blobs_can_be_marked,
+                            an_abandoned_mark_is_taken_over, an_unrecorded_blob_file_is_marked_before_removal,
+                            fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time);
+
+}  // namespace berth::testing_support
