@@ -67,14 +67,14 @@ def params(quick):
                     conc_uploads=20, conc_size=5 * MiB, skopeo_layers=10, skopeo_layer=5 * MiB,
                     tags=5000, repos=500, seed_seconds=60, seed_threads=16, list_rounds=2,
                     mem_uploads=64, mem_small=1 * MiB, mem_big=10 * MiB, ecr_seconds=3,
-                    dd_bytes=256 * MiB, openssl_seconds=1)
+                    dd_bytes=256 * MiB, openssl_seconds=1, sha_api_mib=128)
     return dict(mode="full", wrk_seconds=10, wrk_rounds=2, conns=[1, 32, 256],
                 big_blob=1 * GiB, small_blobs=1000, small_blob_size=64 * 1024,
                 blob_get_repeats=3, big_blob_streams=4, blob_conns=16, upload_size=1 * GiB, upload_rounds=2,
                 conc_uploads=20, conc_size=50 * MiB, skopeo_layers=10, skopeo_layer=50 * MiB,
                 tags=100_000, repos=10_000, seed_seconds=170, seed_threads=16, list_rounds=3,
                 mem_uploads=64, mem_small=10 * MiB, mem_big=100 * MiB, ecr_seconds=10,
-                dd_bytes=1 * GiB, openssl_seconds=3)
+                dd_bytes=1 * GiB, openssl_seconds=3, sha_api_mib=1024)
 
 
 def log(msg):
@@ -708,6 +708,14 @@ class Bench:
                 sha = float(m.group(1)) * 1000 / MB
         except (OSError, subprocess.SubprocessError) as e:
             log("openssl speed failed: %r" % e)
+        if self.o.sha_api_tool:
+            # The hash API upload checkpoints rely on (SHA256_Update, exportable) beside EVP's.
+            try:
+                out = subprocess.run([self.o.sha_api_tool, str(self.p["sha_api_mib"])], capture_output=True,
+                                     text=True, timeout=600).stdout
+                self.info["sha_api"] = json.loads(out)
+            except (OSError, subprocess.SubprocessError, ValueError) as e:
+                log("sha_api_speed failed: %r" % e)
         self.info["dd_bytes"] = self.p["dd_bytes"]
         disk = self.measure_disk()
         self.info["sha256_openssl_MBps"] = sha
@@ -1338,6 +1346,15 @@ class Bench:
         if py:
             self.res.add("limits", "machine: SHA-256 (Python hashlib, one buffer)", "MB/s", "higher", py, None,
                          berth_only=True)
+        api = self.info.get("sha_api") or {}
+        for alg in ("sha256", "sha512"):
+            evp, low = api.get("%s_evp_MBps" % alg), api.get("%s_low_level_MBps" % alg)
+            if evp and low:
+                self.res.add("limits", "machine: %s through EVP_DigestUpdate (512 KiB blocks)" % alg.upper().replace(
+                    "SHA", "SHA-"), "MB/s", "higher", evp, None, berth_only=True, md=True)
+                self.res.add("limits", "machine: %s through %s_Update, the exportable state Berth uses" % (
+                    alg.upper().replace("SHA", "SHA-"), alg.upper()), "MB/s", "higher", low, None, berth_only=True,
+                             md=True, note="%.3f of EVP" % (low / evp))
         size = human_bytes(self.info["dd_bytes"])
         for kind, how in (("buffered", "through the page cache"), ("direct", "O_DIRECT")):
             if disk.get(kind):
@@ -1448,6 +1465,9 @@ class Bench:
         path = os.path.join(self.o.results_dir, "%s.json" % stamp)
         with open(path, "w") as f:
             json.dump({"info": i, "rows": rows}, f, indent=1, default=str)
+        if self.o.json_out:
+            with open(self.o.json_out, "w") as f:
+                json.dump({"info": i, "rows": rows}, f, indent=1, default=str)
         print("JSON: %s" % os.path.relpath(path, ROOT))
         if partial:
             print("partial run (--only/--set): docs/performance.md left alone")
@@ -1523,12 +1543,14 @@ def main():
     ap.add_argument("--ref-bin", default="/usr/bin/docker-registry")
     ap.add_argument("--headload", required=True, help="compiled bench/tools/headload.c")
     ap.add_argument("--loopback-ceiling", help="compiled bench/tools/loopback_ceiling.c")
+    ap.add_argument("--sha-api-tool", help="compiled bench/tools/sha_api_speed.c")
     ap.add_argument("--ref-auth", choices=["none", "htpasswd"], default="none")
     ap.add_argument("--berth-auth", choices=["sigv4", "none"], default="sigv4")
     ap.add_argument("--berth-ignore-sigpipe", action="store_true",
                     help="start Berth with SIGPIPE ignored (workaround; stated in the output)")
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--no-docs", action="store_true", help="do not append to docs/performance.md")
+    ap.add_argument("--json-out", help="also write the results JSON here (bench/compare.py reads it)")
     ap.add_argument("--pidfile", default=os.environ.get("BENCH_PIDFILE"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one workload parameter (see params()), e.g. --set wrk_seconds=5")

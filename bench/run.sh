@@ -21,6 +21,8 @@
 #   --no-docs      do not append to docs/performance.md
 #   --keep         keep the scratch directory (data dirs, server logs)
 #   --set K=V      override one workload parameter (repeatable; names in bench/berth_bench.py params())
+#   --baseline BIN compare BIN (Berth before a change) with the built binary (after it): every section
+#                  once with each, alternating, each beside the reference (bench/compare.py)
 # Environment: BERTH_BIN (binary), BENCH_TMPDIR (parent of the scratch dir, default /var/tmp: the data
 # directories and the dd test live there, so pick the filesystem you want measured).
 set -euo pipefail
@@ -28,10 +30,14 @@ cd "$(dirname "$0")/.."
 
 build=1
 keep=0
+baseline=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
+    --baseline)
+      [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
+      baseline="$2"; shift ;;
     --keep) keep=1 ;;
     --only|--ref-auth|--berth-auth|--set)
       [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
@@ -46,7 +52,7 @@ done
 install_tools() {
   # wrk: GET/POST load; apache2-utils: htpasswd (bcrypt) for --ref-auth htpasswd; docker-registry:
   # the reference; skopeo: image push/pull; gcc: the small HEAD load generator.
-  local pkgs=(wrk curl skopeo docker-registry apache2-utils python3 openssl coreutils gcc libc6-dev)
+  local pkgs=(wrk curl skopeo docker-registry apache2-utils python3 openssl coreutils gcc libc6-dev libssl-dev)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -109,7 +115,14 @@ trap 'exit 130' INT TERM
 
 cc -O2 -pthread -o "$work/headload" bench/tools/headload.c
 cc -O2 -o "$work/loopback_ceiling" bench/tools/loopback_ceiling.c
+cc -O2 -o "$work/sha_api_speed" bench/tools/sha_api_speed.c -lcrypto
 
-python3 bench/berth_bench.py --workdir "$work" --berth-bin "$berth_bin" --headload "$work/headload" \
-  --loopback-ceiling "$work/loopback_ceiling" \
-  ${args[@]+"${args[@]}"}
+if [ -n "$baseline" ]; then
+  python3 bench/compare.py --baseline "$baseline" --candidate "$berth_bin" --workdir "$work" \
+    --headload "$work/headload" --loopback-ceiling "$work/loopback_ceiling" --sha-api-tool "$work/sha_api_speed" \
+    ${args[@]+"${args[@]}"}
+else
+  python3 bench/berth_bench.py --workdir "$work" --berth-bin "$berth_bin" --headload "$work/headload" \
+    --loopback-ceiling "$work/loopback_ceiling" --sha-api-tool "$work/sha_api_speed" \
+    ${args[@]+"${args[@]}"}
+fi

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "berth/cli/key_files.hpp"
 #include "berth/meta/sqlite_metadata.hpp"
 
 namespace berth::cli {
@@ -42,6 +43,7 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
       std::make_unique<registry>(d->backends(), *d->repositories, d->clk,
                                  registry_options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository});
   d->lifecycle = std::make_unique<lifecycle_service>(*d->reg, d->backends());
+  d->secrets = data_dir_secrets(path);
   d->reg->recover();
   return d;
 }

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "berth/core/names.hpp"
 
 namespace berth::cli {
 namespace {
@@ -27,60 +30,106 @@ std::string random_from(std::string_view alphabet, std::size_t n) {
   return out;
 }
 
-// Written to a temp file with mode 0600, fsync'd and renamed: never half a secret on disk.
-result<void> write_secret(const std::filesystem::path& path, const std::string& content) {
-  auto tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(errc::internal, "cannot write " + tmp);
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return make_error(errc::internal, "cannot write " + path.string());
-  return {};
-}
+class file_secrets final : public auth::secret_store {
+ public:
+  explicit file_secrets(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-result<std::string> read_secret(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(path.c_str(), 0600);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(errc::internal, "cannot read " + path.string());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string location(const std::string& name) const override { return path_of(name).string(); }
+
+  result<std::optional<std::string>> get(const std::string& name) override {
+    auto path = path_of(name);
+    if (!std::filesystem::exists(path)) return std::optional<std::string>();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(path.c_str(), 0600);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(errc::internal, "cannot read " + path.string());
+    std::stringstream s;
+    s << in.rdbuf();
+    return std::optional<std::string>(s.str());
+  }
+
+  result<std::string> put_if_absent(const std::string& name, const std::string& value) override {
+    auto path = path_of(name);
+    // Written to a private temp file, fsync'd, then linked into place: never half a secret on
+    // disk, and a link fails when another process stored one first.
+    auto tmp = path.string() + "." + new_upload_id() + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error(errc::internal, "cannot write " + tmp);
+    bool ok = ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      return make_error(errc::internal, "cannot write " + tmp);
+    }
+    int linked = ::link(tmp.c_str(), path.c_str());
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    if (linked != 0) {
+      if (err != EEXIST) return make_error(errc::internal, "cannot write " + path.string());
+      auto existing = get(name);
+      if (!existing) return existing.take_error();
+      if (!*existing) return make_error(errc::internal, "cannot read " + path.string());
+      return std::move(**existing);
+    }
+    return value;
+  }
+
+ private:
+  std::filesystem::path path_of(const std::string& name) const {
+    static const std::map<std::string, std::string> files = {{root_credentials_secret, "root-credentials.json"},
+                                                             {signing_key_secret, "token-signing.key"}};
+    auto it = files.find(name);
+    return dir_ / (it != files.end() ? it->second : name);
+  }
+  std::filesystem::path dir_;
+};
+
+result<config::user_credentials> parse_root(const std::string& text, const std::string& where) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("access_key_id") || !j.contains("secret_access_key") ||
+      !j["access_key_id"].is_string() || !j["secret_access_key"].is_string()) {
+    return make_error(errc::internal, where + " is damaged");
+  }
+  return config::user_credentials{"root", j["access_key_id"].get<std::string>(),
+                                  j["secret_access_key"].get<std::string>()};
 }
 
 }  // namespace
 
-result<root_key> load_or_generate_root_key(const std::filesystem::path& data_dir) {
-  auto path = data_dir / "root-credentials.json";
-  if (std::filesystem::exists(path)) {
-    auto text = read_secret(path);
-    if (!text) return text.take_error();
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_object() || !j.contains("access_key_id") || !j.contains("secret_access_key")) {
-      return make_error(errc::internal, path.string() + " is damaged");
-    }
-    return root_key{{"root", j["access_key_id"].get<std::string>(), j["secret_access_key"].get<std::string>()}, false};
+std::unique_ptr<auth::secret_store> data_dir_secrets(const std::filesystem::path& data_dir) {
+  return std::make_unique<file_secrets>(data_dir);
+}
+
+result<root_key> load_or_generate_root_key(auth::secret_store& secrets) {
+  auto stored = secrets.get(root_credentials_secret);
+  if (!stored) return stored.take_error();
+  if (*stored) {
+    auto c = parse_root(**stored, secrets.location(root_credentials_secret));
+    if (!c) return c.take_error();
+    return root_key{*c, false};
   }
   config::user_credentials c{"root", "AKIA" + random_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
                              random_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)};
   return root_key{c, true};
 }
 
-result<void> save_root_key(const std::filesystem::path& data_dir, const config::user_credentials& c) {
+result<config::user_credentials> save_root_key(auth::secret_store& secrets, const config::user_credentials& c) {
   nlohmann::json j = {{"access_key_id", c.access_key_id}, {"secret_access_key", c.secret_access_key}};
-  return write_secret(data_dir / "root-credentials.json", j.dump(2) + "\n");
+  auto now = secrets.put_if_absent(root_credentials_secret, j.dump(2) + "\n");
+  if (!now) return now.take_error();
+  return parse_root(*now, secrets.location(root_credentials_secret));
 }
 
-result<std::string> load_or_create_signing_key(const std::filesystem::path& data_dir) {
-  auto path = data_dir / "token-signing.key";
-  if (std::filesystem::exists(path)) {
-    auto key = read_secret(path);
-    if (!key) return key.take_error();
-    if (key->size() != 32) return make_error(errc::internal, path.string() + " is damaged");
-    return key;
+result<std::string> load_or_create_signing_key(auth::secret_store& secrets) {
+  auto stored = secrets.get(signing_key_secret);
+  if (!stored) return stored.take_error();
+  auto key = *stored ? std::move(**stored) : std::string();
+  if (!*stored) {
+    auto put = secrets.put_if_absent(signing_key_secret, random_bytes(32));
+    if (!put) return put.take_error();
+    key = std::move(put).value();
   }
-  auto key = random_bytes(32);
-  if (auto r = write_secret(path, key); !r) return r.take_error();
+  if (key.size() != 32) return make_error(errc::internal, secrets.location(signing_key_secret) + " is damaged");
   return key;
 }
 

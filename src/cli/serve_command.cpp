@@ -11,6 +11,7 @@
 #include "berth/cli/data_dir.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
+#include "berth/cli/request_log.hpp"
 #include "berth/config/config.hpp"
 #include "berth/http/server.hpp"
 #include "berth/oci/v2_handler.hpp"
@@ -76,12 +77,13 @@ int serve_command(const std::vector<std::string>& args) {
   auto& reg = *(*opened)->reg;
   auto& clk = (*opened)->clk;
 
-  // Identities: the root key (configured, or kept in the data directory) and configured users.
+  // Identities: the root key (configured, or kept in the secret store) and configured users.
+  auto& secrets = *(*opened)->secrets;
   std::vector<auth::credential> credentials;
   config::user_credentials root = cfg.root;
   bool print_root = false;
   if (root.access_key_id.empty()) {
-    auto stored = load_or_generate_root_key(data_dir);
+    auto stored = load_or_generate_root_key(secrets);
     if (!stored) return fail(stored.error_value().message);
     root = stored->credentials;
     print_root = stored->generated;
@@ -90,7 +92,7 @@ int serve_command(const std::vector<std::string>& args) {
   for (const auto& u : cfg.users)
     credentials.push_back(auth::credential{u.name, u.access_key_id, u.secret_access_key, false});
   auth::credential_store identities(cfg.account_id, std::move(credentials));
-  auto signing_key = load_or_create_signing_key(data_dir);
+  auto signing_key = load_or_create_signing_key(secrets);
   if (!signing_key) return fail(signing_key.error_value().message);
   auth::login_token_issuer tokens(*signing_key, identities);
   auth::blob_url_signer blob_urls(*signing_key);
@@ -125,17 +127,24 @@ int serve_command(const std::vector<std::string>& args) {
   opts.max_header_bytes = static_cast<std::size_t>(cfg.max_header_bytes);
   opts.tls_cert = cfg.tls_cert;
   opts.tls_key = cfg.tls_key;
+  request_log log;
+  opts.observer = &log;
   http::server srv(opts, router);
   if (auto err = srv.listen(); !err.empty()) return fail(err);
   if (print_root) {
     // Saved and shown once, on the first start that gets this far; afterwards only in the file.
-    if (auto r = save_root_key(data_dir, root); !r) return fail(r.error_value().message);
+    auto saved = save_root_key(secrets, root);
+    if (!saved) return fail(saved.error_value().message);
+    if (saved->access_key_id != root.access_key_id) {
+      return fail("another server stored a root key first (" + secrets.location(root_credentials_secret) +
+                  "); start again to use it");
+    }
   }
   if (print_root && auth_enabled) {
     std::fprintf(stderr,
                  "berth: generated the root access key (kept in %s, mode 0600):\n"
                  "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
-                 (data_dir / "root-credentials.json").c_str(), root.access_key_id.c_str(),
+                 secrets.location(root_credentials_secret).c_str(), root.access_key_id.c_str(),
                  root.secret_access_key.c_str());
   }
 

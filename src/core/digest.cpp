@@ -79,6 +79,42 @@ bool get_be(std::string_view& in, T& v) {
   return true;
 }
 
+// The two contexts differ in word size and where they keep the partial block (SHA256_CTX in `data`,
+// which md32_common.h fills with input bytes as they are; SHA512_CTX in `u.p`).
+unsigned char* partial_block(SHA256_CTX& c) { return reinterpret_cast<unsigned char*>(c.data); }
+unsigned char* partial_block(SHA512_CTX& c) { return c.u.p; }
+const unsigned char* partial_block(const SHA256_CTX& c) { return reinterpret_cast<const unsigned char*>(c.data); }
+const unsigned char* partial_block(const SHA512_CTX& c) { return c.u.p; }
+
+// Chaining values, bit count (low, high), partial-block length, partial block.
+template <class Word, class Ctx>
+void export_context(const Ctx& c, std::string& out) {
+  for (auto h : c.h) put_be<Word>(out, h);
+  put_be<Word>(out, c.Nl);
+  put_be<Word>(out, c.Nh);
+  put_be<std::uint32_t>(out, c.num);
+  out.append(reinterpret_cast<const char*>(partial_block(c)), c.num);
+}
+
+template <class Word, std::size_t block, class Ctx>
+bool import_context(std::string_view in, Ctx& c) {
+  Word nl = 0, nh = 0;
+  std::uint32_t num = 0;
+  for (auto& v : c.h) {
+    Word x = 0;
+    if (!get_be(in, x)) return false;
+    v = x;
+  }
+  if (!get_be(in, nl) || !get_be(in, nh) || !get_be(in, num)) return false;
+  // The partial block is what the bit count says is left over, and nothing else follows.
+  if (num >= block || (nl >> 3) % block != num || in.size() != num) return false;
+  c.Nl = nl;
+  c.Nh = nh;
+  c.num = num;
+  std::memcpy(partial_block(c), in.data(), num);
+  return true;
+}
+
 std::string to_hex(const unsigned char* md, std::size_t len) {
   static constexpr char hexdigits[] = "0123456789abcdef";
   std::string hex;
@@ -133,22 +169,11 @@ std::string hasher::export_state() const {
   std::string out;
   out.push_back(static_cast<char>(state_format));
   if (algorithm_ == digest_algorithm::sha512) {
-    const auto* c = as512(ctx_);
     out.push_back(2);
-    for (auto h : c->h) put_be<std::uint64_t>(out, h);
-    put_be<std::uint64_t>(out, c->Nl);
-    put_be<std::uint64_t>(out, c->Nh);
-    put_be<std::uint32_t>(out, c->num);
-    out.append(reinterpret_cast<const char*>(c->u.p), c->num);
+    export_context<std::uint64_t>(*as512(ctx_), out);
   } else {
-    const auto* c = as256(ctx_);
     out.push_back(1);
-    for (auto h : c->h) put_be<std::uint32_t>(out, h);
-    put_be<std::uint32_t>(out, c->Nl);
-    put_be<std::uint32_t>(out, c->Nh);
-    put_be<std::uint32_t>(out, c->num);
-    // The partial block is kept as bytes in `data` (md32_common.h copies input into it as is).
-    out.append(reinterpret_cast<const char*>(c->data), c->num);
+    export_context<std::uint32_t>(*as256(ctx_), out);
   }
   return out;
 }
@@ -160,38 +185,12 @@ result<hasher> hasher::import_state(std::string_view in) {
   in.remove_prefix(2);
   if (kind == 2) {
     hasher h(digest_algorithm::sha512);
-    auto* c = as512(h.ctx_);
-    std::uint64_t nl = 0, nh = 0;
-    std::uint32_t num = 0;
-    for (auto& v : c->h) {
-      std::uint64_t x = 0;
-      if (!get_be(in, x)) return bad();
-      v = x;
-    }
-    if (!get_be(in, nl) || !get_be(in, nh) || !get_be(in, num)) return bad();
-    // The partial block is what the bit count says is left over, and nothing else follows.
-    if (num >= SHA512_CBLOCK || (nl >> 3) % SHA512_CBLOCK != num || in.size() != num) return bad();
-    c->Nl = nl;
-    c->Nh = nh;
-    c->num = num;
-    std::memcpy(c->u.p, in.data(), num);
+    if (!import_context<std::uint64_t, SHA512_CBLOCK>(in, *as512(h.ctx_))) return bad();
     return h;
   }
   if (kind == 1) {
     hasher h(digest_algorithm::sha256);
-    auto* c = as256(h.ctx_);
-    std::uint32_t nl = 0, nh = 0, num = 0;
-    for (auto& v : c->h) {
-      std::uint32_t x = 0;
-      if (!get_be(in, x)) return bad();
-      v = x;
-    }
-    if (!get_be(in, nl) || !get_be(in, nh) || !get_be(in, num)) return bad();
-    if (num >= SHA256_CBLOCK || (nl >> 3) % SHA256_CBLOCK != num || in.size() != num) return bad();
-    c->Nl = nl;
-    c->Nh = nh;
-    c->num = num;
-    std::memcpy(c->data, in.data(), num);
+    if (!import_context<std::uint32_t, SHA256_CBLOCK>(in, *as256(h.ctx_))) return bad();
     return h;
   }
   return bad();

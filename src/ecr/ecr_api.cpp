@@ -75,6 +75,8 @@ http::response ecr_api::handle(const http::request& req) const {
 
   auto target = std::string(req.header("X-Amz-Target").value_or(""));
   auto op = target.starts_with(target_prefix) ? target.substr(target_prefix.size()) : std::string();
+  req.notes->api = "ecr";
+  req.notes->operation = op;
 
   auth::identity caller{"anonymous", "", "", false};
   if (settings_.auth_enabled) {
@@ -87,6 +89,7 @@ http::response ecr_api::handle(const http::request& req) const {
     auto who = verifier_.verify(sr, now);
     if (!who) return fail(who.error_value());
     caller = *who;
+    req.notes->principal = caller.arn;
   }
 
   const auto& validator = shape_validator::instance();

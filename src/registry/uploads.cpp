@@ -98,26 +98,32 @@ void registry::renew_upload_claims() {
   }
 }
 
-result<std::unique_ptr<upload_session>> registry::resume_upload(const std::string& repo, const std::string& id,
-                                                                std::optional<byte_range> content_range,
-                                                                digest_algorithm algorithm) {
+result<meta::upload_row> registry::claim_session(const std::string& repo, const std::string& id,
+                                                 const std::string& writer, const char* busy_message) {
   if (!is_valid_upload_id(id)) return upload_unknown();
   auto& uploads = backends_.meta.uploads();
   const auto now = clock_.now_seconds();
-  // Each request is its own writer: two requests of one process exclude each other too.
-  const auto writer = new_writer();
   auto row = uploads.claim(id, writer, now, now + options_.upload_claim_seconds);
   if (!row) {
-    if (row.error_value().code == errc::busy) {
-      return make_error(errc::blob_upload_invalid, "another request is writing to this upload");
-    }
+    if (row.error_value().code == errc::busy) return make_error(errc::blob_upload_invalid, busy_message);
     if (row.error_value().code == errc::blob_upload_unknown) return upload_unknown();
     return row.take_error();
   }
   if (row->repository != repo) {
     uploads.release(id, writer);
-    return upload_unknown();
+    return upload_unknown();  // another repository's session is no session of this one
   }
+  return row;
+}
+
+result<std::unique_ptr<upload_session>> registry::resume_upload(const std::string& repo, const std::string& id,
+                                                                std::optional<byte_range> content_range,
+                                                                digest_algorithm algorithm) {
+  auto& uploads = backends_.meta.uploads();
+  // Each request is its own writer: two requests of one process exclude each other too.
+  const auto writer = new_writer();
+  auto row = claim_session(repo, id, writer, "another request is writing to this upload");
+  if (!row) return row.take_error();
   // Where the hash continues from. A checkpoint is trusted in the store's epoch (bytes the store
   // flushed are still there) and for the algorithm it was taken with; otherwise the session's
   // bytes are hashed again: after a machine restart, an upgrade, or a client that asks for sha512
@@ -230,20 +236,10 @@ result<void> registry::complete_upload(std::unique_ptr<upload_session> session, 
 }
 
 result<void> registry::cancel_upload(const std::string& repo, const std::string& id) {
-  if (!is_valid_upload_id(id)) return upload_unknown();
   auto& uploads = backends_.meta.uploads();
-  const auto now = clock_.now_seconds();
   const auto writer = new_writer();
-  auto row = uploads.claim(id, writer, now, now + options_.upload_claim_seconds);
-  if (!row) {
-    if (row.error_value().code == errc::busy) return make_error(errc::blob_upload_invalid, "upload is in use");
-    if (row.error_value().code == errc::blob_upload_unknown) return upload_unknown();
-    return row.take_error();
-  }
-  if (row->repository != repo) {
-    uploads.release(id, writer);
-    return upload_unknown();
-  }
+  auto row = claim_session(repo, id, writer, "upload is in use");
+  if (!row) return row.take_error();
   // The file first: on a full disk, removing it is what makes room for the metadata change.
   backends_.uploads.remove_upload(id);
   auto removed = uploads.remove(id);

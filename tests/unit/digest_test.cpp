@@ -17,10 +17,11 @@ TEST(digest, parses_sha256_and_sha512) {
 }
 
 TEST(digest, rejects_malformed) {
-  for (const std::string& bad : std::vector<std::string>{"", "sha256", "sha256:", ":abc", "sha256:" + std::string(63, 'a'),
-                          "sha256:" + std::string(65, 'a'), "sha256:" + std::string(64, 'A'),
-                          "sha256:" + std::string(63, 'a') + "g", "md5:d41d8cd98f00b204e9800998ecf8427e",
-                          "sha512:" + std::string(64, 'a'), "sha256:totallywrong", "SHA256:" + std::string(64, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "sha256", "sha256:", ":abc", "sha256:" + std::string(63, 'a'), "sha256:" + std::string(65, 'a'),
+           "sha256:" + std::string(64, 'A'), "sha256:" + std::string(63, 'a') + "g",
+           "md5:d41d8cd98f00b204e9800998ecf8427e", "sha512:" + std::string(64, 'a'), "sha256:totallywrong",
+           "SHA256:" + std::string(64, 'a')}) {
     auto d = digest::parse(bad);
     EXPECT_FALSE(d) << bad;
     if (!d) {
@@ -48,4 +49,40 @@ TEST(hasher, incremental_equals_whole_and_peek_does_not_finish) {
   copy.update("d", 1);
   EXPECT_EQ(copy.peek(), digest_of("abcd"));
   EXPECT_EQ(h.peek(), digest_of("abc"));
+}
+
+// The running state goes to bytes and back (as an upload checkpoint does) at every length around the
+// block boundaries, and hashing continues exactly where it stopped.
+TEST(hasher, exported_state_continues_where_it_stopped) {
+  std::string data(300, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + 3);
+  for (auto alg : {digest_algorithm::sha256, digest_algorithm::sha512}) {
+    for (std::size_t cut : {0, 1, 55, 63, 64, 65, 111, 127, 128, 129, 200, 300}) {
+      hasher h(alg);
+      h.update(data.data(), cut);
+      auto state = h.export_state();
+      auto resumed = hasher::import_state(state);
+      ASSERT_TRUE(resumed) << cut;
+      EXPECT_EQ(resumed->algorithm(), alg);
+      EXPECT_EQ(resumed->bytes_hashed(), cut);
+      EXPECT_EQ(resumed->export_state(), state);
+      resumed->update(data.data() + cut, data.size() - cut);
+      EXPECT_EQ(resumed->peek(), digest_of(data, alg)) << cut;
+    }
+  }
+}
+
+TEST(hasher, a_state_that_is_not_one_is_refused) {
+  hasher h;
+  h.update("abc", 3);
+  auto state = h.export_state();
+  EXPECT_FALSE(hasher::import_state(""));
+  EXPECT_FALSE(hasher::import_state(state.substr(0, state.size() - 1)));  // the partial block cut short
+  EXPECT_FALSE(hasher::import_state(state + "x"));                        // trailing bytes
+  auto wrong_format = state;
+  wrong_format[0] = 9;
+  EXPECT_FALSE(hasher::import_state(wrong_format));
+  auto wrong_kind = state;
+  wrong_kind[1] = 3;
+  EXPECT_FALSE(hasher::import_state(wrong_kind));
 }

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <thread>
+
+#include "../common/observed_upload_store.hpp"
 #include "../common/registry_fixture.hpp"
+#include "berth/meta/metadata_store.hpp"
 
 using namespace berth;
 
@@ -228,4 +232,112 @@ TEST_F(registry_test, pulls_are_recorded_in_batches) {
   ASSERT_TRUE(reg->get_manifest("r", std::string("v1"), true));
   reg->flush_pulls();
   EXPECT_EQ(reg->all_images("r").value()[0].last_pulled_at, clk.now);
+}
+
+// ---- uploads continued by another process, and garbage collection racing a commit ------------------
+
+namespace {
+
+class shared_backend_test : public registry_test {
+ protected:
+  // A second server on the same metadata and stores (another process, as far as the domain knows).
+  std::unique_ptr<registry> second_server(storage::upload_store& uploads) {
+    return std::make_unique<registry>(registry_backends{*storage.blobs, uploads, *meta}, *repos, clk,
+                                      registry_options{3600});
+  }
+};
+
+}  // namespace
+
+TEST_F(shared_backend_test, any_server_continues_an_upload_without_reading_it_again) {
+  testing_support::observed_upload_store seen(*storage.uploads);
+  auto a = second_server(seen);
+  auto b = second_server(seen);
+  std::string one(700 * 1024 + 3, 'x'), two(300 * 1024 + 1, 'y');
+  auto s = a->start_upload("r");
+  ASSERT_TRUE(s);
+  {
+    auto w = a->resume_upload("r", s->id, std::nullopt);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write(one.data(), one.size()));
+    ASSERT_TRUE((*w)->checkpoint());
+  }
+  EXPECT_EQ(b->get_upload("r", s->id)->size, one.size());
+  auto w = b->resume_upload("r", s->id, byte_range{one.size(), one.size() + two.size() - 1});
+  ASSERT_TRUE(w) << w.error_value().message;
+  ASSERT_TRUE((*w)->write(two.data(), two.size()));
+  ASSERT_TRUE(b->complete_upload(std::move(*w), digest_of(one + two)));
+  EXPECT_EQ(seen.reads.load(), 0);  // the hash went on from the checkpoint
+  EXPECT_EQ(read_blob("r", digest_of(one + two)), one + two);
+}
+
+TEST_F(shared_backend_test, a_checkpoint_from_another_epoch_is_hashed_again) {
+  testing_support::observed_upload_store seen(*storage.uploads);
+  auto a = second_server(seen);
+  auto s = a->start_upload("r");
+  {
+    auto w = a->resume_upload("r", s->id, std::nullopt);
+    ASSERT_TRUE((*w)->write("before the reboot,", 18));
+  }
+  seen.epoch_override = "another boot";  // flushed bytes may have been lost: trust only the file
+  auto w = a->resume_upload("r", s->id, byte_range{18, 23});
+  ASSERT_TRUE(w) << w.error_value().message;
+  EXPECT_EQ(seen.reads.load(), 1);
+  ASSERT_TRUE((*w)->write(" after", 6));
+  ASSERT_TRUE(a->complete_upload(std::move(*w), digest_of("before the reboot, after")));
+}
+
+TEST_F(shared_backend_test, one_writer_per_upload_across_servers) {
+  auto a = second_server(*storage.uploads);
+  auto b = second_server(*storage.uploads);
+  auto s = a->start_upload("r");
+  auto held = a->resume_upload("r", s->id, std::nullopt);
+  ASSERT_TRUE(held);
+  auto other = b->resume_upload("r", s->id, std::nullopt);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error_value().code, errc::blob_upload_invalid);
+  EXPECT_EQ(b->cancel_upload("r", s->id).error_value().code, errc::blob_upload_invalid);
+  held->reset();
+  EXPECT_TRUE(b->resume_upload("r", s->id, std::nullopt));
+}
+
+// Garbage collection (in "another process") has marked the very digest a push commits: the commit
+// waits for the removal, then commits again from its session; its bytes survive.
+TEST_F(shared_backend_test, a_commit_waits_for_the_removal_of_the_same_digest) {
+  std::string bytes = "collected once, pushed again";
+  auto d = push_blob("r", bytes);
+  clk.now += 10;
+  ASSERT_TRUE(meta->blobs().unlink("r", d.str()));
+  ASSERT_TRUE(meta->maintenance()
+                  .begin_delete(d.str(), clk.now, meta::deletion_claim{"gc-elsewhere", clk.now, clk.now + 600})
+                  .value());
+  auto s = reg->start_upload("r");
+  auto w = reg->resume_upload("r", s->id, std::nullopt);
+  ASSERT_TRUE((*w)->write(bytes.data(), bytes.size()));
+  std::thread gc([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(blobs->trash_blob(d));
+    ASSERT_TRUE(meta->maintenance().finish_delete(d.str(), "gc-elsewhere"));
+    blobs->purge_blob(d);
+  });
+  auto committed = reg->complete_upload(std::move(*w), d);
+  gc.join();
+  ASSERT_TRUE(committed) << committed.error_value().message;
+  EXPECT_EQ(read_blob("r", d), bytes);
+  EXPECT_TRUE(storage.uploads->list_uploads().empty());
+}
+
+TEST_F(shared_backend_test, recovery_finishes_a_removal_whose_collector_died) {
+  auto d = push_blob("r", "left half removed");
+  clk.now += 10;
+  ASSERT_TRUE(
+      meta->maintenance().begin_delete(d.str(), clk.now, meta::deletion_claim{"dead", clk.now, clk.now + 5}).value());
+  ASSERT_TRUE(blobs->trash_blob(d));  // and then the collector died
+  reg->recover();
+  EXPECT_TRUE(meta->maintenance().find_blob(d.str()).value());  // its mark is still live: left alone
+  clk.now += 10;
+  reg->recover();
+  EXPECT_FALSE(meta->maintenance().find_blob(d.str()).value());
+  EXPECT_TRUE(blobs->trashed_blobs().empty());
+  EXPECT_FALSE(has_blob(d));
 }

@@ -11,6 +11,8 @@ class api_router final : public http::request_handler {
  public:
   api_router(oci::v2_handler& v2, const ecr::ecr_api& ecr) : v2_(v2), ecr_(ecr) {}
   std::unique_ptr<http::exchange> route(const http::request& head) override;
+  // A registry's clients are mostly V2 clients: refusals are answered as the V2 API answers them.
+  http::response refuse(http::refusal why) override { return v2_.refuse(why); }
 
  private:
   oci::v2_handler& v2_;

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "berth/auth/secret_store.hpp"
 #include "berth/config/config.hpp"
 #include "berth/meta/metadata_store.hpp"
 #include "berth/registry/lifecycle_service.hpp"
@@ -26,6 +27,7 @@ struct data_dir {
   std::unique_ptr<repository_catalog> repositories;
   std::unique_ptr<registry> reg;
   std::unique_ptr<lifecycle_service> lifecycle;
+  std::unique_ptr<auth::secret_store> secrets;
   int lock_fd = -1;  // held by a server: one server per data directory (SQLite and local files)
   // Who holds the duties' leases. With the data directory locked there is one server, so a
   // restarted server takes its predecessor's leases at once; a fleet gives each process its own.

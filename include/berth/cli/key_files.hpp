@@ -1,23 +1,33 @@
-// Secrets kept in the data directory, created on first start with mode 0600: the root access key
-// (unless configured) and the key that signs login tokens and download URLs.
+// The registry's own keys, in a secret store: the root access key (unless configured) and the key
+// that signs login tokens and download URLs. The data directory's store keeps them as files.
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
+#include "berth/auth/secret_store.hpp"
 #include "berth/config/config.hpp"
 #include "berth/core/error.hpp"
 
 namespace berth::cli {
 
+// Secrets as files in the data directory, created with mode 0600, written whole (fsync, then a
+// link that fails if another process got there first).
+std::unique_ptr<auth::secret_store> data_dir_secrets(const std::filesystem::path& data_dir);
+
+inline constexpr const char* root_credentials_secret = "root-credentials";
+inline constexpr const char* signing_key_secret = "token-signing-key";
+
 struct root_key {
   config::user_credentials credentials;
-  bool generated = false;  // not yet on disk: save_root_key, then print it once
+  bool generated = false;  // not yet stored: save_root_key, then print it once
 };
 
-// The stored root key, or a new one in memory (saved only once the server is sure to start).
-result<root_key> load_or_generate_root_key(const std::filesystem::path& data_dir);
-result<void> save_root_key(const std::filesystem::path& data_dir, const config::user_credentials& c);
-result<std::string> load_or_create_signing_key(const std::filesystem::path& data_dir);
+// The stored root key, or a new one in memory (stored only once the server is sure to start).
+result<root_key> load_or_generate_root_key(auth::secret_store& secrets);
+// The root key now stored (another server's, if one stored its own first).
+result<config::user_credentials> save_root_key(auth::secret_store& secrets, const config::user_credentials& c);
+result<std::string> load_or_create_signing_key(auth::secret_store& secrets);
 
 }  // namespace berth::cli

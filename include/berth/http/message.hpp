@@ -2,6 +2,7 @@
 // handlers compile quickly and are tested without sockets.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,6 +30,14 @@ class header_list {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// What the adapter that handled a request says about it, for the observer (metrics, audit, access
+// logs): which API, which operation, on behalf of whom.
+struct request_notes {
+  std::string api;        // "v2", "ecr", ...
+  std::string operation;  // e.g. "manifest.get", "PutImage"
+  std::string principal;  // the caller's ARN or name, once authenticated
+};
+
 struct request {
   verb method = verb::get;
   std::string target;  // as received
@@ -38,6 +47,10 @@ struct request {
   std::optional<std::uint64_t> content_length;
   bool chunked = false;
   std::string body;  // buffered bodies only
+  std::string peer;  // the client's address:port (set by the transport)
+  bool tls = false;  // whether the connection is TLS
+  // Filled in by the adapter (through a const request too) and handed to the observer.
+  std::shared_ptr<request_notes> notes = std::make_shared<request_notes>();
 
   std::optional<std::string_view> header(std::string_view name) const { return headers.find(name); }
   bool has_body() const { return chunked || (content_length && *content_length > 0); }
@@ -96,10 +109,38 @@ class exchange {
   virtual bool blocking() const { return false; }
 };
 
+// Requests the transport answers itself, before or instead of routing them.
+enum class refusal {
+  too_many_connections,  // over the connection limit: answered at once, then closed
+  header_too_large,      // request headers over the limit
+  malformed_header,      // not HTTP/1.1
+  handler_failed,        // the handler threw (a bug: logged)
+};
+
 class request_handler {
  public:
   virtual ~request_handler() = default;
   virtual std::unique_ptr<exchange> route(const request& head) = 0;
+  // The wire answer for a refused request: the handler, not the transport, speaks the API.
+  virtual response refuse(refusal why) = 0;
+};
+
+struct request_outcome {
+  unsigned status = 0;
+  std::uint64_t bytes_in = 0;   // request body bytes read
+  std::uint64_t bytes_out = 0;  // response body bytes sent
+  std::chrono::microseconds duration{0};
+  bool completed = false;  // the whole response was sent
+};
+
+// Told about every request once it is over (the connection may have broken first), and about
+// every refusal; later work hangs metrics, audit and access logs here. Called on I/O threads:
+// keep it quick.
+class request_observer {
+ public:
+  virtual ~request_observer() = default;
+  virtual void on_request(const request& req, const request_outcome& outcome) = 0;
+  virtual void on_refusal(refusal why, std::string_view peer) = 0;
 };
 
 std::string percent_decode(std::string_view s, bool plus_is_space);

@@ -1,5 +1,8 @@
 // The HTTP/1.1 transport: accepts connections, reads requests (streaming large bodies), hands them
-// to a request_handler and writes responses (sendfile for file payloads). Knows nothing of registries.
+// to a request_handler and writes responses (sendfile for file payloads, streams read off the I/O
+// threads). Knows nothing of registries. The parts, each in its own file under src/http/:
+// listener (accept, TLS handshake, connection limits), session (one connection's requests),
+// body_reader (request bodies), response_writer (responses, files, streams).
 #pragma once
 
 #include <chrono>
@@ -18,13 +21,16 @@ struct server_options {
   unsigned io_threads = 0;      // 0: one per core
   unsigned worker_threads = 4;  // blocking work: fsync, database writes
   std::size_t max_header_bytes = 64 * 1024;
-  std::size_t max_connections = 1024;  // beyond: an immediate 429 and close
+  std::size_t max_connections = 1024;  // beyond: the handler's too_many_connections answer, then close
   std::chrono::seconds header_timeout{60};
   std::chrono::seconds body_idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};
   std::string tls_cert;  // PEM certificate chain; with tls_key, the listener speaks TLS 1.2+
   std::string tls_key;   // PEM private key; both are re-read on SIGHUP
+  request_observer* observer = nullptr;  // told about every request and refusal (may be null)
 };
+
+struct server_state;  // src/http/server_state.hpp
 
 class server {
  public:
@@ -53,8 +59,7 @@ class server {
 
  private:
   void wait_for_reload();
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  std::unique_ptr<server_state> impl_;
 };
 
 }  // namespace berth::http

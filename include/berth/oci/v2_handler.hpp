@@ -14,6 +14,8 @@ class v2_handler final : public http::request_handler {
   explicit v2_handler(registry& reg, const v2_authenticator* authenticator = nullptr)
       : reg_(reg), authenticator_(authenticator) {}
   std::unique_ptr<http::exchange> route(const http::request& head) override;
+  // Over the connection limit: TOOMANYREQUESTS in the V2 error shape; the rest as plain text.
+  http::response refuse(http::refusal why) override;
 
  private:
   registry& reg_;

@@ -29,6 +29,7 @@ class upload_store;
 }  // namespace storage
 namespace meta {
 class metadata_store;
+struct upload_row;
 }
 
 // The backends a registry runs on.
@@ -142,6 +143,10 @@ class registry {
   result<void> commit_session(upload_session& session, const digest& d);
   void discard_session(upload_session& session);
   std::string new_writer();
+  // Takes session `id` of `repo` for `writer` (blob_upload_invalid with `busy_message` while another
+  // writer holds it, blob_upload_unknown for no session, or another repository's).
+  result<meta::upload_row> claim_session(const std::string& repo, const std::string& id, const std::string& writer,
+                                         const char* busy_message);
   void track_claim(const std::string& id, const std::string& writer, bool active);
 
   registry_backends backends_;
