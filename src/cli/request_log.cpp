@@ -33,8 +33,8 @@ const char* refusal_text(http::refusal why) {
 void request_log::on_request(const http::request& req, const http::request_outcome& o) {
   if (!spdlog::should_log(spdlog::level::debug)) return;
   spdlog::debug("{} {} {} {}us api={} op={} peer={}{} in={} out={}{}", method_text(req.method), req.path, o.status,
-                o.duration.count(), req.notes->api, req.notes->operation, req.peer, req.tls ? " tls" : "", o.bytes_in,
-                o.bytes_out, req.notes->principal.empty() ? "" : " by " + req.notes->principal);
+                o.duration.count(), req.notes.api, req.notes.operation, req.peer, req.tls ? " tls" : "", o.bytes_in,
+                o.bytes_out, req.notes.principal.empty() ? "" : " by " + req.notes.principal);
 }
 
 void request_log::on_refusal(http::refusal why, std::string_view peer) {

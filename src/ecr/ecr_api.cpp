@@ -75,8 +75,7 @@ http::response ecr_api::handle(const http::request& req) const {
 
   auto target = std::string(req.header("X-Amz-Target").value_or(""));
   auto op = target.starts_with(target_prefix) ? target.substr(target_prefix.size()) : std::string();
-  req.notes->api = "ecr";
-  req.notes->operation = op;
+  req.notes.api = "ecr";
 
   auth::identity caller{"anonymous", "", "", false};
   if (settings_.auth_enabled) {
@@ -89,7 +88,7 @@ http::response ecr_api::handle(const http::request& req) const {
     auto who = verifier_.verify(sr, now);
     if (!who) return fail(who.error_value());
     caller = *who;
-    req.notes->principal = caller.arn;
+    req.notes.principal = caller.arn;
   }
 
   const auto& validator = shape_validator::instance();
@@ -111,6 +110,7 @@ http::response ecr_api::handle(const http::request& req) const {
 
   const auto& table = operation_table();
   auto it = table.find(op);
+  if (it != table.end()) req.notes.operation = it->first;  // the table's key: a static string
   if (it == table.end()) {
     return fail(make_error(errc::unsupported_operation,
                            "Berth does not implement " + op + " yet; see docs/api-coverage.md for what it supports"));

@@ -46,7 +46,7 @@ std::optional<http::response> v2_authenticator::check(const http::request& req, 
   }
   auto who = tokens_.verify(token, now);
   if (!who) return challenge(req, who.error_value());
-  req.notes->principal = who->arn;
+  req.notes.principal = who->arn;
   return std::nullopt;
 }
 

@@ -32,10 +32,11 @@ class header_list {
 
 // What the adapter that handled a request says about it, for the observer (metrics, audit, access
 // logs): which API, which operation, on behalf of whom.
+// `api` and `operation` name static strings (no allocation on the hot path).
 struct request_notes {
-  std::string api;        // "v2", "ecr", ...
-  std::string operation;  // e.g. "manifest.get", "PutImage"
-  std::string principal;  // the caller's ARN or name, once authenticated
+  std::string_view api;        // "v2", "ecr", ...
+  std::string_view operation;  // e.g. "manifest.get", "PutImage"
+  std::string principal;       // the caller's ARN or name, once authenticated
 };
 
 struct request {
@@ -50,7 +51,7 @@ struct request {
   std::string peer;  // the client's address:port (set by the transport)
   bool tls = false;  // whether the connection is TLS
   // Filled in by the adapter (through a const request too) and handed to the observer.
-  std::shared_ptr<request_notes> notes = std::make_shared<request_notes>();
+  mutable request_notes notes;
 
   std::optional<std::string_view> header(std::string_view name) const { return headers.find(name); }
   bool has_body() const { return chunked || (content_length && *content_length > 0); }
