@@ -1355,7 +1355,7 @@ class Bench:
                 self.res.add("limits", "machine: %s through %s_Update, the exportable state Berth uses" % (
                     alg.upper().replace("SHA", "SHA-"), alg.upper()), "MB/s", "higher", low, None, berth_only=True,
                              md=True, note="%.3f of EVP" % (low / evp))
-        size = human_bytes(self.info["dd_bytes"])
+        size = human_bytes(self.info.get("dd_bytes", self.p["dd_bytes"]))
         for kind, how in (("buffered", "through the page cache"), ("direct", "O_DIRECT")):
             if disk.get(kind):
                 self.res.add("limits", "machine: disk write, dd %s %s + fdatasync (%s)" % (size, how, where),

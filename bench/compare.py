@@ -49,6 +49,8 @@ def main():
     ap.add_argument("--loopback-ceiling")
     ap.add_argument("--sha-api-tool")
     ap.add_argument("--sections", default=",".join(berth_bench.SECTIONS))
+    ap.add_argument("--rounds", type=int, default=1, help="run every section this many times per binary "
+                    "(figures are the medians)")
     ap.add_argument("--noise", type=float, default=0.10)
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--label", default="", help="what the comparison is about, for the docs")
@@ -57,18 +59,28 @@ def main():
     started = time.time()
     results = {"baseline": [], "candidate": []}
     n = 0
-    for i, section in enumerate(sections):
-        order = ["baseline", "candidate"] if i % 2 == 0 else ["candidate", "baseline"]
-        for which in order:
-            n += 1
-            binary = opts.baseline if which == "baseline" else opts.candidate
-            results[which].append(run_section(opts, passthrough, section, which, binary, n))
+    for rnd in range(opts.rounds):
+        for i, section in enumerate(sections):
+            order = ["baseline", "candidate"] if (i + rnd) % 2 == 0 else ["candidate", "baseline"]
+            for which in order:
+                n += 1
+                binary = opts.baseline if which == "baseline" else opts.candidate
+                results[which].append(run_section(opts, passthrough, section, which, binary, n))
 
     def rows(which):
-        out = {}
+        # The median over rounds of each figure (and of its ratio to the reference).
+        seen = {}
         for r in results[which]:
             for row in r["rows"]:
-                out[(row["section"], row["metric"])] = row
+                seen.setdefault((row["section"], row["metric"]), []).append(row)
+        out = {}
+        for key, all_rows in seen.items():
+            row = dict(all_rows[0])
+            for field in ("berth", "reference", "ratio"):
+                vals = [x[field] for x in all_rows if isinstance(x.get(field), (int, float))]
+                row[field] = berth_bench.median(vals) if vals else row.get(field)
+            row["md"] = any(x.get("md") for x in all_rows)
+            out[key] = row
         return out
 
     before, after = rows("baseline"), rows("candidate")
@@ -89,11 +101,11 @@ def main():
     md = ["", "### Before/after: %s — %s" % (
         datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         opts.label or "baseline vs candidate"), "",
-        "`bench/run.sh --baseline BIN`: each section run once with each binary, alternating which goes "
-        "first, each beside the reference registry in the same section run. after/before worse than %d%% "
-        "in the direction that matters is marked **⚠**. Before: %s; after: commit %s. Machine: %s × %s." % (
-            round(opts.noise * 100), info_b.get("berth_version", "?"), info_a.get("commit", "?"),
-            info_a.get("nproc", "?"), info_a.get("cpu_model", "?")), "",
+        "`bench/run.sh --baseline BIN`: each section run %d time(s) with each binary (medians), alternating "
+        "which goes first, each beside the reference registry in the same section run. after/before worse "
+        "than %d%% in the direction that matters is marked **⚠**. Before: %s; after: commit %s. Machine: "
+        "%s × %s." % (opts.rounds, round(opts.noise * 100), info_b.get("berth_version", "?"),
+                       info_a.get("commit", "?"), info_a.get("nproc", "?"), info_a.get("cpu_model", "?")), "",
         "| metric | before | after | after/before | before/ref | after/ref |", "|---|---:|---:|---:|---:|---:|"]
     worse = []
     for k in keys:

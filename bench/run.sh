@@ -22,7 +22,8 @@
 #   --keep         keep the scratch directory (data dirs, server logs)
 #   --set K=V      override one workload parameter (repeatable; names in bench/berth_bench.py params())
 #   --baseline BIN compare BIN (Berth before a change) with the built binary (after it): every section
-#                  once with each, alternating, each beside the reference (bench/compare.py)
+#                  once with each, alternating, each beside the reference (bench/compare.py);
+#                  --label TEXT names the comparison in docs/performance.md
 # Environment: BERTH_BIN (binary), BENCH_TMPDIR (parent of the scratch dir, default /var/tmp: the data
 # directories and the dd test live there, so pick the filesystem you want measured).
 set -euo pipefail
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
       baseline="$2"; shift ;;
     --keep) keep=1 ;;
-    --only|--ref-auth|--berth-auth|--set)
+    --only|--ref-auth|--berth-auth|--set|--label|--rounds|--sections)
       [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
       args+=("$1" "$2"); shift ;;
     --quick|--no-docs|--berth-ignore-sigpipe) args+=("$1") ;;
