@@ -86,13 +86,13 @@ result<json> describe_images(call_context& ctx, const json& in) {
 result<json> batch_get_image(call_context& ctx, const json& in) {
   if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
   auto repo = str(in, "repositoryName");
-  if (auto r = ctx.repos.get(repo); !r) return r.take_error();
   std::vector<std::string> accepted;
   if (auto a = in.find("acceptedMediaTypes"); a != in.end() && a->is_array()) {
     for (const auto& t : *a) accepted.push_back(t.get<std::string>());
   }
   json found = json::array();
   json failures = json::array();
+  bool repository_seen = false;  // every lookup also answers "does the repository exist"
   for (const auto& id : in["imageIds"]) {
     auto digest = str(id, "imageDigest");
     auto tag = str(id, "imageTag");
@@ -101,29 +101,32 @@ result<json> batch_get_image(call_context& ctx, const json& in) {
           failure(id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"));
       continue;
     }
-    auto img = ctx.reg.find_image(repo, digest, tag);
-    if (!img) return img.take_error();
-    if (!*img) {
+    auto m = ctx.reg.find_manifest(repo, digest, tag);
+    if (!m) return m.take_error();
+    repository_seen = true;
+    if (!*m) {
       failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
       continue;
     }
-    if ((*img)->archived) {
+    if ((*m)->archived) {
       failures.push_back(failure(id, "ImageInaccessible", "The image is archived; restore it to STANDARD to pull it"));
       continue;
     }
-    const auto& type = (*img)->media_type;
+    const auto& type = (*m)->media_type;
     if (!accepted.empty() && std::find(accepted.begin(), accepted.end(), type) == accepted.end()) {
       failures.push_back(
           failure(id, "ImageNotFound", "The image's manifest media type " + type + " is not in acceptedMediaTypes"));
       continue;
     }
-    auto m = ctx.reg.get_manifest(repo, *digest::parse((*img)->digest), true);
-    if (!m) return m.take_error();
+    ctx.reg.note_pull(repo, (*m)->digest);
     found.push_back({{"registryId", ctx.settings.account_id},
                      {"repositoryName", repo},
-                     {"imageId", image_id_json((*img)->digest, tag)},
-                     {"imageManifest", m->content},
-                     {"imageManifestMediaType", m->media_type}});
+                     {"imageId", image_id_json((*m)->digest, tag)},
+                     {"imageManifest", std::move((*m)->content)},
+                     {"imageManifestMediaType", std::move((*m)->media_type)}});
+  }
+  if (!repository_seen) {
+    if (auto r = ctx.repos.get(repo); !r) return r.take_error();
   }
   return json{{"images", found}, {"failures", failures}};
 }

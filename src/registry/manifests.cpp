@@ -64,6 +64,22 @@ result<manifest_content> registry::get_manifest(const std::string& repo, const r
   return manifest_content{std::move(m.digest), std::move(m.media_type), std::move(m.content)};
 }
 
+result<std::optional<stored_manifest>> registry::find_manifest(const std::string& repo, const std::string& digest,
+                                                              const std::string& tag) {
+  if (digest.empty() && tag.empty()) return std::optional<stored_manifest>();
+  auto& images = backends_.meta.images();
+  auto row = tag.empty() ? images.manifest_by_digest(repo, digest) : images.manifest_by_tag(repo, tag);
+  if (!row) return row.take_error();
+  if (!*row || (!digest.empty() && (*row)->digest != digest)) {
+    // Only a miss pays for telling "no such repository" from "no such image".
+    if (auto r = require_repository(repo); !r) return r.take_error();
+    return std::optional<stored_manifest>();
+  }
+  auto& m = **row;
+  return std::optional<stored_manifest>(
+      stored_manifest{std::move(m.digest), std::move(m.media_type), std::move(m.content), m.archived});
+}
+
 void registry::note_pull(const std::string& repo, const std::string& digest) {
   std::lock_guard lock(pulls_mutex_);
   if (pulls_.size() < 100000) pulls_.emplace_back(repo, digest);

@@ -468,6 +468,14 @@ class TestImages(Boto3Case):
             self.assertEqual(len(out["failures"]), 1, out)
         self.assertEcrRaises("RepositoryNotFoundException", self.ecr.batch_get_image, repositoryName="b3/nope",
                              imageIds=[{"imageTag": "x"}])
+        self.assertEcrRaises("RepositoryNotFoundException", self.ecr.batch_get_image, repositoryName="b3/nope",
+                             imageIds=[{}])
+        # a digest and a tag together name an image only when they agree
+        out = self.ecr.batch_get_image(repositoryName="b3/images",
+                                       imageIds=[{"imageTag": "a1", "imageDigest": self.A["digest"]},
+                                                 {"imageTag": "a1", "imageDigest": self.B["digest"]}, {}])
+        self.assertEqual([i["imageId"] for i in out["images"]], [{"imageTag": "a1", "imageDigest": self.A["digest"]}])
+        self.assertEqual(sorted(f["failureCode"] for f in out["failures"]), ["ImageNotFound", "MissingDigestAndTag"])
 
     def test_last_recorded_pull_time(self):
         self.create_repo("b3/pulled")

@@ -45,6 +45,14 @@ struct manifest_content {
   std::string content;
 };
 
+// A manifest as BatchGetImage returns it: archived images are found, not pullable.
+struct stored_manifest {
+  std::string digest;
+  std::string media_type;
+  std::string content;
+  bool archived = false;
+};
+
 struct pushed_manifest {
   std::string digest;
   std::string media_type;

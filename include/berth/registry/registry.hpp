@@ -30,7 +30,7 @@ class upload_store;
 namespace meta {
 class metadata_store;
 struct upload_row;
-}
+}  // namespace meta
 
 // The backends a registry runs on.
 struct registry_backends {
@@ -112,6 +112,12 @@ class registry {
   // when `digest` is empty; returns its digest. errc::image_not_found.
   result<std::string> set_storage_class(const std::string& repo, const std::string& digest, const std::string& tag,
                                         bool archived);
+  // BatchGetImage: the manifest an image id names (a digest and a tag given together must agree),
+  // or nullopt; one query per id. The caller counts a pull it serves with note_pull.
+  result<std::optional<stored_manifest>> find_manifest(const std::string& repo, const std::string& digest,
+                                                      const std::string& tag);
+  // A pull that counts for lastRecordedPullTime (recorded in batches, see flush_pulls).
+  void note_pull(const std::string& repo, const std::string& digest);
   // Writes the pull times gathered since the last flush (one transaction).
   void flush_pulls();
 
@@ -136,7 +142,6 @@ class registry {
 
  private:
   result<void> require_repository(const std::string& repo);
-  void note_pull(const std::string& repo, const std::string& digest);
   result<hasher> rehash_upload(const std::string& id, digest_algorithm algorithm, std::uint64_t& size);
   // Commits the session's bytes and records the blob, retrying while garbage collection removes
   // the same digest; the session is gone afterwards, whatever the outcome.
