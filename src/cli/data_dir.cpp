@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "berth/cli/key_files.hpp"
+#include "berth/meta/postgres_metadata.hpp"
 #include "berth/meta/sqlite_metadata.hpp"
 
 namespace berth::cli {
@@ -28,20 +29,27 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
     if (::flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
       return make_error(errc::internal, "data directory '" + path.string() + "' is in use by another berth process");
     }
-    d->duty_holder = "server of " + std::filesystem::absolute(path).string();
+    // Servers that share a database may have the same data directory path on different machines.
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    d->duty_holder = "server of " + std::string(host) + ":" + std::filesystem::absolute(path).string();
   } else {
     d->duty_holder = "berth-" + new_upload_id();
   }
   auto storage = storage::open_filesystem_storage(path);
   if (!storage) return storage.take_error();
   d->storage = std::move(storage).value();
-  auto meta = meta::open_sqlite_metadata(path / "berth.db");
+  auto meta = cfg.metadata_driver == "postgres"
+                  ? meta::open_postgres_metadata(meta::postgres_options{
+                        cfg.metadata_dsn, static_cast<std::size_t>(cfg.metadata_max_connections)})
+                  : meta::open_sqlite_metadata(path / "berth.db");
   if (!meta) return make_error(errc::internal, "metadata: " + meta.error_value().message);
   d->meta = std::move(meta).value();
   d->repositories = std::make_unique<repository_catalog>(*d->meta, d->clk, cfg.account_id);
   d->reg =
       std::make_unique<registry>(d->backends(), *d->repositories, d->clk,
-                                 registry_options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository});
+                                 registry_options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository,
+                                                  120, exclusive ? d->duty_holder : std::string()});
   d->lifecycle = std::make_unique<lifecycle_service>(*d->reg, d->backends());
   d->secrets = data_dir_secrets(path);
   d->reg->recover();

@@ -18,7 +18,8 @@ template <class T>
 result<void> read_int(const json& obj, const char* key, T& out, const std::string& where) {
   auto it = obj.find(key);
   if (it == obj.end()) return {};
-  if (!it->is_number_integer() || it->get<std::int64_t>() < 0) return bad(where + "." + key + " must be a non-negative integer");
+  if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
+    return bad(where + "." + key + " must be a non-negative integer");
   out = static_cast<T>(it->get<std::int64_t>());
   return {};
 }
@@ -56,6 +57,15 @@ result<void> validate(const settings& s) {
   if (s.log_format != "text" && s.log_format != "json") return bad("log format must be 'text' or 'json'");
   if (s.auth_mode != "sigv4" && s.auth_mode != "none") return bad("auth mode must be 'sigv4' or 'none'");
   if (s.gc_untagged != "keep" && s.gc_untagged != "delete") return bad("gc.untagged must be 'keep' or 'delete'");
+  if (s.metadata_driver != "sqlite" && s.metadata_driver != "postgres") {
+    return bad("metadata.driver must be 'sqlite' or 'postgres', got '" + s.metadata_driver + "'");
+  }
+  if (s.metadata_driver == "postgres" && s.metadata_dsn.empty()) {
+    return bad("metadata.driver 'postgres' needs metadata.dsn (or BERTH_METADATA_DSN)");
+  }
+  if (s.metadata_max_connections < 1 || s.metadata_max_connections > 1000) {
+    return bad("metadata.max_connections must be between 1 and 1000");
+  }
   if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
     return bad("registry account id must be 12 digits, got '" + s.account_id + "'");
   }
@@ -73,7 +83,8 @@ result<void> validate(const settings& s) {
       return bad("every auth.users entry needs name, access_key_id and secret_access_key");
     }
     if (u.name == "root") return bad("'root' is reserved and cannot name a user");
-    if (u.access_key_id.find_first_of("/: ") != std::string::npos) return bad("invalid access key id for user " + u.name);
+    if (u.access_key_id.find_first_of("/: ") != std::string::npos)
+      return bad("invalid access key id for user " + u.name);
     if (++seen_keys[u.access_key_id] > 1) return bad("access key id used twice: " + u.access_key_id);
     if (++seen_names[u.name] > 1) return bad("user defined twice: " + u.name);
   }
@@ -107,8 +118,10 @@ result<listen_address> parse_listen(const std::string& text) {
 result<settings> apply_json(settings s, const std::string& json_text) {
   json doc = json::parse(json_text, nullptr, false, true);
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
-  if (auto r = only_keys(doc, {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls"},
-                         "config");
+  if (auto r = only_keys(
+          doc,
+          {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls", "metadata"},
+          "config");
       !r) {
     return r.take_error();
   }
@@ -117,9 +130,16 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     if (auto r = read_string(*it, "cert", s.tls_cert, "tls"); !r) return r.take_error();
     if (auto r = read_string(*it, "key", s.tls_key, "tls"); !r) return r.take_error();
   }
+  if (auto it = doc.find("metadata"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"driver", "dsn", "max_connections"}, "metadata"); !r) return r.take_error();
+    if (auto r = read_string(*it, "driver", s.metadata_driver, "metadata"); !r) return r.take_error();
+    if (auto r = read_string(*it, "dsn", s.metadata_dsn, "metadata"); !r) return r.take_error();
+    if (auto r = read_int(*it, "max_connections", s.metadata_max_connections, "metadata"); !r) return r.take_error();
+  }
   if (auto it = doc.find("lifecycle"); it != doc.end()) {
     if (auto r = only_keys(*it, {"interval_seconds"}, "lifecycle"); !r) return r.take_error();
-    if (auto r = read_int(*it, "interval_seconds", s.lifecycle_interval_seconds, "lifecycle"); !r) return r.take_error();
+    if (auto r = read_int(*it, "interval_seconds", s.lifecycle_interval_seconds, "lifecycle"); !r)
+      return r.take_error();
   }
   if (auto it = doc.find("gc"); it != doc.end()) {
     if (auto r = only_keys(*it, {"interval_seconds", "grace_seconds", "untagged"}, "gc"); !r) return r.take_error();
@@ -162,26 +182,27 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     if (auto r = read_string(*it, "level", s.log_level, "log"); !r) return r.take_error();
   }
   if (auto it = doc.find("uploads"); it != doc.end()) {
-    if (auto r = only_keys(*it, {"expiry_seconds", "max_sessions_per_repository"}, "uploads"); !r) return r.take_error();
+    if (auto r = only_keys(*it, {"expiry_seconds", "max_sessions_per_repository"}, "uploads"); !r)
+      return r.take_error();
     if (auto r = read_int(*it, "expiry_seconds", s.upload_expiry_seconds, "uploads"); !r) return r.take_error();
     if (auto r = read_int(*it, "max_sessions_per_repository", s.max_upload_sessions_per_repository, "uploads"); !r) {
       return r.take_error();
     }
   }
   if (auto it = doc.find("http"); it != doc.end()) {
-    if (auto r = only_keys(*it, {"io_threads", "worker_threads", "header_timeout_seconds", "body_idle_timeout_seconds",
-                                 "shutdown_grace_seconds", "max_connections", "max_header_bytes",
-                                 "max_json_body_bytes"},
+    if (auto r = only_keys(*it,
+                           {"io_threads", "worker_threads", "header_timeout_seconds", "body_idle_timeout_seconds",
+                            "shutdown_grace_seconds", "max_connections", "max_header_bytes", "max_json_body_bytes"},
                            "http");
         !r) {
       return r.take_error();
     }
-    for (auto [key, field] : {std::pair{"header_timeout_seconds", &s.header_timeout_seconds},
-                              std::pair{"body_idle_timeout_seconds", &s.body_idle_timeout_seconds},
-                              std::pair{"shutdown_grace_seconds", &s.shutdown_grace_seconds},
-                              std::pair{"max_connections", &s.max_connections},
-                              std::pair{"max_header_bytes", &s.max_header_bytes},
-                              std::pair{"max_json_body_bytes", &s.max_json_body_bytes}}) {
+    for (auto [key, field] :
+         {std::pair{"header_timeout_seconds", &s.header_timeout_seconds},
+          std::pair{"body_idle_timeout_seconds", &s.body_idle_timeout_seconds},
+          std::pair{"shutdown_grace_seconds", &s.shutdown_grace_seconds},
+          std::pair{"max_connections", &s.max_connections}, std::pair{"max_header_bytes", &s.max_header_bytes},
+          std::pair{"max_json_body_bytes", &s.max_json_body_bytes}}) {
       if (auto r = read_int(*it, key, *field, "http"); !r) return r.take_error();
     }
     if (auto r = read_int(*it, "io_threads", s.io_threads, "http"); !r) return r.take_error();
@@ -213,17 +234,15 @@ result<settings> load(const flag_map& flags, env_lookup env) {
     const char* env;
     std::string* field;
   };
-  for (auto [f, e, field] : {source{"listen", "BERTH_LISTEN", &s.listen}, source{"data-dir", "BERTH_DATA_DIR", &s.data_dir},
-                             source{"log-format", "BERTH_LOG_FORMAT", &s.log_format},
-                             source{"log-level", "BERTH_LOG_LEVEL", &s.log_level},
-                             source{"auth", "BERTH_AUTH", &s.auth_mode},
-                             source{"account-id", "BERTH_ACCOUNT_ID", &s.account_id},
-                             source{"region", "BERTH_REGION", &s.region},
-                             source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
-                             source{"tls-cert", "BERTH_TLS_CERT", &s.tls_cert},
-                             source{"tls-key", "BERTH_TLS_KEY", &s.tls_key},
-                             source{"", "BERTH_ROOT_ACCESS_KEY_ID", &s.root.access_key_id},
-                             source{"", "BERTH_ROOT_SECRET_ACCESS_KEY", &s.root.secret_access_key}}) {
+  for (auto [f, e, field] :
+       {source{"listen", "BERTH_LISTEN", &s.listen}, source{"data-dir", "BERTH_DATA_DIR", &s.data_dir},
+        source{"log-format", "BERTH_LOG_FORMAT", &s.log_format}, source{"log-level", "BERTH_LOG_LEVEL", &s.log_level},
+        source{"auth", "BERTH_AUTH", &s.auth_mode}, source{"account-id", "BERTH_ACCOUNT_ID", &s.account_id},
+        source{"region", "BERTH_REGION", &s.region}, source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
+        source{"tls-cert", "BERTH_TLS_CERT", &s.tls_cert}, source{"tls-key", "BERTH_TLS_KEY", &s.tls_key},
+        source{"", "BERTH_METADATA_DRIVER", &s.metadata_driver}, source{"", "BERTH_METADATA_DSN", &s.metadata_dsn},
+        source{"", "BERTH_ROOT_ACCESS_KEY_ID", &s.root.access_key_id},
+        source{"", "BERTH_ROOT_SECRET_ACCESS_KEY", &s.root.secret_access_key}}) {
     if (auto v = env(e); !v.empty()) *field = v;
     if (auto v = *f ? flag(f) : std::string(); !v.empty()) *field = v;
   }

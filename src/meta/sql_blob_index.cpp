@@ -1,12 +1,14 @@
-// Blob links on SQLite: which repository may read which blob.
-#include "sqlite_roles.hpp"
+// Blob links in SQL: which repository may read which blob.
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
-using namespace sqlite_rows;
+using namespace sql_rows;
 
-result<std::optional<std::int64_t>> sqlite_blob_index::linked_size(const std::string& repo, const std::string& digest) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::optional<std::int64_t>> sql_blob_index<Pool>::linked_size(const std::string& repo,
+                                                                      const std::string& digest) {
+  return pool_.read([&](auto& db) {
     return db.one(
         "SELECT b.size FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id "
         "JOIN blobs b ON b.digest = rb.digest WHERE r.name = ? AND rb.digest = ? AND b.deleting = 0",
@@ -14,8 +16,9 @@ result<std::optional<std::int64_t>> sqlite_blob_index::linked_size(const std::st
   });
 }
 
-result<void> sqlite_blob_index::record(const blob_record& r) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_blob_index<Pool>::record(const blob_record& r) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto rid = require_repository(db, r.repository);
     if (!rid) return rid.take_error();
     auto deleting = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1", r.digest);
@@ -28,7 +31,7 @@ result<void> sqlite_blob_index::record(const blob_record& r) {
     }
     // A re-upload refreshes the link's time: it protects the blob from collection again.
     if (auto w = db.run("INSERT INTO repository_blobs(repository_id, digest, linked_at) VALUES(?, ?, ?) "
-                        "ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at",
+                        "ON CONFLICT(repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at",
                         *rid, r.digest, r.now);
         !w) {
       return w.take_error();
@@ -40,9 +43,10 @@ result<void> sqlite_blob_index::record(const blob_record& r) {
   });
 }
 
-result<bool> sqlite_blob_index::mount(const std::string& repo, const std::string& from, const std::string& digest,
-                                      std::int64_t now) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_blob_index<Pool>::mount(const std::string& repo, const std::string& from, const std::string& digest,
+                                         std::int64_t now) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto src = repository_id(db, from);
     if (!src) return false;
     auto readable = db.exists(
@@ -55,15 +59,16 @@ result<bool> sqlite_blob_index::mount(const std::string& repo, const std::string
     if (!rid) return rid.take_error();
     auto w = db.run(
         "INSERT INTO repository_blobs(repository_id, digest, linked_at) VALUES(?, ?, ?) "
-        "ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at",
+        "ON CONFLICT(repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at",
         *rid, digest, now);
     if (!w) return w.take_error();
     return true;
   });
 }
 
-result<bool> sqlite_blob_index::unlink(const std::string& repo, const std::string& digest) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_blob_index<Pool>::unlink(const std::string& repo, const std::string& digest) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto n = db.run(
         "DELETE FROM repository_blobs WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = "
         "?)",
@@ -72,5 +77,8 @@ result<bool> sqlite_blob_index::unlink(const std::string& repo, const std::strin
     return *n > 0;
   });
 }
+
+template class sql_blob_index<connection_pool>;
+template class sql_blob_index<pg_pool>;
 
 }  // namespace berth::meta

@@ -1,13 +1,13 @@
-// Manifests, tags and images on SQLite. The rules that must hold with several writers are each one
+// Manifests, tags and images in SQL (SQLite and PostgreSQL). The rules that must hold with several writers are each one
 // transaction here: put_manifest (references, immutability, tag moves) and delete_image (the
 // index check and the deletion).
 #include <algorithm>
 
-#include "sqlite_roles.hpp"
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
-using namespace sqlite_rows;
+using namespace sql_rows;
 
 namespace {
 
@@ -17,7 +17,7 @@ namespace {
   "size, image_size, pushed_at, COALESCE(last_pulled_at, 0), storage_class = 'ARCHIVE', "                     \
   "COALESCE(last_archived_at, 0), COALESCE(last_activated_at, 0)"
 
-image_row read_image(const statement& s) {
+constexpr auto read_image = [](const auto& s) -> image_row {
   image_row r;
   r.digest = s.text(0);
   r.media_type = s.text(1);
@@ -32,11 +32,11 @@ image_row read_image(const statement& s) {
   r.last_archived_at = s.int64(10);
   r.last_activated_at = s.int64(11);
   return r;
-}
+};
 
-manifest_row read_manifest(const statement& s) {
+constexpr auto read_manifest = [](const auto& s) -> manifest_row {
   return manifest_row{s.text(0), s.text(1), s.int64(2), s.blob(3), s.int64(4), s.boolean(5)};
-}
+};
 
 std::int64_t filter_code(tag_filter f) {
   switch (f) {
@@ -48,12 +48,12 @@ std::int64_t filter_code(tag_filter f) {
 }
 
 // Fills in the tags of `rows` (ordered by digest) with one range query.
-result<void> attach_tags(sqlite_connection& db, std::int64_t rid, std::vector<image_row>& rows) {
+template <class Db>
+result<void> attach_tags(Db& db, std::int64_t rid, std::vector<image_row>& rows) {
   if (rows.empty()) return {};
   auto pairs = db.all(
       "SELECT digest, name FROM tags WHERE repository_id = ? AND digest >= ? AND digest <= ? ORDER BY digest, name",
-      [](const statement& s) { return std::make_pair(s.text(0), s.text(1)); }, rid, rows.front().digest,
-      rows.back().digest);
+      [](const auto& s) { return std::make_pair(s.text(0), s.text(1)); }, rid, rows.front().digest, rows.back().digest);
   if (!pairs) return pairs.take_error();
   std::size_t i = 0;
   for (auto& [d, name] : *pairs) {
@@ -63,15 +63,17 @@ result<void> attach_tags(sqlite_connection& db, std::int64_t rid, std::vector<im
   return {};
 }
 
-result<std::optional<std::string>> tag_target(sqlite_connection& db, std::int64_t rid, const std::string& tag) {
+template <class Db>
+result<std::optional<std::string>> tag_target(Db& db, std::int64_t rid, const std::string& tag) {
   return db.one("SELECT digest FROM tags WHERE repository_id = ? AND name = ?", text_column, rid, tag);
 }
 
 }  // namespace
 
-result<std::optional<manifest_row>> sqlite_image_index::manifest_by_digest(const std::string& repo,
-                                                                           const std::string& digest) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::optional<manifest_row>> sql_image_index<Pool>::manifest_by_digest(const std::string& repo,
+                                                                              const std::string& digest) {
+  return pool_.read([&](auto& db) {
     return db.one(
         "SELECT m.digest, m.media_type, m.size, m.content, m.pushed_at, m.storage_class = 'ARCHIVE' FROM manifests m "
         "JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?",
@@ -79,9 +81,10 @@ result<std::optional<manifest_row>> sqlite_image_index::manifest_by_digest(const
   });
 }
 
-result<std::optional<manifest_row>> sqlite_image_index::manifest_by_tag(const std::string& repo,
-                                                                        const std::string& tag) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::optional<manifest_row>> sql_image_index<Pool>::manifest_by_tag(const std::string& repo,
+                                                                           const std::string& tag) {
+  return pool_.read([&](auto& db) {
     return db.one(
         "SELECT m.digest, m.media_type, m.size, m.content, m.pushed_at, m.storage_class = 'ARCHIVE' FROM repositories "
         "r "
@@ -91,8 +94,9 @@ result<std::optional<manifest_row>> sqlite_image_index::manifest_by_tag(const st
   });
 }
 
-result<void> sqlite_image_index::put_manifest(const manifest_write& m) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_image_index<Pool>::put_manifest(const manifest_write& m) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto rid = require_repository(db, m.repository);
     if (!rid) return rid.take_error();
     if (m.reject_unchanged) {
@@ -157,9 +161,10 @@ result<void> sqlite_image_index::put_manifest(const manifest_write& m) {
   });
 }
 
-result<std::vector<image_ref>> sqlite_image_index::delete_image(const std::string& repo, const std::string& digest,
-                                                                const std::string& tag) {
-  return pool_.write([&](sqlite_connection& db) -> result<std::vector<image_ref>> {
+template <class Pool>
+result<std::vector<image_ref>> sql_image_index<Pool>::delete_image(const std::string& repo, const std::string& digest,
+                                                                   const std::string& tag) {
+  return pool_.write([&](auto& db) -> result<std::vector<image_ref>> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
     std::string target = digest;
@@ -208,8 +213,9 @@ result<std::vector<image_ref>> sqlite_image_index::delete_image(const std::strin
   });
 }
 
-result<bool> sqlite_image_index::delete_tag(const std::string& repo, const std::string& tag) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_image_index<Pool>::delete_tag(const std::string& repo, const std::string& tag) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto n = db.run("DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
                     tag, repo);
     if (!n) return n.take_error();
@@ -217,9 +223,10 @@ result<bool> sqlite_image_index::delete_tag(const std::string& repo, const std::
   });
 }
 
-result<std::vector<std::string>> sqlite_image_index::tags(const std::string& repo, const std::string& after,
-                                                          std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) -> result<std::vector<std::string>> {
+template <class Pool>
+result<std::vector<std::string>> sql_image_index<Pool>::tags(const std::string& repo, const std::string& after,
+                                                             std::size_t limit) {
+  return pool_.read([&](auto& db) -> result<std::vector<std::string>> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
     return db.all("SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?", text_column, *rid,
@@ -227,9 +234,10 @@ result<std::vector<std::string>> sqlite_image_index::tags(const std::string& rep
   });
 }
 
-result<std::vector<image_row>> sqlite_image_index::images(const std::string& repo, tag_filter filter,
-                                                          const std::string& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) -> result<std::vector<image_row>> {
+template <class Pool>
+result<std::vector<image_row>> sql_image_index<Pool>::images(const std::string& repo, tag_filter filter,
+                                                             const std::string& after, std::size_t limit) {
+  return pool_.read([&](auto& db) -> result<std::vector<image_row>> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
     auto rows = db.all("SELECT " BERTH_IMAGE_COLUMNS
@@ -243,9 +251,10 @@ result<std::vector<image_row>> sqlite_image_index::images(const std::string& rep
   });
 }
 
-result<std::vector<image_ref>> sqlite_image_index::image_refs(const std::string& repo, tag_filter filter,
-                                                              const image_ref& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) -> result<std::vector<image_ref>> {
+template <class Pool>
+result<std::vector<image_ref>> sql_image_index<Pool>::image_refs(const std::string& repo, tag_filter filter,
+                                                                 const image_ref& after, std::size_t limit) {
+  return pool_.read([&](auto& db) -> result<std::vector<image_ref>> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
     return db.all(
@@ -253,16 +262,17 @@ result<std::vector<image_ref>> sqlite_image_index::image_refs(const std::string&
         "LEFT JOIN tags t ON t.repository_id = m.repository_id AND t.digest = m.digest "
         "WHERE m.repository_id = ?1 AND (m.digest > ?2 OR (m.digest = ?2 AND COALESCE(t.name, '') > ?3)) "
         "AND (?4 = 0 OR (?4 = 1) = (t.name IS NOT NULL)) ORDER BY m.digest, COALESCE(t.name, '') LIMIT ?5",
-        [](const statement& s) {
+        [](const auto& s) {
           return image_ref{s.text(0), s.text(1)};
         },
         *rid, after.digest, after.tag, filter_code(filter), limit);
   });
 }
 
-result<std::optional<image_row>> sqlite_image_index::find_image(const std::string& repo, const std::string& digest,
-                                                                const std::string& tag) {
-  return pool_.read([&](sqlite_connection& db) -> result<std::optional<image_row>> {
+template <class Pool>
+result<std::optional<image_row>> sql_image_index<Pool>::find_image(const std::string& repo, const std::string& digest,
+                                                                   const std::string& tag) {
+  return pool_.read([&](auto& db) -> result<std::optional<image_row>> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
     std::string target = digest;
@@ -286,9 +296,10 @@ result<std::optional<image_row>> sqlite_image_index::find_image(const std::strin
   });
 }
 
-result<std::vector<std::string>> sqlite_image_index::parent_indexes(const std::string& repo,
-                                                                    const std::string& digest) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<std::string>> sql_image_index<Pool>::parent_indexes(const std::string& repo,
+                                                                       const std::string& digest) {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT manifest_digest FROM manifest_references WHERE repository_id = "
         "(SELECT id FROM repositories WHERE name = ?) AND child_digest = ? AND child_is_manifest = 1 "
@@ -297,22 +308,25 @@ result<std::vector<std::string>> sqlite_image_index::parent_indexes(const std::s
   });
 }
 
-result<std::vector<referrer_row>> sqlite_image_index::referrers(const std::string& repo, const std::string& subject) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<referrer_row>> sql_image_index<Pool>::referrers(const std::string& repo,
+                                                                   const std::string& subject) {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT m.digest, m.media_type, m.size, COALESCE(m.artifact_type, ''), COALESCE(m.annotations, '') "
         "FROM manifests m WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?) AND m.subject = ? "
         "ORDER BY m.digest",
-        [](const statement& s) {
+        [](const auto& s) {
           return referrer_row{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4)};
         },
         repo, subject);
   });
 }
 
-result<void> sqlite_image_index::record_pulls(const std::vector<std::pair<std::string, std::string>>& repo_digest,
-                                              std::int64_t when) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_image_index<Pool>::record_pulls(const std::vector<std::pair<std::string, std::string>>& repo_digest,
+                                                 std::int64_t when) {
+  return pool_.write([&](auto& db) -> result<void> {
     for (const auto& [repo, digest] : repo_digest) {
       auto r = db.run(
           "UPDATE manifests SET last_pulled_at = ? WHERE digest = ? AND "
@@ -324,9 +338,10 @@ result<void> sqlite_image_index::record_pulls(const std::vector<std::pair<std::s
   });
 }
 
-result<bool> sqlite_image_index::set_storage_class(const std::string& repo, const std::string& digest, bool archived,
-                                                   std::int64_t now) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_image_index<Pool>::set_storage_class(const std::string& repo, const std::string& digest, bool archived,
+                                                      std::int64_t now) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto n = archived ? db.run(
                             "UPDATE manifests SET storage_class = 'ARCHIVE', last_archived_at = ? WHERE digest = ? "
                             "AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
@@ -339,5 +354,8 @@ result<bool> sqlite_image_index::set_storage_class(const std::string& repo, cons
     return *n > 0;
   });
 }
+
+template class sql_image_index<connection_pool>;
+template class sql_image_index<pg_pool>;
 
 }  // namespace berth::meta

@@ -1,18 +1,21 @@
-// Lifecycle policies and previews on SQLite.
-#include "sqlite_roles.hpp"
+// Lifecycle policies and previews in SQL (SQLite and PostgreSQL).
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
-using namespace sqlite_rows;
+using namespace sql_rows;
 
 namespace {
 
-lifecycle_policy_row read_policy(const statement& s) { return lifecycle_policy_row{s.text(0), s.int64(1)}; }
+constexpr auto read_policy = [](const auto& s) -> lifecycle_policy_row {
+  return lifecycle_policy_row{s.text(0), s.int64(1)};
+};
 
 }  // namespace
 
-result<void> sqlite_lifecycle_index::put_policy(const std::string& repo, const std::string& text) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_lifecycle_index<Pool>::put_policy(const std::string& repo, const std::string& text) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto id = require_repository(db, repo);
     if (!id) return id.take_error();
     auto n = db.run(
@@ -24,8 +27,9 @@ result<void> sqlite_lifecycle_index::put_policy(const std::string& repo, const s
   });
 }
 
-result<std::optional<lifecycle_policy_row>> sqlite_lifecycle_index::policy(const std::string& repo) {
-  return pool_.read([&](sqlite_connection& db) -> result<std::optional<lifecycle_policy_row>> {
+template <class Pool>
+result<std::optional<lifecycle_policy_row>> sql_lifecycle_index<Pool>::policy(const std::string& repo) {
+  return pool_.read([&](auto& db) -> result<std::optional<lifecycle_policy_row>> {
     auto id = require_repository(db, repo);
     if (!id) return id.take_error();
     return db.one("SELECT text, COALESCE(last_evaluated_at, 0) FROM lifecycle_policies WHERE repository_id = ?",
@@ -33,8 +37,9 @@ result<std::optional<lifecycle_policy_row>> sqlite_lifecycle_index::policy(const
   });
 }
 
-result<std::optional<lifecycle_policy_row>> sqlite_lifecycle_index::delete_policy(const std::string& repo) {
-  return pool_.write([&](sqlite_connection& db) -> result<std::optional<lifecycle_policy_row>> {
+template <class Pool>
+result<std::optional<lifecycle_policy_row>> sql_lifecycle_index<Pool>::delete_policy(const std::string& repo) {
+  return pool_.write([&](auto& db) -> result<std::optional<lifecycle_policy_row>> {
     auto id = require_repository(db, repo);
     if (!id) return id.take_error();
     auto row = db.one("SELECT text, COALESCE(last_evaluated_at, 0) FROM lifecycle_policies WHERE repository_id = ?",
@@ -45,8 +50,9 @@ result<std::optional<lifecycle_policy_row>> sqlite_lifecycle_index::delete_polic
   });
 }
 
-result<void> sqlite_lifecycle_index::mark_evaluated(const std::string& repo, std::int64_t when) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_lifecycle_index<Pool>::mark_evaluated(const std::string& repo, std::int64_t when) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto n = db.run(
         "UPDATE lifecycle_policies SET last_evaluated_at = ? "
         "WHERE repository_id = (SELECT id FROM repositories WHERE name = ?)",
@@ -56,17 +62,19 @@ result<void> sqlite_lifecycle_index::mark_evaluated(const std::string& repo, std
   });
 }
 
-result<std::vector<std::string>> sqlite_lifecycle_index::repositories_with_policy() {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<std::string>> sql_lifecycle_index<Pool>::repositories_with_policy() {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT r.name FROM lifecycle_policies p JOIN repositories r ON r.id = p.repository_id ORDER BY r.name",
         text_column);
   });
 }
 
-result<void> sqlite_lifecycle_index::start_preview(const std::string& repo, const std::string& text, std::int64_t now,
-                                                   std::int64_t stale_before) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_lifecycle_index<Pool>::start_preview(const std::string& repo, const std::string& text,
+                                                      std::int64_t now, std::int64_t stale_before) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto id = require_repository(db, repo);
     if (!id) return id.take_error();
     auto running = db.exists(
@@ -84,9 +92,10 @@ result<void> sqlite_lifecycle_index::start_preview(const std::string& repo, cons
   });
 }
 
-result<void> sqlite_lifecycle_index::finish_preview(const std::string& repo, const std::string& status,
-                                                    const std::string& results) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_lifecycle_index<Pool>::finish_preview(const std::string& repo, const std::string& status,
+                                                       const std::string& results) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto n = db.run(
         "UPDATE lifecycle_previews SET status = ?, results = ? "
         "WHERE repository_id = (SELECT id FROM repositories WHERE name = ?)",
@@ -96,17 +105,21 @@ result<void> sqlite_lifecycle_index::finish_preview(const std::string& repo, con
   });
 }
 
-result<std::optional<lifecycle_preview_row>> sqlite_lifecycle_index::preview(const std::string& repo) {
-  return pool_.read([&](sqlite_connection& db) -> result<std::optional<lifecycle_preview_row>> {
+template <class Pool>
+result<std::optional<lifecycle_preview_row>> sql_lifecycle_index<Pool>::preview(const std::string& repo) {
+  return pool_.read([&](auto& db) -> result<std::optional<lifecycle_preview_row>> {
     auto id = require_repository(db, repo);
     if (!id) return id.take_error();
     return db.one(
         "SELECT text, status, results, started_at FROM lifecycle_previews WHERE repository_id = ?",
-        [](const statement& s) {
+        [](const auto& s) {
           return lifecycle_preview_row{s.text(0), s.text(1), s.text(2), s.int64(3)};
         },
         *id);
   });
 }
+
+template class sql_lifecycle_index<connection_pool>;
+template class sql_lifecycle_index<pg_pool>;
 
 }  // namespace berth::meta

@@ -1,19 +1,22 @@
-// Garbage collection, its recovery, fsck and usage queries on SQLite. See maintenance_index.hpp
+// Garbage collection, its recovery, fsck and usage queries in SQL (SQLite and PostgreSQL). See maintenance_index.hpp
 // for the three-step removal of a blob.
-#include "sqlite_roles.hpp"
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
 namespace {
 
-blob_row read_blob(const statement& s) { return blob_row{s.text(0), s.int64(1), s.int64(2), s.boolean(3)}; }
+constexpr auto read_blob = [](const auto& s) -> blob_row {
+  return blob_row{s.text(0), s.int64(1), s.int64(2), s.boolean(3)};
+};
 
 }  // namespace
 
-result<std::vector<blob_row>> sqlite_maintenance_index::unreferenced_blobs(std::int64_t before,
-                                                                           const std::string& after,
-                                                                           std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<blob_row>> sql_maintenance_index<Pool>::unreferenced_blobs(std::int64_t before,
+                                                                              const std::string& after,
+                                                                              std::size_t limit) {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT b.digest, b.size, b.created_at, b.deleting FROM blobs b WHERE b.created_at <= ?1 AND b.deleting = 0 "
         "AND b.digest > ?2 "
@@ -25,9 +28,10 @@ result<std::vector<blob_row>> sqlite_maintenance_index::unreferenced_blobs(std::
   });
 }
 
-result<bool> sqlite_maintenance_index::begin_delete(const std::string& digest, std::int64_t before,
-                                                    const deletion_claim& by) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_maintenance_index<Pool>::begin_delete(const std::string& digest, std::int64_t before,
+                                                       const deletion_claim& by) {
+  return pool_.write([&](auto& db) -> result<bool> {
     // The conditions of unreferenced_blobs again, in the write transaction: a push that started
     // referencing or linking the blob since the scan wins.
     auto n = db.run(
@@ -41,8 +45,9 @@ result<bool> sqlite_maintenance_index::begin_delete(const std::string& digest, s
   });
 }
 
-result<bool> sqlite_maintenance_index::begin_delete_unrecorded(const std::string& digest, const deletion_claim& by) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_maintenance_index<Pool>::begin_delete_unrecorded(const std::string& digest, const deletion_claim& by) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto n = db.run(
         "INSERT INTO blobs(digest, size, created_at, deleting, deleting_by, deleting_until) VALUES(?, 0, ?, 1, ?, ?) "
         "ON CONFLICT DO NOTHING",
@@ -52,8 +57,9 @@ result<bool> sqlite_maintenance_index::begin_delete_unrecorded(const std::string
   });
 }
 
-result<bool> sqlite_maintenance_index::take_over_delete(const std::string& digest, const deletion_claim& by) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_maintenance_index<Pool>::take_over_delete(const std::string& digest, const deletion_claim& by) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto n = db.run(
         "UPDATE blobs SET deleting_by = ?, deleting_until = ? WHERE digest = ? AND deleting = 1 AND deleting_until < ?",
         by.holder, by.until, digest, by.now);
@@ -62,8 +68,9 @@ result<bool> sqlite_maintenance_index::take_over_delete(const std::string& diges
   });
 }
 
-result<void> sqlite_maintenance_index::finish_delete(const std::string& digest, const std::string& holder) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_maintenance_index<Pool>::finish_delete(const std::string& digest, const std::string& holder) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto mine = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1 AND deleting_by = ?", digest, holder);
     if (!mine) return mine.take_error();
     if (!*mine) return {};
@@ -74,21 +81,24 @@ result<void> sqlite_maintenance_index::finish_delete(const std::string& digest, 
   });
 }
 
-result<std::vector<std::string>> sqlite_maintenance_index::abandoned_deletions(std::int64_t now) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<std::string>> sql_maintenance_index<Pool>::abandoned_deletions(std::int64_t now) {
+  return pool_.read([&](auto& db) {
     return db.all("SELECT digest FROM blobs WHERE deleting = 1 AND deleting_until < ? ORDER BY digest", text_column,
                   now);
   });
 }
 
-result<std::optional<blob_row>> sqlite_maintenance_index::find_blob(const std::string& digest) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::optional<blob_row>> sql_maintenance_index<Pool>::find_blob(const std::string& digest) {
+  return pool_.read([&](auto& db) {
     return db.one("SELECT digest, size, created_at, deleting FROM blobs WHERE digest = ?", read_blob, digest);
   });
 }
 
-result<std::vector<blob_row>> sqlite_maintenance_index::blobs(const std::string& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<blob_row>> sql_maintenance_index<Pool>::blobs(const std::string& after, std::size_t limit) {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT digest, size, created_at, deleting FROM blobs WHERE digest > ? AND deleting = 0 ORDER BY digest LIMIT "
         "?",
@@ -96,22 +106,25 @@ result<std::vector<blob_row>> sqlite_maintenance_index::blobs(const std::string&
   });
 }
 
-result<std::vector<reference_row>> sqlite_maintenance_index::references(const reference_row& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<reference_row>> sql_maintenance_index<Pool>::references(const reference_row& after,
+                                                                           std::size_t limit) {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT r.name, m.manifest_digest, m.child_digest, m.child_is_manifest FROM manifest_references m "
         "JOIN repositories r ON r.id = m.repository_id "
         "WHERE (r.name, m.manifest_digest, m.child_digest, m.child_is_manifest) > (?, ?, ?, ?) "
         "ORDER BY r.name, m.manifest_digest, m.child_digest, m.child_is_manifest LIMIT ?",
-        [](const statement& s) {
+        [](const auto& s) {
           return reference_row{s.text(0), s.text(1), s.text(2), s.boolean(3)};
         },
         after.repository, after.manifest, after.child, after.child_is_manifest, limit);
   });
 }
 
-result<std::vector<usage_row>> sqlite_maintenance_index::usage(const std::string& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<usage_row>> sql_maintenance_index<Pool>::usage(const std::string& after, std::size_t limit) {
+  return pool_.read([&](auto& db) {
     return db.all(
         "SELECT r.name, "
         "(SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id), "
@@ -119,11 +132,14 @@ result<std::vector<usage_row>> sqlite_maintenance_index::usage(const std::string
         "(SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN "
         "  (SELECT child_digest FROM manifest_references x WHERE x.repository_id = r.id AND x.child_is_manifest = 0)) "
         "FROM repositories r WHERE r.name > ? ORDER BY r.name LIMIT ?",
-        [](const statement& s) {
+        [](const auto& s) {
           return usage_row{s.text(0), s.int64(1), s.int64(2), s.int64(3)};
         },
         after, limit);
   });
 }
+
+template class sql_maintenance_index<connection_pool>;
+template class sql_maintenance_index<pg_pool>;
 
 }  // namespace berth::meta

@@ -1,41 +1,14 @@
-// Repositories, their settings and resource tags, on SQLite.
-#include "sqlite_roles.hpp"
+// Repositories, their settings and resource tags, in SQL (SQLite and PostgreSQL).
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
-namespace sqlite_rows {
-
-std::optional<std::int64_t> repository_id(sqlite_connection& db, const std::string& name) {
-  auto id = db.one("SELECT id FROM repositories WHERE name = ?", int_column, name);
-  if (!id) return std::nullopt;
-  return *id;
-}
-
-result<std::int64_t> require_repository(sqlite_connection& db, const std::string& name) {
-  auto id = repository_id(db, name);
-  if (!id) return make_error(errc::name_unknown, name);
-  return *id;
-}
-
-repository_row read_repository(const statement& s) {
-  repository_row r;
-  r.name = s.text(0);
-  r.created_at = s.int64(1);
-  r.settings.image_tag_mutability = s.text(2);
-  r.settings.mutability_exclusions = s.text(3);
-  r.settings.scan_on_push = s.boolean(4);
-  r.settings.encryption_type = s.text(5);
-  r.settings.kms_key = s.text(6);
-  return r;
-}
-
-}  // namespace sqlite_rows
-
-using namespace sqlite_rows;
+using namespace sql_rows;
 
 namespace {
 
-result<void> put_tags(sqlite_connection& db, std::int64_t id, const resource_tags& tags) {
+template <class Db>
+result<void> put_tags(Db& db, std::int64_t id, const resource_tags& tags) {
   for (const auto& [k, v] : tags) {
     auto r = db.run(
         "INSERT INTO repository_tags(repository_id, key, value) VALUES(?, ?, ?) "
@@ -48,40 +21,46 @@ result<void> put_tags(sqlite_connection& db, std::int64_t id, const resource_tag
 
 }  // namespace
 
-result<void> sqlite_repository_index::create(const std::string& name, const repository_settings& s,
-                                             const resource_tags& tags, std::int64_t now) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_repository_index<Pool>::create(const std::string& name, const repository_settings& s,
+                                                const resource_tags& tags, std::int64_t now) {
+  return pool_.write([&](auto& db) -> result<void> {
     if (repository_id(db, name)) return make_error(errc::repository_already_exists, name);
-    auto r = db.run(
+    auto id = db.one(
         "INSERT INTO repositories(name, created_at, image_tag_mutability, mutability_exclusions, scan_on_push, "
-        "encryption_type, kms_key) VALUES(?, ?, ?, ?, ?, ?, ?)",
-        name, now, s.image_tag_mutability, s.mutability_exclusions, s.scan_on_push, s.encryption_type, s.kms_key);
-    if (!r) return r.take_error();
-    return put_tags(db, sqlite3_last_insert_rowid(db.handle()), tags);
+        "encryption_type, kms_key) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        int_column, name, now, s.image_tag_mutability, s.mutability_exclusions, s.scan_on_push, s.encryption_type,
+        s.kms_key);
+    if (!id) return id.take_error();
+    return put_tags(db, id->value_or(0), tags);
   });
 }
 
-result<std::optional<repository_row>> sqlite_repository_index::find(const std::string& name) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::optional<repository_row>> sql_repository_index<Pool>::find(const std::string& name) {
+  return pool_.read([&](auto& db) {
     return db.one("SELECT " BERTH_REPOSITORY_COLUMNS " FROM repositories WHERE name = ?", read_repository, name);
   });
 }
 
-result<std::vector<repository_row>> sqlite_repository_index::list(const std::string& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<repository_row>> sql_repository_index<Pool>::list(const std::string& after, std::size_t limit) {
+  return pool_.read([&](auto& db) {
     return db.all("SELECT " BERTH_REPOSITORY_COLUMNS " FROM repositories WHERE name > ? ORDER BY name LIMIT ?",
                   read_repository, after, limit);
   });
 }
 
-result<std::vector<std::string>> sqlite_repository_index::names(const std::string& after, std::size_t limit) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<std::string>> sql_repository_index<Pool>::names(const std::string& after, std::size_t limit) {
+  return pool_.read([&](auto& db) {
     return db.all("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?", text_column, after, limit);
   });
 }
 
-result<void> sqlite_repository_index::update_settings(const std::string& name, const repository_settings& s) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_repository_index<Pool>::update_settings(const std::string& name, const repository_settings& s) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto changed = db.run(
         "UPDATE repositories SET image_tag_mutability = ?, mutability_exclusions = ?, scan_on_push = ?, "
         "encryption_type = ?, kms_key = ? WHERE name = ?",
@@ -92,11 +71,12 @@ result<void> sqlite_repository_index::update_settings(const std::string& name, c
   });
 }
 
-result<repository_row> sqlite_repository_index::remove(const std::string& name, bool force) {
-  return pool_.write([&](sqlite_connection& db) -> result<repository_row> {
+template <class Pool>
+result<repository_row> sql_repository_index<Pool>::remove(const std::string& name, bool force) {
+  return pool_.write([&](auto& db) -> result<repository_row> {
     auto row = db.one(
         "SELECT " BERTH_REPOSITORY_COLUMNS ", id FROM repositories WHERE name = ?",
-        [](const statement& s) { return std::make_pair(read_repository(s), s.int64(7)); }, name);
+        [](const auto& s) { return std::make_pair(read_repository(s), s.int64(7)); }, name);
     if (!row) return row.take_error();
     if (!*row) return make_error(errc::name_unknown, name);
     const auto id = (*row)->second;
@@ -118,18 +98,20 @@ result<repository_row> sqlite_repository_index::remove(const std::string& name, 
   });
 }
 
-result<resource_tags> sqlite_repository_index::tags(const std::string& name) {
-  return pool_.read([&](sqlite_connection& db) -> result<resource_tags> {
+template <class Pool>
+result<resource_tags> sql_repository_index<Pool>::tags(const std::string& name) {
+  return pool_.read([&](auto& db) -> result<resource_tags> {
     auto id = require_repository(db, name);
     if (!id) return id.take_error();
     return db.all(
         "SELECT key, value FROM repository_tags WHERE repository_id = ? ORDER BY key",
-        [](const statement& s) { return std::make_pair(s.text(0), s.text(1)); }, *id);
+        [](const auto& s) { return std::make_pair(s.text(0), s.text(1)); }, *id);
   });
 }
 
-result<void> sqlite_repository_index::tag(const std::string& name, const resource_tags& tags, std::size_t max_tags) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_repository_index<Pool>::tag(const std::string& name, const resource_tags& tags, std::size_t max_tags) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto id = require_repository(db, name);
     if (!id) return id.take_error();
     if (auto r = put_tags(db, *id, tags); !r) return r;
@@ -140,8 +122,9 @@ result<void> sqlite_repository_index::tag(const std::string& name, const resourc
   });
 }
 
-result<void> sqlite_repository_index::untag(const std::string& name, const std::vector<std::string>& keys) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_repository_index<Pool>::untag(const std::string& name, const std::vector<std::string>& keys) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto id = require_repository(db, name);
     if (!id) return id.take_error();
     for (const auto& k : keys) {
@@ -152,5 +135,8 @@ result<void> sqlite_repository_index::untag(const std::string& name, const std::
     return {};
   });
 }
+
+template class sql_repository_index<connection_pool>;
+template class sql_repository_index<pg_pool>;
 
 }  // namespace berth::meta

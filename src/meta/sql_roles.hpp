@@ -1,31 +1,58 @@
-// The SQLite metadata roles (not a public header): one class per role, each in its own
-// translation unit, all on one connection pool.
+// The metadata roles in SQL (not a public header): one class template per role, each in its own
+// translation unit, written once for both dialects and instantiated for SQLite's connection_pool
+// and PostgreSQL's pg_pool. The statements are SQL both engines accept; where they differ, the
+// difference is in the driver (placeholders, result formats) or the migrations (types).
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "berth/meta/metadata_store.hpp"
+#include "berth/meta/pg_connection.hpp"
 #include "berth/meta/sqlite_connection.hpp"
 
 namespace berth::meta {
 
-namespace sqlite_rows {
-// Shared by the roles' queries.
-std::optional<std::int64_t> repository_id(sqlite_connection& db, const std::string& name);
-// Writes never create repositories implicitly: creation is a rule of the domain.
-result<std::int64_t> require_repository(sqlite_connection& db, const std::string& name);
-repository_row read_repository(const statement& s);  // columns as BERTH_REPOSITORY_COLUMNS lists them
-// A macro, so it joins SQL string literals (the statement cache is keyed by the literal's address).
+namespace sql_rows {
+// A macro, so it joins SQL string literals (the statement caches are keyed by the literal's address).
 #define BERTH_REPOSITORY_COLUMNS \
   "name, created_at, image_tag_mutability, mutability_exclusions, scan_on_push, encryption_type, kms_key"
-}  // namespace sqlite_rows
 
-class sqlite_repository_index final : public repository_index {
+inline constexpr auto read_repository = [](const auto& s) {  // columns as BERTH_REPOSITORY_COLUMNS lists them
+  repository_row r;
+  r.name = s.text(0);
+  r.created_at = s.int64(1);
+  r.settings.image_tag_mutability = s.text(2);
+  r.settings.mutability_exclusions = s.text(3);
+  r.settings.scan_on_push = s.boolean(4);
+  r.settings.encryption_type = s.text(5);
+  r.settings.kms_key = s.text(6);
+  return r;
+};
+
+// Shared by the roles' queries.
+template <class Db>
+std::optional<std::int64_t> repository_id(Db& db, const std::string& name) {
+  auto id = db.one("SELECT id FROM repositories WHERE name = ?", int_column, name);
+  if (!id) return std::nullopt;
+  return *id;
+}
+// Writes never create repositories implicitly: creation is a rule of the domain.
+template <class Db>
+result<std::int64_t> require_repository(Db& db, const std::string& name) {
+  auto id = repository_id(db, name);
+  if (!id) return make_error(errc::name_unknown, name);
+  return *id;
+}
+}  // namespace sql_rows
+
+template <class Pool>
+class sql_repository_index final : public repository_index {
  public:
-  explicit sqlite_repository_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_repository_index(Pool& pool) : pool_(pool) {}
   result<void> create(const std::string& name, const repository_settings& settings, const resource_tags& tags,
                       std::int64_t now) override;
   result<std::optional<repository_row>> find(const std::string& name) override;
@@ -38,12 +65,13 @@ class sqlite_repository_index final : public repository_index {
   result<void> untag(const std::string& name, const std::vector<std::string>& keys) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
 };
 
-class sqlite_image_index final : public image_index {
+template <class Pool>
+class sql_image_index final : public image_index {
  public:
-  explicit sqlite_image_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_image_index(Pool& pool) : pool_(pool) {}
   result<std::optional<manifest_row>> manifest_by_digest(const std::string& repo, const std::string& digest) override;
   result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) override;
   result<void> put_manifest(const manifest_write& m) override;
@@ -65,12 +93,13 @@ class sqlite_image_index final : public image_index {
                                  std::int64_t now) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
 };
 
-class sqlite_blob_index final : public blob_index {
+template <class Pool>
+class sql_blob_index final : public blob_index {
  public:
-  explicit sqlite_blob_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_blob_index(Pool& pool) : pool_(pool) {}
   result<std::optional<std::int64_t>> linked_size(const std::string& repo, const std::string& digest) override;
   result<void> record(const blob_record& r) override;
   result<bool> mount(const std::string& repo, const std::string& from, const std::string& digest,
@@ -78,21 +107,23 @@ class sqlite_blob_index final : public blob_index {
   result<bool> unlink(const std::string& repo, const std::string& digest) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
 };
 
-// Claims live in this process, not in the file: a SQLite data directory serves one server at a
-// time (the data-directory lock), so the process is the only writer there can be. A server
-// database keeps them in the session row.
-class sqlite_upload_index final : public upload_index {
+// Claims: where one process is the only writer there can be (SQLite: the data-directory lock),
+// they live in that process; a database servers share keeps them in the session row
+// (Pool::shared_between_servers).
+template <class Pool>
+class sql_upload_index final : public upload_index {
  public:
-  explicit sqlite_upload_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_upload_index(Pool& pool) : pool_(pool) {}
   result<void> create(const std::string& id, const std::string& repo, std::int64_t now, std::int64_t max_sessions,
                       const std::string& store_epoch) override;
   result<std::optional<upload_row>> find(const std::string& id) override;
   result<upload_row> claim(const std::string& id, const std::string& writer, std::int64_t now,
                            std::int64_t until) override;
   void release(const std::string& id, const std::string& writer) override;
+  result<void> release_claims_of(const std::string& writer_prefix) override;
   result<void> checkpoint(const upload_checkpoint& c) override;
   result<void> remove(const std::string& id) override;
   result<std::vector<upload_row>> idle_since(std::int64_t before, std::int64_t now) override;
@@ -104,14 +135,16 @@ class sqlite_upload_index final : public upload_index {
     std::int64_t until = 0;
   };
   bool claimed_by_other(const std::string& id, const std::string& writer, std::int64_t now);
-  connection_pool& pool_;
+  result<void> explain_refused_claim(const std::string& id);
+  Pool& pool_;
   std::mutex claims_mutex_;
   std::map<std::string, claim_state> claims_;
 };
 
-class sqlite_settings_index final : public settings_index {
+template <class Pool>
+class sql_settings_index final : public settings_index {
  public:
-  explicit sqlite_settings_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_settings_index(Pool& pool) : pool_(pool) {}
   result<void> put_template(const template_row& t, bool create) override;
   result<std::vector<template_row>> templates() override;
   result<bool> delete_template(const std::string& prefix) override;
@@ -119,12 +152,13 @@ class sqlite_settings_index final : public settings_index {
   result<void> put_account_setting(const std::string& name, const std::string& value) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
 };
 
-class sqlite_lifecycle_index final : public lifecycle_index {
+template <class Pool>
+class sql_lifecycle_index final : public lifecycle_index {
  public:
-  explicit sqlite_lifecycle_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_lifecycle_index(Pool& pool) : pool_(pool) {}
   result<void> put_policy(const std::string& repo, const std::string& text) override;
   result<std::optional<lifecycle_policy_row>> policy(const std::string& repo) override;
   result<std::optional<lifecycle_policy_row>> delete_policy(const std::string& repo) override;
@@ -136,12 +170,13 @@ class sqlite_lifecycle_index final : public lifecycle_index {
   result<std::optional<lifecycle_preview_row>> preview(const std::string& repo) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
 };
 
-class sqlite_maintenance_index final : public maintenance_index {
+template <class Pool>
+class sql_maintenance_index final : public maintenance_index {
  public:
-  explicit sqlite_maintenance_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_maintenance_index(Pool& pool) : pool_(pool) {}
   result<std::vector<blob_row>> unreferenced_blobs(std::int64_t before, const std::string& after,
                                                    std::size_t limit) override;
   result<bool> begin_delete(const std::string& digest, std::int64_t before, const deletion_claim& by) override;
@@ -155,18 +190,56 @@ class sqlite_maintenance_index final : public maintenance_index {
   result<std::vector<usage_row>> usage(const std::string& after, std::size_t limit) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
 };
 
-class sqlite_lease_index final : public lease_index {
+template <class Pool>
+class sql_lease_index final : public lease_index {
  public:
-  explicit sqlite_lease_index(connection_pool& pool) : pool_(pool) {}
+  explicit sql_lease_index(Pool& pool) : pool_(pool) {}
   result<bool> acquire(const std::string& name, const std::string& holder, std::int64_t now,
                        std::int64_t until) override;
   result<void> release(const std::string& name, const std::string& holder) override;
 
  private:
-  connection_pool& pool_;
+  Pool& pool_;
+};
+
+// A metadata store: the roles above on one pool.
+template <class Pool>
+class sql_metadata final : public metadata_store {
+ public:
+  explicit sql_metadata(std::unique_ptr<Pool> pool)
+      : pool_(std::move(pool)),
+        repositories_(*pool_),
+        images_(*pool_),
+        blobs_(*pool_),
+        uploads_(*pool_),
+        settings_(*pool_),
+        lifecycle_(*pool_),
+        maintenance_(*pool_),
+        leases_(*pool_) {}
+
+  repository_index& repositories() override { return repositories_; }
+  image_index& images() override { return images_; }
+  blob_index& blobs() override { return blobs_; }
+  upload_index& uploads() override { return uploads_; }
+  settings_index& settings() override { return settings_; }
+  lifecycle_index& lifecycle() override { return lifecycle_; }
+  maintenance_index& maintenance() override { return maintenance_; }
+  lease_index& leases() override { return leases_; }
+  void release_memory() override { pool_->release_memory(); }
+
+ private:
+  std::unique_ptr<Pool> pool_;
+  sql_repository_index<Pool> repositories_;
+  sql_image_index<Pool> images_;
+  sql_blob_index<Pool> blobs_;
+  sql_upload_index<Pool> uploads_;
+  sql_settings_index<Pool> settings_;
+  sql_lifecycle_index<Pool> lifecycle_;
+  sql_maintenance_index<Pool> maintenance_;
+  sql_lease_index<Pool> leases_;
 };
 
 }  // namespace berth::meta

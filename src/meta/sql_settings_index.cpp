@@ -1,10 +1,11 @@
-// Repository creation templates and account settings on SQLite.
-#include "sqlite_roles.hpp"
+// Repository creation templates and account settings in SQL (SQLite and PostgreSQL).
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
-result<void> sqlite_settings_index::put_template(const template_row& t, bool create) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_settings_index<Pool>::put_template(const template_row& t, bool create) {
+  return pool_.write([&](auto& db) -> result<void> {
     if (create) {
       auto n = db.run(
           "INSERT INTO creation_templates(prefix, document, created_at, updated_at) VALUES(?, ?, ?, ?) "
@@ -22,31 +23,34 @@ result<void> sqlite_settings_index::put_template(const template_row& t, bool cre
   });
 }
 
-result<std::vector<template_row>> sqlite_settings_index::templates() {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<template_row>> sql_settings_index<Pool>::templates() {
+  return pool_.read([&](auto& db) {
     return db.all("SELECT prefix, document, created_at, updated_at FROM creation_templates ORDER BY prefix",
-                  [](const statement& s) {
+                  [](const auto& s) {
                     return template_row{s.text(0), s.text(1), s.int64(2), s.int64(3)};
                   });
   });
 }
 
-result<bool> sqlite_settings_index::delete_template(const std::string& prefix) {
-  return pool_.write([&](sqlite_connection& db) -> result<bool> {
+template <class Pool>
+result<bool> sql_settings_index<Pool>::delete_template(const std::string& prefix) {
+  return pool_.write([&](auto& db) -> result<bool> {
     auto n = db.run("DELETE FROM creation_templates WHERE prefix = ?", prefix);
     if (!n) return n.take_error();
     return *n > 0;
   });
 }
 
-result<std::optional<std::string>> sqlite_settings_index::account_setting(const std::string& name) {
-  return pool_.read([&](sqlite_connection& db) {
-    return db.one("SELECT value FROM account_settings WHERE name = ?", text_column, name);
-  });
+template <class Pool>
+result<std::optional<std::string>> sql_settings_index<Pool>::account_setting(const std::string& name) {
+  return pool_.read(
+      [&](auto& db) { return db.one("SELECT value FROM account_settings WHERE name = ?", text_column, name); });
 }
 
-result<void> sqlite_settings_index::put_account_setting(const std::string& name, const std::string& value) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_settings_index<Pool>::put_account_setting(const std::string& name, const std::string& value) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto n = db.run(
         "INSERT INTO account_settings(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
         name, value);
@@ -54,5 +58,8 @@ result<void> sqlite_settings_index::put_account_setting(const std::string& name,
     return {};
   });
 }
+
+template class sql_settings_index<connection_pool>;
+template class sql_settings_index<pg_pool>;
 
 }  // namespace berth::meta

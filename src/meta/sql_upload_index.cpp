@@ -1,18 +1,22 @@
-// Upload sessions on SQLite: the row holds the checkpointed size and running hash; claims (one
-// writer at a time) are kept in this process, see sqlite_roles.hpp.
-#include "sqlite_roles.hpp"
+// Upload sessions in SQL: the row holds the checkpointed size and running hash. Claims (one writer
+// at a time): in the row where servers share the database, in this process where it is the only
+// one (see sql_roles.hpp).
+#include "sql_roles.hpp"
 
 namespace berth::meta {
 
-using namespace sqlite_rows;
+using namespace sql_rows;
 
 namespace {
 
-#define BERTH_UPLOAD_COLUMNS                                                                       \
-  "u.id, r.name, u.started_at, u.updated_at, u.size, COALESCE(u.hash_state, x''), u.store_epoch, " \
+#define BERTH_UPLOAD_COLUMNS                                                        \
+  "u.id, r.name, u.started_at, u.updated_at, u.size, u.hash_state, u.store_epoch, " \
   "u.small_part_followed"
 
-upload_row read_upload(const statement& s) {
+// A claim another live writer holds: the refusal's condition, in SQL.
+#define BERTH_CLAIMED_BY_OTHER "(claimed_by <> '' AND claimed_by <> ? AND claimed_until > ?)"
+
+constexpr auto read_upload = [](const auto& s) -> upload_row {
   upload_row u;
   u.id = s.text(0);
   u.repository = s.text(1);
@@ -23,13 +27,14 @@ upload_row read_upload(const statement& s) {
   u.store_epoch = s.text(6);
   u.small_part_followed = s.boolean(7);
   return u;
-}
+};
 
 }  // namespace
 
-result<void> sqlite_upload_index::create(const std::string& id, const std::string& repo, std::int64_t now,
-                                         std::int64_t max_sessions, const std::string& store_epoch) {
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_upload_index<Pool>::create(const std::string& id, const std::string& repo, std::int64_t now,
+                                            std::int64_t max_sessions, const std::string& store_epoch) {
+  return pool_.write([&](auto& db) -> result<void> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
     auto open = db.one("SELECT COUNT(*) FROM uploads WHERE repository_id = ?", int_column, *rid);
@@ -42,86 +47,164 @@ result<void> sqlite_upload_index::create(const std::string& id, const std::strin
   });
 }
 
-result<std::optional<upload_row>> sqlite_upload_index::find(const std::string& id) {
-  return pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::optional<upload_row>> sql_upload_index<Pool>::find(const std::string& id) {
+  return pool_.read([&](auto& db) {
     return db.one("SELECT " BERTH_UPLOAD_COLUMNS
                   " FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = ?",
                   read_upload, id);
   });
 }
 
-bool sqlite_upload_index::claimed_by_other(const std::string& id, const std::string& writer, std::int64_t now) {
+template <class Pool>
+bool sql_upload_index<Pool>::claimed_by_other(const std::string& id, const std::string& writer, std::int64_t now) {
   auto it = claims_.find(id);
   return it != claims_.end() && it->second.writer != writer && it->second.until > now;
 }
 
-result<upload_row> sqlite_upload_index::claim(const std::string& id, const std::string& writer, std::int64_t now,
-                                              std::int64_t until) {
+template <class Pool>
+result<void> sql_upload_index<Pool>::explain_refused_claim(const std::string& id) {
   auto row = find(id);
   if (!row) return row.take_error();
   if (!*row) return make_error(errc::blob_upload_unknown, id);
-  std::lock_guard lock(claims_mutex_);
-  if (claimed_by_other(id, writer, now)) return make_error(errc::busy, id);
-  claims_[id] = claim_state{writer, until};
-  return std::move(**row);
+  return make_error(errc::busy, id);
 }
 
-void sqlite_upload_index::release(const std::string& id, const std::string& writer) {
-  std::lock_guard lock(claims_mutex_);
-  auto it = claims_.find(id);
-  if (it != claims_.end() && it->second.writer == writer) claims_.erase(it);
+template <class Pool>
+result<upload_row> sql_upload_index<Pool>::claim(const std::string& id, const std::string& writer, std::int64_t now,
+                                                 std::int64_t until) {
+  if constexpr (Pool::shared_between_servers) {
+    auto row = pool_.write([&](auto& db) -> result<std::optional<upload_row>> {
+      auto n =
+          db.run("UPDATE uploads SET claimed_by = ?, claimed_until = ? WHERE id = ? AND NOT " BERTH_CLAIMED_BY_OTHER,
+                 writer, until, id, writer, now);
+      if (!n) return n.take_error();
+      if (*n == 0) return std::optional<upload_row>();
+      return db.one("SELECT " BERTH_UPLOAD_COLUMNS
+                    " FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = ?",
+                    read_upload, id);
+    });
+    if (!row) return row.take_error();
+    if (!*row) {
+      auto why = explain_refused_claim(id);
+      if (!why) return why.take_error();
+      return make_error(errc::internal, "upload claim refused without a reason");
+    }
+    return std::move(**row);
+  } else {
+    auto row = find(id);
+    if (!row) return row.take_error();
+    if (!*row) return make_error(errc::blob_upload_unknown, id);
+    std::lock_guard lock(claims_mutex_);
+    if (claimed_by_other(id, writer, now)) return make_error(errc::busy, id);
+    claims_[id] = claim_state{writer, until};
+    return std::move(**row);
+  }
 }
 
-result<void> sqlite_upload_index::checkpoint(const upload_checkpoint& c) {
-  {
+template <class Pool>
+void sql_upload_index<Pool>::release(const std::string& id, const std::string& writer) {
+  if constexpr (Pool::shared_between_servers) {
+    // Best effort: an unreleased claim expires by itself.
+    (void)pool_.write([&](auto& db) -> result<void> {
+      auto n =
+          db.run("UPDATE uploads SET claimed_by = '', claimed_until = 0 WHERE id = ? AND claimed_by = ?", id, writer);
+      if (!n) return n.take_error();
+      return {};
+    });
+  } else {
+    std::lock_guard lock(claims_mutex_);
+    auto it = claims_.find(id);
+    if (it != claims_.end() && it->second.writer == writer) claims_.erase(it);
+  }
+}
+
+template <class Pool>
+result<void> sql_upload_index<Pool>::release_claims_of(const std::string& writer_prefix) {
+  if constexpr (Pool::shared_between_servers) {
+    return pool_.write([&](auto& db) -> result<void> {
+      auto n = db.run(
+          "UPDATE uploads SET claimed_by = '', claimed_until = 0 WHERE claimed_by <> '' AND "
+          "substr(claimed_by, 1, ?) = ?",
+          writer_prefix.size(), writer_prefix);
+      if (!n) return n.take_error();
+      return {};
+    });
+  } else {
+    std::lock_guard lock(claims_mutex_);
+    std::erase_if(claims_, [&](const auto& c) { return c.second.writer.starts_with(writer_prefix); });
+    return {};
+  }
+}
+
+template <class Pool>
+result<void> sql_upload_index<Pool>::checkpoint(const upload_checkpoint& c) {
+  if constexpr (!Pool::shared_between_servers) {
     std::lock_guard lock(claims_mutex_);
     if (claimed_by_other(c.id, c.writer, c.now)) return make_error(errc::busy, c.id);
   }
-  return pool_.write([&](sqlite_connection& db) -> result<void> {
-    auto n = c.part_size
-                 ? db.run(
-                       "UPDATE uploads SET size = ?, hash_state = ?, store_epoch = ?, updated_at = ?, "
-                       "small_part_followed = small_part_followed OR (last_part_size >= 0 AND last_part_size < ?), "
-                       "last_part_size = ? WHERE id = ?",
-                       c.size, as_blob(c.hash_state), c.store_epoch, c.now, c.min_part_size, *c.part_size, c.id)
-                 : db.run("UPDATE uploads SET size = ?, hash_state = ?, store_epoch = ?, updated_at = ? WHERE id = ?",
-                          c.size, as_blob(c.hash_state), c.store_epoch, c.now, c.id);
-    if (!n) return n.take_error();
-    if (*n == 0) return make_error(errc::blob_upload_unknown, c.id);
-    return {};
+  // Where claims are rows, the same condition is part of the UPDATE (it never matches in SQLite,
+  // whose rows carry no claims).
+  auto changed = pool_.write([&](auto& db) -> result<int> {
+    return c.part_size
+               ? db.run(
+                     "UPDATE uploads SET size = ?, hash_state = ?, store_epoch = ?, updated_at = ?, "
+                     "small_part_followed = CASE WHEN last_part_size >= 0 AND last_part_size < ? THEN 1 "
+                     "ELSE small_part_followed END, "
+                     "last_part_size = ? WHERE id = ? AND NOT " BERTH_CLAIMED_BY_OTHER,
+                     c.size, as_blob(c.hash_state), c.store_epoch, c.now, c.min_part_size, *c.part_size, c.id, c.writer,
+                     c.now)
+               : db.run(
+                     "UPDATE uploads SET size = ?, hash_state = ?, store_epoch = ?, updated_at = ? WHERE id = ? "
+                     "AND NOT " BERTH_CLAIMED_BY_OTHER,
+                     c.size, as_blob(c.hash_state), c.store_epoch, c.now, c.id, c.writer, c.now);
   });
+  if (!changed) return changed.take_error();
+  if (*changed == 0) return explain_refused_claim(c.id);
+  return {};
 }
 
-result<void> sqlite_upload_index::remove(const std::string& id) {
-  auto r = pool_.write([&](sqlite_connection& db) -> result<void> {
+template <class Pool>
+result<void> sql_upload_index<Pool>::remove(const std::string& id) {
+  auto r = pool_.write([&](auto& db) -> result<void> {
     auto n = db.run("DELETE FROM uploads WHERE id = ?", id);
     if (!n) return n.take_error();
     return {};
   });
-  if (r) {
-    std::lock_guard lock(claims_mutex_);
-    claims_.erase(id);
+  if constexpr (!Pool::shared_between_servers) {
+    if (r) {
+      std::lock_guard lock(claims_mutex_);
+      claims_.erase(id);
+    }
   }
   return r;
 }
 
-result<std::vector<upload_row>> sqlite_upload_index::idle_since(std::int64_t before, std::int64_t now) {
-  auto rows = pool_.read([&](sqlite_connection& db) {
+template <class Pool>
+result<std::vector<upload_row>> sql_upload_index<Pool>::idle_since(std::int64_t before, std::int64_t now) {
+  auto rows = pool_.read([&](auto& db) {
     return db.all("SELECT " BERTH_UPLOAD_COLUMNS
-                  " FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.updated_at < ?",
-                  read_upload, before);
+                  " FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.updated_at < ? "
+                  "AND u.claimed_until <= ?",
+                  read_upload, before, now);
   });
   if (!rows) return rows;
-  std::lock_guard lock(claims_mutex_);
-  std::erase_if(*rows, [&](const upload_row& u) {
-    auto it = claims_.find(u.id);
-    return it != claims_.end() && it->second.until > now;
-  });
+  if constexpr (!Pool::shared_between_servers) {
+    std::lock_guard lock(claims_mutex_);
+    std::erase_if(*rows, [&](const upload_row& u) {
+      auto it = claims_.find(u.id);
+      return it != claims_.end() && it->second.until > now;
+    });
+  }
   return rows;
 }
 
-result<std::vector<std::string>> sqlite_upload_index::ids() {
-  return pool_.read([&](sqlite_connection& db) { return db.all("SELECT id FROM uploads", text_column); });
+template <class Pool>
+result<std::vector<std::string>> sql_upload_index<Pool>::ids() {
+  return pool_.read([&](auto& db) { return db.all("SELECT id FROM uploads", text_column); });
 }
+
+template class sql_upload_index<connection_pool>;
+template class sql_upload_index<pg_pool>;
 
 }  // namespace berth::meta

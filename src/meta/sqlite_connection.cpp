@@ -115,6 +115,11 @@ void connection_pool::close_idle_readers(std::size_t keep) {
   }
 }
 
+void connection_pool::release_memory() {
+  close_idle_readers(2);
+  sqlite3_release_memory(64 << 20);
+}
+
 void connection_pool::give_back(std::unique_ptr<sqlite_connection> c) {
   std::lock_guard lock(readers_mutex_);
   if (readers_.size() < 64) readers_.push_back(std::move(c));

@@ -17,7 +17,8 @@ registry::registry(registry_backends backends, repository_catalog& repositories,
       repositories_(repositories),
       clock_(clk),
       options_(options),
-      writer_id_("writer-" + new_upload_id()) {}
+      writer_id_((options_.server_identity.empty() ? "" : options_.server_identity + " ") + "writer-" +
+                 new_upload_id()) {}
 
 registry::~registry() = default;
 
@@ -63,6 +64,12 @@ result<bool> registry::mount_blob(const std::string& repo, const std::string& fr
 void registry::recover() {
   blob_removal removal(backends_, clock_, writer_id_);
   removal.recover();
+  if (!options_.server_identity.empty()) {
+    // Claims a killed predecessor held would block its clients' retries until they expired.
+    if (auto r = backends_.meta.uploads().release_claims_of(options_.server_identity + " writer-"); !r) {
+      spdlog::warn("releasing the upload claims of a previous run failed: {}", r.error_value().message);
+    }
+  }
 }
 
 void registry::release_memory() {

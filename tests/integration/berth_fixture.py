@@ -3,6 +3,8 @@
 Environment:
   BERTH_BIN        path of the berth binary (default /work/main/build/berth)
   BERTH_KEEP_LOGS  if set, server logs / data dirs are not deleted
+  BERTH_TEST_METADATA  "postgres": metadata in a PostgreSQL the tests start (postgres_engine.py),
+                   one database per data directory; default: SQLite in the data directory
   BERTH_REFERENCE  if set to "distribution", run /usr/bin/docker-registry
                    (CNCF distribution) instead of berth -- only useful to
                    sanity-check the tests themselves against a reference.
@@ -57,6 +59,8 @@ import tempfile
 import time
 import unittest
 
+import postgres_engine
+
 DEFAULT_BIN = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "berth"))
 HTTP_TIMEOUT = 60.0          # seconds, every HTTP call
 READY_TIMEOUT = 10.0         # seconds to wait for GET /v2/ == 200
@@ -83,6 +87,16 @@ ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 ECR_CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
+
+
+def metadata_env(data_dir, env=None):
+    """The environment a berth process on `data_dir` needs for its metadata (BERTH_TEST_METADATA)."""
+    env = dict(os.environ if env is None else env)
+    if postgres_engine.enabled():
+        pg = postgres_engine.shared()
+        env["BERTH_METADATA_DRIVER"] = "postgres"
+        env["BERTH_METADATA_DSN"] = pg.dsn(pg.database_for(os.path.abspath(data_dir)))
+    return env
 
 
 def berth_bin():
@@ -487,7 +501,7 @@ class BerthServer:
         return doc
 
     def _server_env(self):
-        env = dict(os.environ)
+        env = metadata_env(self.data_dir)
         if self.auth == "sigv4":
             env["BERTH_ROOT_ACCESS_KEY_ID"] = self.root[0]
             env["BERTH_ROOT_SECRET_ACCESS_KEY"] = self.root[1]

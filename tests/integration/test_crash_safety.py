@@ -42,7 +42,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, berth_bin, http_request, sha256, strip_origin,
+    BerthServer, berth_bin, metadata_env, http_request, sha256, strip_origin,
     OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
 )
 
@@ -56,7 +56,8 @@ CRASH_MARKERS = ("terminate called", "Segmentation fault", "AddressSanitizer", "
 
 def berth_cmd(data_dir, *args, timeout=180):
     cmd = [berth_bin()] + list(args) + ["--data-dir", data_dir]
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                       env=metadata_env(data_dir))
     return p.returncode, p.stdout + p.stderr
 
 

@@ -27,7 +27,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, berth_bin, http_request, sha256, strip_origin,
+    BerthServer, berth_bin, metadata_env, http_request, sha256, strip_origin,
     OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST,
 )
 
@@ -39,7 +39,8 @@ REPOS = ["stress/r%d" % i for i in range(4)]
 
 def berth_cmd(data_dir, *args, check=True, timeout=CMD_TIMEOUT):
     cmd = [berth_bin()] + list(args) + ["--data-dir", data_dir]
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                       env=metadata_env(data_dir))
     if check and p.returncode != 0:
         raise AssertionError("%s -> %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
     return p.returncode, p.stdout, p.stderr

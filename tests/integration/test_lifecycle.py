@@ -28,7 +28,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, berth_bin, sha256,
+    BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, berth_bin, metadata_env, sha256,
     OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST,
 )
 
@@ -298,7 +298,8 @@ def policy(*rules):
 
 def berth_cli(*args, data_dir=None, check=True):
     cmd = [berth_bin()] + list(args) + ["--data-dir", data_dir or SERVER.data_dir]
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CMD_TIMEOUT)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CMD_TIMEOUT,
+                       env=metadata_env(data_dir or SERVER.data_dir))
     sys.stderr.write("  $ berth %s  [rc=%d]\n" % (" ".join(args), p.returncode))
     if check and p.returncode != 0:
         raise AssertionError("%s -> %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))

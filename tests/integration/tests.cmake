@@ -155,3 +155,19 @@ set_tests_properties(integration_tls PROPERTIES
   TIMEOUT 600
   RUN_SERIAL TRUE
   LABELS "integration")
+
+# The same suites with the metadata in PostgreSQL 15 (BERTH_TEST_METADATA=postgres: the test starts
+# its own server, see postgres_engine.py; one database per data directory): the V2 API, the ECR API
+# (wire level and boto3), online GC under load, kill -9 crash safety, lifecycle, hostile input,
+# limits, the command line (~4 min in all). The suites that drive docker/skopeo/podman run on
+# SQLite only for now (their paths above the metadata roles are the same).
+foreach(suite v2_api ecr_protocol ecr_boto3 gc crash_safety lifecycle hostile_input limits cli)
+  add_test(NAME integration_postgres_${suite}
+           COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_${suite}.py
+           WORKING_DIRECTORY ${BERTH_IT_DIR})
+  set_tests_properties(integration_postgres_${suite} PROPERTIES
+    ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+    TIMEOUT 600
+    RUN_SERIAL TRUE
+    LABELS "integration;postgres")
+endforeach()

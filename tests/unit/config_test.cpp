@@ -60,3 +60,30 @@ TEST(config, listen_forms) {
   ASSERT_TRUE(v4);
   EXPECT_EQ(v4->port, 0);
 }
+
+TEST(config, metadata_driver_and_dsn) {
+  auto s = load({}, no_env);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->metadata_driver, "sqlite");
+  auto pg =
+      apply_json(settings{}, R"({"metadata":{"driver":"postgres","dsn":"postgresql://b@h/db","max_connections":4}})");
+  ASSERT_TRUE(pg) << pg.error_value().message;
+  EXPECT_EQ(pg->metadata_driver, "postgres");
+  EXPECT_EQ(pg->metadata_dsn, "postgresql://b@h/db");
+  EXPECT_EQ(pg->metadata_max_connections, 4);
+  auto env = load({}, [](const char* name) -> std::string {
+    std::string n = name;
+    if (n == "BERTH_METADATA_DRIVER") return "postgres";
+    if (n == "BERTH_METADATA_DSN") return "host=127.0.0.1 dbname=berth";
+    return {};
+  });
+  ASSERT_TRUE(env) << env.error_value().message;
+  EXPECT_EQ(env->metadata_dsn, "host=127.0.0.1 dbname=berth");
+  // postgres without a DSN, an unknown driver, an unknown key: refused at start
+  EXPECT_FALSE(load({}, [](const char* name) -> std::string {
+    return std::string(name) == "BERTH_METADATA_DRIVER" ? "postgres" : "";
+  }));
+  EXPECT_FALSE(load(
+      {}, [](const char* name) -> std::string { return std::string(name) == "BERTH_METADATA_DRIVER" ? "mysql" : ""; }));
+  EXPECT_FALSE(apply_json(settings{}, R"({"metadata":{"drvier":"sqlite"}})"));
+}

@@ -303,6 +303,13 @@ TYPED_TEST_P(metadata_suite, one_writer_per_upload_until_its_claim_expires) {
   EXPECT_EQ(m.uploads().claim("u", "a", 24, 44).error_value().code, errc::busy);
   m.uploads().release("u", "b");
   EXPECT_TRUE(m.uploads().claim("u", "a", 25, 45));
+  // A server that died mid-request: its successor frees its claims at once, and only its.
+  ASSERT_TRUE(m.uploads().create("v", "r", 1, 10, "e"));
+  ASSERT_TRUE(m.uploads().claim("v", "srv1 w/1", 26, 100));
+  ASSERT_TRUE(m.uploads().claim("u", "srv2 w/1", 46, 100));
+  ASSERT_TRUE(m.uploads().release_claims_of("srv1 "));
+  EXPECT_TRUE(m.uploads().claim("v", "srv1 x/1", 27, 100));
+  EXPECT_EQ(m.uploads().claim("u", "srv1 x/2", 27, 100).error_value().code, errc::busy);
 }
 
 TYPED_TEST_P(metadata_suite, upload_sessions_per_repository_are_bounded) {

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <map>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "berth/core/error.hpp"
 
@@ -49,8 +49,12 @@ struct settings {
   std::int64_t gc_interval_seconds = 3600;
   std::int64_t gc_grace_seconds = 24 * 3600;
   std::string gc_untagged = "keep";  // keep (as ECR does) | delete
-  std::string tls_cert;  // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
+  std::string tls_cert;              // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
   std::string tls_key;
+  // Where metadata lives: sqlite (the data directory's berth.db) or postgres (a database N servers share).
+  std::string metadata_driver = "sqlite";  // sqlite | postgres
+  std::string metadata_dsn;                // postgres: a libpq connection string or URI
+  std::int64_t metadata_max_connections = 16;
 };
 
 // Flags given on the command line, by long name without dashes ("listen", "data-dir", ...).

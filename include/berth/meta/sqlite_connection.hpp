@@ -17,18 +17,9 @@
 #include <vector>
 
 #include "berth/core/error.hpp"
+#include "berth/meta/sql_values.hpp"
 
 namespace berth::meta {
-
-// Argument wrappers: text that is NULL when empty, and bytes stored as a BLOB.
-struct nullable_text {
-  std::string_view text;
-};
-struct blob_value {
-  std::string_view bytes;
-};
-inline nullable_text or_null(std::string_view s) { return {s}; }
-inline blob_value as_blob(std::string_view s) { return {s}; }
 
 class statement {
  public:
@@ -163,13 +154,13 @@ class sqlite_connection {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
-// Row readers for the helper.
-inline std::string text_column(const statement& s) { return s.text(0); }
-inline std::int64_t int_column(const statement& s) { return s.int64(0); }
-
 // One writer (serialized) and a pool of readers: WAL lets readers run beside the writer.
 class connection_pool {
  public:
+  using connection = sqlite_connection;
+  // Claims of upload sessions live in the process (see sql_upload_index.cpp): one server per file.
+  static constexpr bool shared_between_servers = false;
+
   static result<std::unique_ptr<connection_pool>> open(const std::string& path);
 
   class lease {
@@ -194,6 +185,8 @@ class connection_pool {
   // Closes idle readers beyond `keep`: each holds a page cache and prepared statements, and a burst
   // of concurrent reads can leave dozens of them.
   void close_idle_readers(std::size_t keep);
+  // Idle: a few readers stay, every cache is given back.
+  void release_memory();
   std::size_t idle_readers() {
     std::lock_guard lock(readers_mutex_);
     return readers_.size();

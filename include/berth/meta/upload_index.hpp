@@ -26,6 +26,9 @@ class upload_index {
   virtual result<upload_row> claim(const std::string& id, const std::string& writer, std::int64_t now,
                                    std::int64_t until) = 0;
   virtual void release(const std::string& id, const std::string& writer) = 0;
+  // Frees every claim of a writer whose name starts with `writer_prefix`: those of a server that
+  // died, when its successor (the same name) starts.
+  virtual result<void> release_claims_of(const std::string& writer_prefix) = 0;
   // Records what a request added (size and hash state, for a layer part its size): blob_upload_unknown,
   // or busy when another writer holds the session.
   virtual result<void> checkpoint(const upload_checkpoint& c) = 0;

@@ -45,6 +45,9 @@ struct registry_options {
   // A writer's claim on an upload session lasts this long unless renewed (renew_upload_claims): a
   // server that died mid-request frees its sessions after it.
   std::int64_t upload_claim_seconds = 120;
+  // A name this server keeps across restarts (host and data directory), where only one server at a
+  // time has it: its upload claims carry it, and at start it frees those its predecessor left.
+  std::string server_identity = {};
 };
 
 // ECR's layer API: the smallest part but the last, and the part size it advertises.
@@ -115,7 +118,7 @@ class registry {
   // BatchGetImage: the manifest an image id names (a digest and a tag given together must agree),
   // or nullopt; one query per id. The caller counts a pull it serves with note_pull.
   result<std::optional<stored_manifest>> find_manifest(const std::string& repo, const std::string& digest,
-                                                      const std::string& tag);
+                                                       const std::string& tag);
   // A pull that counts for lastRecordedPullTime (recorded in batches, see flush_pulls).
   void note_pull(const std::string& repo, const std::string& digest);
   // Writes the pull times gathered since the last flush (one transaction).
