@@ -51,7 +51,8 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
                                  registry_options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository,
                                                   120, exclusive ? d->duty_holder : std::string()});
   d->lifecycle = std::make_unique<lifecycle_service>(*d->reg, d->backends());
-  d->secrets = data_dir_secrets(path);
+  // A server database holds what every server must share; local files serve one server.
+  d->secrets = cfg.metadata_driver == "postgres" ? database_secrets(d->meta->secrets()) : data_dir_secrets(path);
   d->reg->recover();
   return d;
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,21 @@ class file_secrets final : public auth::secret_store {
   std::filesystem::path dir_;
 };
 
+class database_secret_store final : public auth::secret_store {
+ public:
+  explicit database_secret_store(meta::secret_index& s) : s_(s) {}
+  std::string location(const std::string& name) const override {
+    return "the metadata database (table secrets, name '" + name + "')";
+  }
+  result<std::optional<std::string>> get(const std::string& name) override { return s_.get(name); }
+  result<std::string> put_if_absent(const std::string& name, const std::string& value) override {
+    return s_.put_if_absent(name, value, static_cast<std::int64_t>(::time(nullptr)));
+  }
+
+ private:
+  meta::secret_index& s_;
+};
+
 result<config::user_credentials> parse_root(const std::string& text, const std::string& where) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object() || !j.contains("access_key_id") || !j.contains("secret_access_key") ||
@@ -98,6 +114,10 @@ result<config::user_credentials> parse_root(const std::string& text, const std::
 
 std::unique_ptr<auth::secret_store> data_dir_secrets(const std::filesystem::path& data_dir) {
   return std::make_unique<file_secrets>(data_dir);
+}
+
+std::unique_ptr<auth::secret_store> database_secrets(meta::secret_index& secrets) {
+  return std::make_unique<database_secret_store>(secrets);
 }
 
 result<root_key> load_or_generate_root_key(auth::secret_store& secrets) {

@@ -142,7 +142,7 @@ int serve_command(const std::vector<std::string>& args) {
   }
   if (print_root && auth_enabled) {
     std::fprintf(stderr,
-                 "berth: generated the root access key (kept in %s, mode 0600):\n"
+                 "berth: generated the root access key (kept in %s):\n"
                  "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
                  secrets.location(root_credentials_secret).c_str(), root.access_key_id.c_str(),
                  root.secret_access_key.c_str());

@@ -123,6 +123,14 @@ CREATE TABLE leases(
 ALTER TABLE uploads ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE uploads ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 6: the registry's own secrets, for servers that share the database (SQLite's data directory
+    // keeps them as files).
+    R"sql(
+CREATE TABLE secrets(
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

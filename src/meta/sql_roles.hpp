@@ -205,6 +205,17 @@ class sql_lease_index final : public lease_index {
   Pool& pool_;
 };
 
+template <class Pool>
+class sql_secret_index final : public secret_index {
+ public:
+  explicit sql_secret_index(Pool& pool) : pool_(pool) {}
+  result<std::optional<std::string>> get(const std::string& name) override;
+  result<std::string> put_if_absent(const std::string& name, const std::string& value, std::int64_t now) override;
+
+ private:
+  Pool& pool_;
+};
+
 // A metadata store: the roles above on one pool.
 template <class Pool>
 class sql_metadata final : public metadata_store {
@@ -218,7 +229,8 @@ class sql_metadata final : public metadata_store {
         settings_(*pool_),
         lifecycle_(*pool_),
         maintenance_(*pool_),
-        leases_(*pool_) {}
+        leases_(*pool_),
+        secrets_(*pool_) {}
 
   repository_index& repositories() override { return repositories_; }
   image_index& images() override { return images_; }
@@ -228,6 +240,7 @@ class sql_metadata final : public metadata_store {
   lifecycle_index& lifecycle() override { return lifecycle_; }
   maintenance_index& maintenance() override { return maintenance_; }
   lease_index& leases() override { return leases_; }
+  secret_index& secrets() override { return secrets_; }
   void release_memory() override { pool_->release_memory(); }
 
  private:
@@ -240,6 +253,7 @@ class sql_metadata final : public metadata_store {
   sql_lifecycle_index<Pool> lifecycle_;
   sql_maintenance_index<Pool> maintenance_;
   sql_lease_index<Pool> leases_;
+  sql_secret_index<Pool> secrets_;
 };
 
 }  // namespace berth::meta

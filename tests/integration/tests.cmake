@@ -156,6 +156,16 @@ set_tests_properties(integration_tls PROPERTIES
   RUN_SERIAL TRUE
   LABELS "integration")
 
+# Two servers on one PostgreSQL database: one generated root key, tokens valid on both, what one
+# writes the other reads, an immutable tag pushed through both at once has one winner (~5 s).
+add_test(NAME integration_postgres_shared_metadata
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_shared_metadata.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_postgres_shared_metadata PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration;postgres")
+
 # The same suites with the metadata in PostgreSQL 15 (BERTH_TEST_METADATA=postgres: the test starts
 # its own server, see postgres_engine.py; one database per data directory): the V2 API, the ECR API
 # (wire level and boto3), online GC under load, kill -9 crash safety, lifecycle, hostile input,

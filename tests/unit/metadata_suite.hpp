@@ -516,6 +516,16 @@ TYPED_TEST_P(metadata_suite, leases_have_one_holder_at_a_time) {
   EXPECT_TRUE(m.leases().acquire("gc", "a", 301, 401).value());
 }
 
+TYPED_TEST_P(metadata_suite, secrets_keep_the_first_value) {
+  auto& m = this->m();
+  EXPECT_FALSE(m.secrets().get("k").value());
+  const std::string key("\0\x01\xfe key", 7);
+  EXPECT_EQ(m.secrets().put_if_absent("k", key, 1).value(), key);
+  EXPECT_EQ(m.secrets().put_if_absent("k", "other", 2).value(), key);  // a second server agrees
+  this->reopen();
+  EXPECT_EQ(this->m().secrets().get("k").value(), std::optional<std::string>(key));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
                             recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
                             tags_move_and_die_with_their_manifest,
@@ -527,6 +537,7 @@ REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, 
                             templates_and_account_settings, lifecycle_policies_and_previews,
                             a_marked_blob_is_used_by_nothing, only_unreferenced_old_blobs_can_be_marked,
                             an_abandoned_mark_is_taken_over, an_unrecorded_blob_file_is_marked_before_removal,
-                            fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time);
+                            fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
+                            secrets_keep_the_first_value);
 
 }  // namespace berth::testing_support

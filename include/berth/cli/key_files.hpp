@@ -9,12 +9,15 @@
 #include "berth/auth/secret_store.hpp"
 #include "berth/config/config.hpp"
 #include "berth/core/error.hpp"
+#include "berth/meta/secret_index.hpp"
 
 namespace berth::cli {
 
 // Secrets as files in the data directory, created with mode 0600, written whole (fsync, then a
 // link that fails if another process got there first).
 std::unique_ptr<auth::secret_store> data_dir_secrets(const std::filesystem::path& data_dir);
+// Secrets in the metadata database, for servers that share it: a token one issues is valid on all.
+std::unique_ptr<auth::secret_store> database_secrets(meta::secret_index& secrets);
 
 inline constexpr const char* root_credentials_secret = "root-credentials";
 inline constexpr const char* signing_key_secret = "token-signing-key";

@@ -8,6 +8,7 @@
 #include "berth/meta/lifecycle_index.hpp"
 #include "berth/meta/maintenance_index.hpp"
 #include "berth/meta/repository_index.hpp"
+#include "berth/meta/secret_index.hpp"
 #include "berth/meta/settings_index.hpp"
 #include "berth/meta/upload_index.hpp"
 
@@ -25,6 +26,7 @@ class metadata_store {
   virtual lifecycle_index& lifecycle() = 0;
   virtual maintenance_index& maintenance() = 0;
   virtual lease_index& leases() = 0;
+  virtual secret_index& secrets() = 0;
 
   // Gives back memory held for speed (idle connections, caches); called when the server is idle.
   virtual void release_memory() {}
