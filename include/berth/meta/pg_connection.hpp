@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "berth/core/error.hpp"
+#include "berth/meta/pool_lease.hpp"
 #include "berth/meta/sql_values.hpp"
 
 struct pg_conn;    // libpq's PGconn
@@ -172,23 +173,7 @@ class pg_pool {
   };
   static result<std::unique_ptr<pg_pool>> open(const options& o);
 
-  class lease {
-   public:
-    lease(pg_pool& pool, std::unique_ptr<pg_connection> c) : pool_(&pool), c_(std::move(c)) {}
-    ~lease() {
-      if (c_) pool_->give_back(std::move(c_));
-    }
-    lease(lease&&) noexcept = default;
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    lease& operator=(lease&&) = delete;
-    pg_connection* operator->() const { return c_.get(); }
-    pg_connection& operator*() const { return *c_; }
-
-   private:
-    pg_pool* pool_;
-    std::unique_ptr<pg_connection> c_;
-  };
+  using lease = pool_lease<pg_pool, pg_connection>;
 
   // A connection, waiting up to acquire_timeout while all max_connections are in use.
   result<lease> acquire();
@@ -203,6 +188,7 @@ class pg_pool {
 
  private:
   explicit pg_pool(options o) : options_(std::move(o)) {}
+  friend class pool_lease<pg_pool, pg_connection>;
   void give_back(std::unique_ptr<pg_connection> c);
   void pause_before_retry(int attempt);
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "berth/core/error.hpp"
+#include "berth/meta/pool_lease.hpp"
 #include "berth/meta/sql_values.hpp"
 
 namespace berth::meta {
@@ -163,23 +164,7 @@ class connection_pool {
 
   static result<std::unique_ptr<connection_pool>> open(const std::string& path);
 
-  class lease {
-   public:
-    lease(connection_pool& pool, std::unique_ptr<sqlite_connection> c) : pool_(&pool), c_(std::move(c)) {}
-    ~lease() {
-      if (c_) pool_->give_back(std::move(c_));
-    }
-    lease(lease&&) noexcept = default;
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    lease& operator=(lease&&) = delete;
-    sqlite_connection* operator->() const { return c_.get(); }
-    sqlite_connection& operator*() const { return *c_; }
-
-   private:
-    connection_pool* pool_;
-    std::unique_ptr<sqlite_connection> c_;
-  };
+  using lease = pool_lease<connection_pool, sqlite_connection>;
 
   result<lease> reader();
   // Closes idle readers beyond `keep`: each holds a page cache and prepared statements, and a burst
@@ -207,6 +192,7 @@ class connection_pool {
   auto write(F&& f) -> std::invoke_result_t<F, sqlite_connection&>;
 
  private:
+  friend class pool_lease<connection_pool, sqlite_connection>;
   void give_back(std::unique_ptr<sqlite_connection> c);
   std::string path_;
   std::unique_ptr<sqlite_connection> writer_;
