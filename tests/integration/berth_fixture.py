@@ -658,13 +658,25 @@ class BerthServer:
         auth="sigv4", else what Berth generated in DIR/root-credentials.json."""
         if self.auth == "sigv4":
             return self.root
-        p = os.path.join(self.data_dir or "", "root-credentials.json")
         try:
-            with open(p) as f:
-                doc = json.load(f)
+            doc = json.loads(self.stored_root_key())
             return doc["access_key_id"], doc["secret_access_key"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return self.root
+
+    def stored_root_key(self):
+        """The generated root key as Berth stored it (JSON text), or None: in DIR/root-credentials.json,
+        or with BERTH_TEST_METADATA=postgres in the database's secrets table."""
+        if postgres_engine.enabled():
+            pg = postgres_engine.shared()
+            out = pg.psql("SELECT convert_from(value, 'UTF8') FROM secrets WHERE name = 'root-credentials'",
+                          pg.database_for(os.path.abspath(self.data_dir)))
+            return out or None
+        p = os.path.join(self.data_dir or "", "root-credentials.json")
+        if not os.path.exists(p):
+            return None
+        with open(p) as f:
+            return f.read()
 
     def ecr_call(self, op, payload=None, access_key=None, secret=None, region=None, **kw):
         """Signed raw ECR call (see module-level ecr_call); root credentials by
