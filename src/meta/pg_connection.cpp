@@ -95,8 +95,11 @@ result<std::unique_ptr<pg_connection>> pg_connection::open(const std::string& ds
     return make_error(errc::unavailable, "metadata database unavailable: " + msg);
   }
   std::unique_ptr<pg_connection> out(new pg_connection(c));
-  // Timestamps and sizes are integers Berth computes; the session needs nothing else set.
-  if (auto r = out->exec("SET client_min_messages = warning"); !r) return r.take_error();
+  // No statement may hold a request (and a worker thread) for long: a database too slow to answer
+  // in 30 s is unavailable. Notices (e.g. "already exists, skipping") stay out of the log.
+  if (auto r = out->exec("SET client_min_messages = warning; SET statement_timeout = '30s'"); !r) {
+    return r.take_error();
+  }
   return out;
 }
 
@@ -111,7 +114,7 @@ error pg_connection::failure(PGresult* r, std::string_view what) {
   sqlstate_ = state != nullptr ? state : (broken() ? "08006" : "XX000");
   std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(c_);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  if (broken() || sqlstate_.starts_with("08") || one_of(sqlstate_, {"57P01", "57P02", "57P03", "53300"})) {
+  if (broken() || sqlstate_.starts_with("08") || one_of(sqlstate_, {"57P01", "57P02", "57P03", "53300", "57014"})) {
     return make_error(errc::unavailable, "metadata database unavailable: " + msg);
   }
   if (one_of(sqlstate_, {"53100"})) return make_error(errc::storage_full, "metadata database: " + msg);

@@ -80,6 +80,22 @@ TEST(pg_connection_test, values_round_trip) {
   EXPECT_TRUE(std::get<4>(**row));
 }
 
+// A statement the database does not finish in time is cancelled and reported as unavailable (the
+// server sets 30 s; this test lowers it), and the connection stays usable.
+TEST(pg_connection_test, a_statement_that_runs_too_long_is_cancelled) {
+  auto c = meta::pg_connection::open(server().dsn("postgres"));
+  ASSERT_TRUE(c) << c.error_value().message;
+  auto timeout = (*c)->one("SHOW statement_timeout", meta::text_column);
+  ASSERT_TRUE(timeout);
+  EXPECT_EQ(**timeout, "30s");
+  ASSERT_TRUE((*c)->exec("SET statement_timeout = '50ms'"));
+  auto slow = (*c)->exec("SELECT pg_sleep(5)");
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error_value().code, errc::unavailable) << slow.error_value().message;
+  EXPECT_EQ((*c)->last_sqlstate(), "57014");
+  EXPECT_TRUE((*c)->exists("SELECT 1").value());
+}
+
 // Two servers push the same immutable tag at once, many times over: exactly one push wins each
 // race, the other gets the immutability error (a serialisable transaction, retried on conflict).
 TEST(postgres_fleet_test, one_immutable_tag_push_wins_between_servers) {
