@@ -46,10 +46,9 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
   if (!meta) return make_error(errc::internal, "metadata: " + meta.error_value().message);
   d->meta = std::move(meta).value();
   d->repositories = std::make_unique<repository_catalog>(*d->meta, d->clk, cfg.account_id);
-  d->reg =
-      std::make_unique<registry>(d->backends(), *d->repositories, d->clk,
-                                 registry_options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository,
-                                                  120, exclusive ? d->duty_holder : std::string()});
+  registry_options options{cfg.upload_expiry_seconds, cfg.max_upload_sessions_per_repository};
+  if (exclusive) options.server_identity = d->duty_holder;  // a name only this server has, restart after restart
+  d->reg = std::make_unique<registry>(d->backends(), *d->repositories, d->clk, options);
   d->lifecycle = std::make_unique<lifecycle_service>(*d->reg, d->backends());
   // A server database holds what every server must share; local files serve one server.
   d->secrets = cfg.metadata_driver == "postgres" ? database_secrets(d->meta->secrets()) : data_dir_secrets(path);
