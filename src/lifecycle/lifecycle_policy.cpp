@@ -14,6 +14,14 @@ namespace {
 
 using json = nlohmann::json;
 
+// A string property, or `fallback` when absent. A value of another type reads as its JSON text,
+// which the caller's check then refuses with its usual message (json::value would throw).
+std::string text_or(const json& obj, const char* key, std::string fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 error failure(const std::string& reason) {
   return make_error(errc::invalid_parameter,
                     "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy "
@@ -70,7 +78,7 @@ result<rule> parse_rule(const json& r) {
     return ok.take_error();
   }
   auto& s = out.select;
-  s.tag_status = sel->value("tagStatus", std::string());
+  s.tag_status = text_or(*sel, "tagStatus", std::string());
   if (s.tag_status != "tagged" && s.tag_status != "untagged" && s.tag_status != "any") {
     return failure("tagStatus of " + where + " must be one of tagged, untagged, any");
   }
@@ -94,11 +102,11 @@ result<rule> parse_rule(const json& r) {
       return failure("tagPatternList of " + where + " has a pattern with more than 4 wildcards: " + p);
     }
   }
-  s.storage_class = sel->value("storageClass", std::string("standard"));
+  s.storage_class = text_or(*sel, "storageClass", std::string("standard"));
   if (s.storage_class != "standard" && s.storage_class != "archive") {
     return failure("storageClass of " + where + " must be standard or archive");
   }
-  s.count_type = sel->value("countType", std::string());
+  s.count_type = text_or(*sel, "countType", std::string());
   const bool by_count = s.count_type == "imageCountMoreThan";
   const bool by_age = s.count_type == "sinceImagePushed" || s.count_type == "sinceImagePulled" ||
                       s.count_type == "sinceImageTransitioned";
@@ -124,11 +132,11 @@ result<rule> parse_rule(const json& r) {
   auto act = r.find("action");
   if (act == r.end() || !act->is_object()) return failure(where + " has missing required properties ([\"action\"])");
   if (auto ok = only(*act, {"type", "targetStorageClass"}, "action of " + where); !ok) return ok.take_error();
-  out.action.type = act->value("type", std::string());
+  out.action.type = text_or(*act, "type", std::string());
   if (out.action.type == "expire") {
     if (act->contains("targetStorageClass")) return failure(where + ": targetStorageClass is only for transition");
   } else if (out.action.type == "transition") {
-    out.action.target_storage_class = act->value("targetStorageClass", std::string());
+    out.action.target_storage_class = text_or(*act, "targetStorageClass", std::string());
     if (out.action.target_storage_class != "archive") {
       return failure(where + ": a transition needs targetStorageClass archive");
     }
