@@ -9,6 +9,8 @@
 #include "berth/cli/key_files.hpp"
 #include "berth/meta/postgres_metadata.hpp"
 #include "berth/meta/sqlite_metadata.hpp"
+#include "berth/storage/filesystem_storage.hpp"
+#include "berth/storage/s3_storage.hpp"
 
 namespace berth::cli {
 
@@ -36,9 +38,26 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
   } else {
     d->duty_holder = "berth-" + new_upload_id();
   }
-  auto storage = storage::open_filesystem_storage(path);
-  if (!storage) return storage.take_error();
-  d->storage = std::move(storage).value();
+  if (cfg.storage_driver == "s3") {
+    storage::s3_options o;
+    o.endpoint = cfg.s3_endpoint;
+    o.region = cfg.s3_region;
+    o.bucket = cfg.s3_bucket;
+    o.access_key_id = cfg.s3_access_key_id;
+    o.secret_access_key = cfg.s3_secret_access_key;
+    o.path_style = cfg.s3_path_style;
+    o.redirect = cfg.s3_redirect;
+    o.part_size = static_cast<std::uint64_t>(cfg.s3_part_size);
+    auto s3 = storage::open_s3_storage(o);
+    if (!s3) return make_error(errc::internal, "storage: " + s3.error_value().message);
+    d->blobs = std::move(s3->blobs);
+    d->uploads = std::move(s3->uploads);
+  } else {
+    auto fs = storage::open_filesystem_storage(path);
+    if (!fs) return fs.take_error();
+    d->blobs = std::move(fs->blobs);
+    d->uploads = std::move(fs->uploads);
+  }
   auto meta = cfg.metadata_driver == "postgres"
                   ? meta::open_postgres_metadata(meta::postgres_options{
                         cfg.metadata_dsn, static_cast<std::size_t>(cfg.metadata_max_connections)})

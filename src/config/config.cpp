@@ -32,6 +32,25 @@ result<void> read_string(const json& obj, const char* key, std::string& out, con
   return {};
 }
 
+result<void> read_bool(const json& obj, const char* key, bool& out, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_boolean()) return bad(where + "." + key + " must be true or false");
+  out = it->get<bool>();
+  return {};
+}
+
+result<void> parse_bool(const std::string& text, bool& out, const char* what) {
+  if (text == "true" || text == "1") {
+    out = true;
+  } else if (text == "false" || text == "0") {
+    out = false;
+  } else {
+    return bad(std::string(what) + " must be true or false, got '" + text + "'");
+  }
+  return {};
+}
+
 result<void> only_keys(const json& obj, std::initializer_list<const char*> keys, const std::string& where) {
   if (!obj.is_object()) return bad(where + " must be an object");
   for (const auto& [k, v] : obj.items()) {
@@ -42,7 +61,7 @@ result<void> only_keys(const json& obj, std::initializer_list<const char*> keys,
   return {};
 }
 
-result<std::int64_t> parse_seconds(const std::string& text, const char* what) {
+result<std::int64_t> parse_non_negative(const std::string& text, const char* what) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v < 0) {
@@ -65,6 +84,25 @@ result<void> validate(const settings& s) {
   }
   if (s.metadata_max_connections < 1 || s.metadata_max_connections > 1000) {
     return bad("metadata.max_connections must be between 1 and 1000");
+  }
+  if (s.storage_driver != "filesystem" && s.storage_driver != "s3") {
+    return bad("storage.driver must be 'filesystem' or 's3', got '" + s.storage_driver + "'");
+  }
+  if (s.storage_driver == "s3") {
+    if (!s.s3_endpoint.starts_with("http://") && !s.s3_endpoint.starts_with("https://")) {
+      return bad("storage.driver 's3' needs storage.s3.endpoint as http(s)://host[:port] (or BERTH_S3_ENDPOINT)");
+    }
+    if (s.s3_bucket.size() < 3 || s.s3_bucket.size() > 63 ||
+        s.s3_bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos) {
+      return bad("storage.s3.bucket must be a bucket name (3-63 of a-z 0-9 . -), got '" + s.s3_bucket + "'");
+    }
+    if (s.s3_access_key_id.empty() || s.s3_secret_access_key.empty()) {
+      return bad("storage.driver 's3' needs storage.s3.access_key_id and secret_access_key");
+    }
+    if (s.s3_region.empty()) return bad("storage.s3.region must not be empty");
+    if (s.s3_part_size < 5 * 1024 * 1024 || s.s3_part_size > 5ll * 1024 * 1024 * 1024) {
+      return bad("storage.s3.part_size must be between 5 MiB and 5 GiB (S3's part limits)");
+    }
   }
   if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
     return bad("registry account id must be 12 digits, got '" + s.account_id + "'");
@@ -118,10 +156,10 @@ result<listen_address> parse_listen(const std::string& text) {
 result<settings> apply_json(settings s, const std::string& json_text) {
   json doc = json::parse(json_text, nullptr, false, true);
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
-  if (auto r = only_keys(
-          doc,
-          {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls", "metadata"},
-          "config");
+  if (auto r = only_keys(doc,
+                         {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls",
+                          "metadata", "storage"},
+                         "config");
       !r) {
     return r.take_error();
   }
@@ -135,6 +173,28 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     if (auto r = read_string(*it, "driver", s.metadata_driver, "metadata"); !r) return r.take_error();
     if (auto r = read_string(*it, "dsn", s.metadata_dsn, "metadata"); !r) return r.take_error();
     if (auto r = read_int(*it, "max_connections", s.metadata_max_connections, "metadata"); !r) return r.take_error();
+  }
+  if (auto it = doc.find("storage"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"driver", "s3"}, "storage"); !r) return r.take_error();
+    if (auto r = read_string(*it, "driver", s.storage_driver, "storage"); !r) return r.take_error();
+    if (auto s3 = it->find("s3"); s3 != it->end()) {
+      const std::string where = "storage.s3";
+      if (auto r = only_keys(*s3,
+                             {"endpoint", "region", "bucket", "access_key_id", "secret_access_key", "path_style",
+                              "redirect", "part_size"},
+                             where);
+          !r) {
+        return r.take_error();
+      }
+      for (auto [key, field] :
+           {std::pair{"endpoint", &s.s3_endpoint}, std::pair{"region", &s.s3_region}, std::pair{"bucket", &s.s3_bucket},
+            std::pair{"access_key_id", &s.s3_access_key_id}, std::pair{"secret_access_key", &s.s3_secret_access_key}}) {
+        if (auto r = read_string(*s3, key, *field, where); !r) return r.take_error();
+      }
+      if (auto r = read_bool(*s3, "path_style", s.s3_path_style, where); !r) return r.take_error();
+      if (auto r = read_bool(*s3, "redirect", s.s3_redirect, where); !r) return r.take_error();
+      if (auto r = read_int(*s3, "part_size", s.s3_part_size, where); !r) return r.take_error();
+    }
   }
   if (auto it = doc.find("lifecycle"); it != doc.end()) {
     if (auto r = only_keys(*it, {"interval_seconds"}, "lifecycle"); !r) return r.take_error();
@@ -234,22 +294,44 @@ result<settings> load(const flag_map& flags, env_lookup env) {
     const char* env;
     std::string* field;
   };
-  for (auto [f, e, field] :
-       {source{"listen", "BERTH_LISTEN", &s.listen}, source{"data-dir", "BERTH_DATA_DIR", &s.data_dir},
-        source{"log-format", "BERTH_LOG_FORMAT", &s.log_format}, source{"log-level", "BERTH_LOG_LEVEL", &s.log_level},
-        source{"auth", "BERTH_AUTH", &s.auth_mode}, source{"account-id", "BERTH_ACCOUNT_ID", &s.account_id},
-        source{"region", "BERTH_REGION", &s.region}, source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
-        source{"tls-cert", "BERTH_TLS_CERT", &s.tls_cert}, source{"tls-key", "BERTH_TLS_KEY", &s.tls_key},
-        source{"", "BERTH_METADATA_DRIVER", &s.metadata_driver}, source{"", "BERTH_METADATA_DSN", &s.metadata_dsn},
-        source{"", "BERTH_ROOT_ACCESS_KEY_ID", &s.root.access_key_id},
-        source{"", "BERTH_ROOT_SECRET_ACCESS_KEY", &s.root.secret_access_key}}) {
+  for (auto [f, e, field] : {source{"listen", "BERTH_LISTEN", &s.listen},
+                             source{"data-dir", "BERTH_DATA_DIR", &s.data_dir},
+                             source{"log-format", "BERTH_LOG_FORMAT", &s.log_format},
+                             source{"log-level", "BERTH_LOG_LEVEL", &s.log_level},
+                             source{"auth", "BERTH_AUTH", &s.auth_mode},
+                             source{"account-id", "BERTH_ACCOUNT_ID", &s.account_id},
+                             source{"region", "BERTH_REGION", &s.region},
+                             source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
+                             source{"tls-cert", "BERTH_TLS_CERT", &s.tls_cert},
+                             source{"tls-key", "BERTH_TLS_KEY", &s.tls_key},
+                             source{"", "BERTH_METADATA_DRIVER", &s.metadata_driver},
+                             source{"", "BERTH_METADATA_DSN", &s.metadata_dsn},
+                             source{"", "BERTH_STORAGE_DRIVER", &s.storage_driver},
+                             source{"", "BERTH_S3_ENDPOINT", &s.s3_endpoint},
+                             source{"", "BERTH_S3_REGION", &s.s3_region},
+                             source{"", "BERTH_S3_BUCKET", &s.s3_bucket},
+                             source{"", "BERTH_S3_ACCESS_KEY_ID", &s.s3_access_key_id},
+                             source{"", "BERTH_S3_SECRET_ACCESS_KEY", &s.s3_secret_access_key},
+                             source{"", "BERTH_ROOT_ACCESS_KEY_ID", &s.root.access_key_id},
+                             source{"", "BERTH_ROOT_SECRET_ACCESS_KEY", &s.root.secret_access_key}}) {
     if (auto v = env(e); !v.empty()) *field = v;
     if (auto v = *f ? flag(f) : std::string(); !v.empty()) *field = v;
+  }
+  for (auto [e, field] :
+       {std::pair{"BERTH_S3_PATH_STYLE", &s.s3_path_style}, std::pair{"BERTH_S3_REDIRECT", &s.s3_redirect}}) {
+    if (auto v = env(e); !v.empty()) {
+      if (auto r = parse_bool(v, *field, e); !r) return r.take_error();
+    }
+  }
+  if (auto v = env("BERTH_S3_PART_SIZE"); !v.empty()) {
+    auto n = parse_non_negative(v, "BERTH_S3_PART_SIZE");
+    if (!n) return n.take_error();
+    s.s3_part_size = *n;
   }
   std::string expiry = env("BERTH_UPLOAD_EXPIRY_SECONDS");
   if (auto v = flag("upload-expiry"); !v.empty()) expiry = v;
   if (!expiry.empty()) {
-    auto secs = parse_seconds(expiry, "upload expiry");
+    auto secs = parse_non_negative(expiry, "upload expiry");
     if (!secs) return secs.take_error();
     s.upload_expiry_seconds = *secs;
   }

@@ -5,6 +5,8 @@ Environment:
   BERTH_KEEP_LOGS  if set, server logs / data dirs are not deleted
   BERTH_TEST_METADATA  "postgres": metadata in a PostgreSQL the tests start (postgres_engine.py),
                    one database per data directory; default: SQLite in the data directory
+  BERTH_TEST_STORAGE   "s3": blobs and uploads in a Ceph RGW the tests start (rgw_engine.py), one
+                   bucket per data directory; default: files in the data directory
   BERTH_REFERENCE  if set to "distribution", run /usr/bin/docker-registry
                    (CNCF distribution) instead of berth -- only useful to
                    sanity-check the tests themselves against a reference.
@@ -60,6 +62,7 @@ import time
 import unittest
 
 import postgres_engine
+import rgw_engine
 
 DEFAULT_BIN = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "berth"))
 HTTP_TIMEOUT = 60.0          # seconds, every HTTP call
@@ -90,12 +93,15 @@ DEFAULT_REGION = "us-east-1"
 
 
 def metadata_env(data_dir, env=None):
-    """The environment a berth process on `data_dir` needs for its metadata (BERTH_TEST_METADATA)."""
+    """The environment a berth process on `data_dir` needs for its backends: metadata
+    (BERTH_TEST_METADATA) and blob storage (BERTH_TEST_STORAGE)."""
     env = dict(os.environ if env is None else env)
     if postgres_engine.enabled():
         pg = postgres_engine.shared()
         env["BERTH_METADATA_DRIVER"] = "postgres"
         env["BERTH_METADATA_DSN"] = pg.dsn(pg.database_for(os.path.abspath(data_dir)))
+    if rgw_engine.enabled():
+        rgw_engine.shared().env_for(data_dir, env)
     return env
 
 

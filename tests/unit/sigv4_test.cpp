@@ -1,4 +1,5 @@
 #include "berth/auth/sigv4.hpp"
+#include "berth/auth/sigv4_signer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -102,11 +103,43 @@ TEST(sigv4, authorization_header_parsing) {
   EXPECT_EQ(h->access_key_id, "AK");
   EXPECT_EQ(h->service, "ecr");
   EXPECT_EQ(h->signed_headers, (std::vector<std::string>{"host", "x-amz-date"}));
-  for (auto bad : {"", "Basic abc", "AWS4-HMAC-SHA256 Credential=AK/2015/us-east-1/ecr", "AWS4-HMAC-SHA256 Signature=ab",
-                   "AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/ecr/aws4_request, SignedHeaders=host"}) {
+  for (auto bad :
+       {"", "Basic abc", "AWS4-HMAC-SHA256 Credential=AK/2015/us-east-1/ecr", "AWS4-HMAC-SHA256 Signature=ab",
+        "AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/ecr/aws4_request, SignedHeaders=host"}) {
     EXPECT_FALSE(parse_authorization_header(bad)) << bad;
   }
   EXPECT_EQ(parse_amz_date("20150830T123600Z").value(), 1440938160);
   EXPECT_FALSE(parse_amz_date("2015-08-30T12:36:00Z"));
   EXPECT_EQ(format_amz_date(1440938160), "20150830T123600Z");
+}
+
+// The signer, against the worked examples of the S3 documentation ("Signature Calculations for the
+// Authorization Header" GET Object, and "Query String Authentication"): the same credentials, time
+// and request give the published signatures.
+namespace {
+const berth::auth::aws_credentials s3_doc_credentials{"AKIAIOSFODNN7EXAMPLE",
+                                                      "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"};
+}
+
+TEST(sigv4_signer, s3_documentation_get_object_example) {
+  berth::auth::sigv4_signer signer(s3_doc_credentials, "us-east-1", "s3");
+  std::vector<std::pair<std::string, std::string>> headers = {{"Host", "examplebucket.s3.amazonaws.com"},
+                                                              {"Range", "bytes=0-9"}};
+  signer.sign("GET", "/test.txt", "", headers, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+              *parse_amz_date("20130524T000000Z"));
+  ASSERT_EQ(headers.back().first, "Authorization");
+  EXPECT_EQ(headers.back().second,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+}
+
+TEST(sigv4_signer, s3_documentation_presigned_url_example) {
+  berth::auth::sigv4_signer signer(s3_doc_credentials, "us-east-1", "s3");
+  auto q = signer.presign_query("GET", "/test.txt", "", "examplebucket.s3.amazonaws.com", 86400,
+                                *parse_amz_date("20130524T000000Z"));
+  EXPECT_EQ(q,
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+            "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature="
+            "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }

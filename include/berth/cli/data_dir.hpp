@@ -1,5 +1,6 @@
-// The composition root: opens the backends the configuration names (today SQLite metadata and the
-// filesystem stores under the data directory) and builds the domain services on them. Shared by
+// The composition root: opens the backends the configuration names (SQLite or PostgreSQL metadata;
+// the filesystem stores under the data directory or an S3 bucket) and builds the domain services on
+// them. Shared by
 // `serve` and the maintenance commands (gc, fsck, lifecycle, usage). The only code that names a
 // backend.
 #pragma once
@@ -11,7 +12,8 @@
 #include "berth/meta/metadata_store.hpp"
 #include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
-#include "berth/storage/filesystem_storage.hpp"
+#include "berth/storage/blob_store.hpp"
+#include "berth/storage/upload_store.hpp"
 
 namespace berth::cli {
 
@@ -23,7 +25,8 @@ struct data_dir {
 
   system_clock clk;
   std::unique_ptr<meta::metadata_store> meta;
-  storage::filesystem_storage storage;
+  std::unique_ptr<storage::blob_store> blobs;
+  std::unique_ptr<storage::upload_store> uploads;
   std::unique_ptr<repository_catalog> repositories;
   std::unique_ptr<registry> reg;
   std::unique_ptr<lifecycle_service> lifecycle;
@@ -33,7 +36,7 @@ struct data_dir {
   // restarted server takes its predecessor's leases at once; a fleet gives each process its own.
   std::string duty_holder;
 
-  registry_backends backends() { return registry_backends{*storage.blobs, *storage.uploads, *meta}; }
+  registry_backends backends() { return registry_backends{*blobs, *uploads, *meta}; }
 };
 
 // `exclusive`: for a server, which must be the only one on these backends (the local ones lock the

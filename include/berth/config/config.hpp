@@ -55,6 +55,16 @@ struct settings {
   std::string metadata_driver = "sqlite";  // sqlite | postgres
   std::string metadata_dsn;                // postgres: a libpq connection string or URI
   std::int64_t metadata_max_connections = 16;
+  // Where blob and upload bytes live: filesystem (under data_dir) or s3 (a bucket N servers share).
+  std::string storage_driver = "filesystem";  // filesystem | s3
+  std::string s3_endpoint;                    // http(s)://host[:port]
+  std::string s3_region = "us-east-1";
+  std::string s3_bucket;
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  bool s3_path_style = true;
+  bool s3_redirect = false;                      // blob GETs: 307 to a presigned URL
+  std::int64_t s3_part_size = 16 * 1024 * 1024;  // multipart part size, 5 MiB … 5 GiB
 };
 
 // Flags given on the command line, by long name without dashes ("listen", "data-dir", ...).
