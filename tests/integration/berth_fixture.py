@@ -7,6 +7,8 @@ Environment:
                    one database per data directory; default: SQLite in the data directory
   BERTH_TEST_STORAGE   "s3": blobs and uploads in a Ceph RGW the tests start (rgw_engine.py), one
                    bucket per data directory; default: files in the data directory
+  BERTH_TEST_FLEET     N >= 2: every BerthServer is N servers on the same backends behind haproxy
+                   (fleet.py); with BERTH_TEST_METADATA=postgres and BERTH_TEST_STORAGE=s3
   BERTH_REFERENCE  if set to "distribution", run /usr/bin/docker-registry
                    (CNCF distribution) instead of berth -- only useful to
                    sanity-check the tests themselves against a reference.
@@ -61,6 +63,7 @@ import tempfile
 import time
 import unittest
 
+import fleet
 import postgres_engine
 import rgw_engine
 
@@ -103,6 +106,66 @@ def metadata_env(data_dir, env=None):
     if rgw_engine.enabled():
         rgw_engine.shared().env_for(data_dir, env)
     return env
+
+
+class StoredBlobs:
+    """The committed blobs of a data directory's blob store, as the tests look at them from outside
+    Berth: files under DATA/blobs/ (filesystem) or objects under blobs/ in its bucket (s3)."""
+
+    def __init__(self, data_dir):
+        self.data_dir = os.path.abspath(data_dir)
+        self.s3 = rgw_engine.s3_client() if rgw_engine.enabled() else None
+        self.bucket = rgw_engine.shared().bucket_for(self.data_dir) if self.s3 else None
+
+    def _keys(self, prefix):
+        out = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            out += [o["Key"] for o in page.get("Contents", [])]
+        return out
+
+    def digests(self):
+        if self.s3:
+            return {"sha256:" + k.rsplit("/", 1)[1] for k in self._keys("blobs/sha256/")}
+        root = os.path.join(self.data_dir, "blobs", "sha256")
+        return {"sha256:" + f for _, _, files in os.walk(root) for f in files}
+
+    def where(self, digest):
+        hexd = digest.split(":", 1)[1]
+        if self.s3:
+            return "blobs/sha256/%s/%s" % (hexd[:2], hexd)
+        return os.path.join(self.data_dir, "blobs", "sha256", hexd[:2], hexd)
+
+    def exists(self, digest):
+        return digest in self.digests()
+
+    def read(self, digest):
+        return self.read_at(self.where(digest))
+
+    def read_at(self, where):
+        """Bytes at a path or key (as `where` or fsck's "quarantined:" line names them)."""
+        if self.s3:
+            key = where.split("/", 3)[3] if where.startswith("s3://") else where
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        path = where if os.path.isabs(where) else os.path.join(self.data_dir, where)
+        with open(path, "rb") as f:
+            return f.read()
+
+    def overwrite(self, digest, data):
+        """Replaces a blob's bytes behind Berth's back (corruption)."""
+        if self.s3:
+            self.s3.put_object(Bucket=self.bucket, Key=self.where(digest), Body=data)
+            return
+        with open(self.where(digest), "r+b") as f:
+            f.write(data)
+            f.truncate(len(data))
+
+    def quarantine_root(self):
+        return "s3://%s/quarantine/" % self.bucket if self.s3 else os.path.join(self.data_dir, "quarantine")
+
+    def trash(self):
+        if self.s3:
+            return self._keys("trash/")
+        return os.listdir(os.path.join(self.data_dir, "trash"))
 
 
 def berth_bin():
@@ -455,6 +518,9 @@ class BerthServer:
         self.log_path = os.path.join(self.workdir, "server.log")
         self._log_fh = None
         self.starts = 0
+        self.members = []      # BERTH_TEST_FLEET: the servers behind the balancer
+        self.balancer = None
+        self.fleet_env = None  # a member: the fleet's backend environment
 
     # ---------------------------------------------------------------- control
     @property
@@ -507,7 +573,8 @@ class BerthServer:
         return doc
 
     def _server_env(self):
-        env = metadata_env(self.data_dir)
+        # A fleet member uses the fleet's backends, not its own data directory's.
+        env = dict(os.environ, **self.fleet_env) if self.fleet_env else metadata_env(self.data_dir)
         if self.auth == "sigv4":
             env["BERTH_ROOT_ACCESS_KEY_ID"] = self.root[0]
             env["BERTH_ROOT_SECRET_ACCESS_KEY"] = self.root[1]
@@ -526,11 +593,59 @@ class BerthServer:
     def account_id(self):
         return self.registry.get("account_id") or DEFAULT_ACCOUNT_ID
 
+    # ------------------------------------------------------------------ fleet
+    def _fleet_start(self):
+        """BERTH_TEST_FLEET: N members (BerthServer each, own data directory and port, this
+        server's configuration and backends) behind a balancer on self.port."""
+        if not self.members:
+            shared_env = metadata_env(self.data_dir, {})
+            for i in range(fleet.size()):
+                m = BerthServer("%s-s%d" % (self.name, i), auth=self.auth, root=self.root, tls_ca=self.tls_ca)
+                m.fleet_env = shared_env
+                m._member_of = self
+                self.members.append(m)
+        for m in self.members:
+            m.extra_args, m.users, m.registry, m.config = self.extra_args, self.users, self.registry, self.config
+            m.wrapper, m.v2_auth = self.wrapper, self.v2_auth
+            m.env = dict(self.env, **{k: v for k, v in m.fleet_env.items()})
+            if m.data_dir is None:
+                m.data_dir = os.path.join(self.data_dir, "member-%s" % m.name.rsplit("-", 1)[1])
+                os.makedirs(m.data_dir, exist_ok=True)
+            if not m.running():
+                m.start()
+        if self.balancer is None:
+            self.balancer = fleet.Balancer(self.workdir, self.port, [m.port for m in self.members],
+                                           tls=bool(self.tls_ca))
+        if not self.balancer.running():
+            self.balancer.start()
+        _LIVE.add(self)
+        self.starts += 1
+        # Ready when the balancer routes to every member (health checks every 200 ms).
+        deadline = time.monotonic() + READY_TIMEOUT
+        seen = 0
+        while time.monotonic() < deadline and seen < 2 * len(self.members):
+            try:
+                st, _, _ = http_request("127.0.0.1", self.port, "GET", "/v2/", timeout=2,
+                                        ssl_context=self.ssl_context())
+                seen = seen + 1 if st in (200, 401) else 0
+            except OSError:
+                seen = 0
+            time.sleep(0.05 if seen else 0.2)
+        return self.base
+
     def start(self, data_dir=None, port=None):
         """Start the server; returns the base URL.  Reuses the previous data
         dir / port when not given."""
-        if self.proc is not None and self.proc.poll() is None:
+        if self.running():
             raise RuntimeError("server already running")
+        if self.members and ((data_dir is not None and data_dir != self.data_dir) or
+                             (port is not None and port != self.port)):
+            for m in self.members:  # another data directory or port: a new fleet
+                m.cleanup()
+            self.members = []
+            if self.balancer:
+                self.balancer.stop()
+            self.balancer = None
         if data_dir is not None:
             self.data_dir = data_dir
         if self.data_dir is None:
@@ -540,6 +655,9 @@ class BerthServer:
             self.port = port
         if self.port is None:
             self.port = free_port()
+        if fleet.size() and getattr(self, "_member_of", None) is None and \
+                os.environ.get("BERTH_REFERENCE") != "distribution":
+            return self._fleet_start()
         binary = self._command()[len(self.wrapper)]
         if not os.path.exists(binary):
             raise unittest.SkipTest("berth binary not found: %s (set BERTH_BIN)" % binary)
@@ -579,6 +697,10 @@ class BerthServer:
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM and wait. Returns the exit code (None if it had to be killed)."""
+        if self.members:
+            codes = [m.stop(timeout) for m in self.members]
+            _LIVE.discard(self)
+            return None if any(c is None for c in codes) else max(codes)
         if self.proc is None:
             return None
         rc = None
@@ -599,6 +721,11 @@ class BerthServer:
         return rc
 
     def kill9(self):
+        if self.members:
+            for m in self.members:
+                m.kill9()
+            _LIVE.discard(self)
+            return
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -615,6 +742,8 @@ class BerthServer:
         return self.start()
 
     def running(self):
+        if self.members:
+            return any(m.running() for m in self.members)
         return self.proc is not None and self.proc.poll() is None
 
     def _close_log(self):
@@ -625,11 +754,17 @@ class BerthServer:
     def cleanup(self):
         if self.running():
             self.stop()
+        if self.balancer:
+            self.balancer.stop()
+        for m in self.members:
+            m.cleanup()
         if not os.environ.get("BERTH_KEEP_LOGS"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     # ------------------------------------------------------------------- logs
     def log_text(self):
+        if self.members:
+            return "".join(m.log_text() for m in self.members)
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")

@@ -3,6 +3,7 @@
 With BERTH_TEST_STORAGE=s3, berth_fixture.BerthServer keeps its blobs and uploads in RGW: one
 one-node cluster per test process (a monitor and a memstore OSD on loopback), one bucket per data
 directory (the server creates it), so a restart on the same data directory finds its blobs again.
+BERTH_TEST_S3_REDIRECT=1 also turns on storage.s3.redirect (blob GETs answered with a 307 to RGW).
 """
 
 import atexit
@@ -49,6 +50,8 @@ class RgwEngine:
         env["BERTH_S3_BUCKET"] = self.bucket_for(os.path.abspath(data_dir))
         env["BERTH_S3_ACCESS_KEY_ID"] = self.access_key
         env["BERTH_S3_SECRET_ACCESS_KEY"] = self.secret_key
+        if os.environ.get("BERTH_TEST_S3_REDIRECT"):
+            env["BERTH_S3_REDIRECT"] = "true"   # blob GETs: 307 to presigned RGW URLs
         return env
 
     def close(self):
@@ -70,3 +73,18 @@ def shared():
         _ENGINE = RgwEngine()
         atexit.register(_ENGINE.close)
     return _ENGINE
+
+
+def s3_client():
+    """A boto3 S3 client on the shared gateway (checksums only when required: RGW 16.2)."""
+    import boto3  # Debian python3-boto3; only the S3 runs need it
+    from botocore.config import Config
+    e = shared()
+    opts = dict(s3={"addressing_style": "path"}, retries={"max_attempts": 2})
+    try:  # botocore >= 1.36 sends CRC checksums by default, which RGW 16.2 refuses
+        config = Config(request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                        **opts)
+    except TypeError:  # older botocore (Debian 12's) has neither the option nor the default
+        config = Config(**opts)
+    return boto3.client("s3", endpoint_url=e.endpoint, region_name="us-east-1", aws_access_key_id=e.access_key,
+                        aws_secret_access_key=e.secret_key, config=config)

@@ -27,7 +27,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, berth_bin, metadata_env, http_request, sha256, strip_origin,
+    BerthServer, StoredBlobs, berth_bin, metadata_env, http_request, sha256, strip_origin,
     OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST,
 )
 
@@ -51,18 +51,8 @@ def removed_blobs(out):
 
 
 def blob_files(data_dir):
-    """{digest: path} of every file under DIR/blobs/sha256/xx/."""
-    root = os.path.join(data_dir, "blobs", "sha256")
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            out["sha256:" + f] = os.path.join(dirpath, f)
-    return out
-
-
-def blob_path(data_dir, digest):
-    hexd = digest.split(":", 1)[1]
-    return os.path.join(data_dir, "blobs", "sha256", hexd[:2], hexd)
+    """The digest of every committed blob in the data directory's store (files or objects)."""
+    return StoredBlobs(data_dir).digests()
 
 
 def new_config(tag="x"):
@@ -476,7 +466,7 @@ class TestConcurrentGc(unittest.TestCase):
                          "blob files nothing references survived `gc --grace 0` (it removed %d)" % len(final_removed))
         self.assertEqual(junk & on_disk, set(), "deleted, never referenced blobs still on disk")
         self.assertEqual(final_removed & referenced, set(), "gc --grace 0 reported removing referenced blobs")
-        self.assertEqual(os.listdir(os.path.join(srv.data_dir, "trash")), [], "trash not empty")
+        self.assertEqual(StoredBlobs(srv.data_dir).trash(), [], "trash not empty")
 
         rc, out, err = berth_cmd(srv.data_dir, "fsck", check=False)
         self.assertEqual(rc, 0, out + err)
@@ -609,30 +599,31 @@ class TestGcCommands(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertRegex(out, r"(?m)^fsck: 3 blob\(s\), \d+ reference\(s\) checked, 0 problem\(s\)$")
         d = sha256(layer)
-        path = blob_path(self.dir, d)
-        self.assertTrue(os.path.isfile(path), path)
+        stored = StoredBlobs(self.dir)
+        self.assertTrue(stored.exists(d), stored.where(d))
         corrupt = bytearray(layer)
         corrupt[1000:1008] = b"CORRUPT!"
-        with open(path, "r+b") as f:                     # same size, other bytes
-            f.write(corrupt)
+        stored.overwrite(d, bytes(corrupt))              # same size, other bytes
         rc, out, err = berth_cmd(self.dir, "fsck", check=False)
         self.assertEqual(rc, 1, out + err)
         self.assertNotIn(" 0 problem(s)", out)
         problems = re.findall(r"^problem: (.*)$", out, re.M)
         self.assertTrue(any(d in p and "corrupt" in p for p in problems), out)
         self.assertTrue(all(d in p for p in problems), "only the corrupt blob is a problem:\n" + out)
-        self.assertTrue(os.path.isfile(path), "fsck without --repair moved the blob")
+        self.assertTrue(stored.exists(d), "fsck without --repair moved the blob")
 
         rc, out, err = berth_cmd(self.dir, "fsck", "--repair", check=False)
         self.assertEqual(rc, 1, out + err)
         quarantined = re.findall(r"^quarantined: (.*)$", out, re.M)
         self.assertEqual(len(quarantined), 1, out)
-        qpath = quarantined[0] if os.path.isabs(quarantined[0]) else os.path.join(self.dir, quarantined[0])
-        self.assertTrue(os.path.realpath(qpath).startswith(os.path.realpath(os.path.join(self.dir, "quarantine"))),
-                        qpath)
-        with open(qpath, "rb") as f:
-            self.assertEqual(f.read(), bytes(corrupt))
-        self.assertFalse(os.path.exists(path), "the corrupt blob is still in place")
+        qpath = quarantined[0]
+        if stored.s3:
+            self.assertTrue(qpath.startswith(stored.quarantine_root()), qpath)
+        else:
+            qpath = qpath if os.path.isabs(qpath) else os.path.join(self.dir, qpath)
+            self.assertTrue(os.path.realpath(qpath).startswith(os.path.realpath(stored.quarantine_root())), qpath)
+        self.assertEqual(stored.read_at(qpath), bytes(corrupt))
+        self.assertFalse(stored.exists(d), "the corrupt blob is still in place")
         r = self.srv.req("GET", "/v2/g/fsck/blobs/%s" % d)
         self.assertNotEqual((r.status, r.body), (200, bytes(corrupt)), "serves the corrupt bytes")
         if r.status == 200:
@@ -652,8 +643,7 @@ class TestGcCommands(unittest.TestCase):
 
         # a truncated blob is corrupt too
         cfg_d = [x for x in blobs if x != d and blobs[x] != layer][0]
-        with open(blob_path(self.dir, cfg_d), "r+b") as f:
-            f.truncate(10)
+        stored.overwrite(cfg_d, stored.read(cfg_d)[:10])
         rc, out, err = berth_cmd(self.dir, "fsck", check=False)
         self.assertEqual(rc, 1, out + err)
         self.assertIn(cfg_d, out)

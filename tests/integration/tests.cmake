@@ -181,3 +181,40 @@ foreach(suite v2_api ecr_protocol ecr_boto3 gc crash_safety lifecycle hostile_in
     RUN_SERIAL TRUE
     LABELS "integration;postgres")
 endforeach()
+
+# A fleet: 3 `berth serve` processes on one PostgreSQL 15 and one Ceph RGW bucket, behind haproxy
+# (round robin per request, no stickiness: consecutive requests of one upload hit different
+# servers). test_fleet.py: an upload whose POST, PATCHes and PUT each go to another server, reads
+# through every server, tokens valid everywhere, kill -9 of one server mid-push, a PostgreSQL
+# restart and an RGW outage under traffic, fsck on PostgreSQL + S3 (~2 min).
+add_test(NAME integration_fleet
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_fleet.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_fleet PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 900
+  RUN_SERIAL TRUE
+  LABELS "integration;fleet")
+
+# The integration suites again, each server of the fixture being that 3-server fleet (fleet.py):
+# the V2 API, ECR through boto3, online GC under load, kill -9 (all three servers), lifecycle, and
+# docker/skopeo/podman through the balancer; the clients once more with storage.s3.redirect on
+# (blob GETs answered with 307 to RGW presigned URLs, which docker, skopeo and podman follow).
+foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
+  add_test(NAME integration_fleet_${suite}
+           COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_${suite}.py
+           WORKING_DIRECTORY ${BERTH_IT_DIR})
+  set_tests_properties(integration_fleet_${suite} PROPERTIES
+    ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;BERTH_TEST_STORAGE=s3;BERTH_TEST_FLEET=3;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+    TIMEOUT 900
+    RUN_SERIAL TRUE
+    LABELS "integration;fleet")
+endforeach()
+add_test(NAME integration_fleet_clients_redirect
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_clients.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_fleet_clients_redirect PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;BERTH_TEST_STORAGE=s3;BERTH_TEST_FLEET=3;BERTH_TEST_S3_REDIRECT=1;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 900
+  RUN_SERIAL TRUE
+  LABELS "integration;fleet")

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <fstream>
 
 using namespace berth::config;
@@ -86,4 +88,50 @@ TEST(config, metadata_driver_and_dsn) {
   EXPECT_FALSE(load(
       {}, [](const char* name) -> std::string { return std::string(name) == "BERTH_METADATA_DRIVER" ? "mysql" : ""; }));
   EXPECT_FALSE(apply_json(settings{}, R"({"metadata":{"drvier":"sqlite"}})"));
+}
+
+TEST(config, storage_driver_and_s3_keys) {
+  auto s = load({}, no_env);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->storage_driver, "filesystem");
+  auto s3 = apply_json(settings{}, R"({"storage":{"driver":"s3","s3":{"endpoint":"http://127.0.0.1:7480",
+      "region":"eu-west-1","bucket":"berth","access_key_id":"AK","secret_access_key":"SK","path_style":false,
+      "redirect":true,"part_size":8388608}}})");
+  ASSERT_TRUE(s3) << s3.error_value().message;
+  EXPECT_EQ(s3->s3_endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(s3->s3_region, "eu-west-1");
+  EXPECT_EQ(s3->s3_bucket, "berth");
+  EXPECT_EQ(s3->s3_access_key_id, "AK");
+  EXPECT_EQ(s3->s3_secret_access_key, "SK");
+  EXPECT_FALSE(s3->s3_path_style);
+  EXPECT_TRUE(s3->s3_redirect);
+  EXPECT_EQ(s3->s3_part_size, 8388608);
+  static std::map<std::string, std::string> vars;
+  vars = {{"BERTH_STORAGE_DRIVER", "s3"},       {"BERTH_S3_ENDPOINT", "https://s3.example"},
+          {"BERTH_S3_BUCKET", "b-1"},           {"BERTH_S3_ACCESS_KEY_ID", "AK"},
+          {"BERTH_S3_SECRET_ACCESS_KEY", "SK"}, {"BERTH_S3_REDIRECT", "true"},
+          {"BERTH_S3_PATH_STYLE", "false"},     {"BERTH_S3_PART_SIZE", "6291456"}};
+  auto lookup = [](const char* name) -> std::string {
+    auto it = vars.find(name);
+    return it == vars.end() ? std::string() : it->second;
+  };
+  auto env = load({}, lookup);
+  ASSERT_TRUE(env) << env.error_value().message;
+  EXPECT_EQ(env->s3_endpoint, "https://s3.example");
+  EXPECT_TRUE(env->s3_redirect);
+  EXPECT_FALSE(env->s3_path_style);
+  EXPECT_EQ(env->s3_part_size, 6291456);
+  // refused at start: a part size S3 does not take, no bucket, a bad boolean, an unknown key
+  vars["BERTH_S3_PART_SIZE"] = "1048576";
+  EXPECT_FALSE(load({}, lookup));
+  vars["BERTH_S3_PART_SIZE"] = "6291456";
+  vars["BERTH_S3_REDIRECT"] = "yes please";
+  EXPECT_FALSE(load({}, lookup));
+  vars["BERTH_S3_REDIRECT"] = "false";
+  vars["BERTH_S3_BUCKET"] = "";
+  EXPECT_FALSE(load({}, lookup));
+  vars["BERTH_S3_BUCKET"] = "Not_A_Bucket";
+  EXPECT_FALSE(load({}, lookup));
+  EXPECT_FALSE(apply_json(settings{}, R"({"storage":{"s3":{"endpiont":"x"}}})"));
+  EXPECT_FALSE(apply_json(settings{}, R"({"storage":{"s3":{"redirect":"true"}}})"));
 }

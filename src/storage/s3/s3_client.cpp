@@ -1,5 +1,7 @@
 #include "s3_client.hpp"
 
+#include <openssl/evp.h>
+
 #include <charconv>
 #include <ctime>
 
@@ -229,6 +231,26 @@ result<void> s3_client::delete_object(const std::string& key) {
   auto r = send(make_request("DELETE", key, "", {}, true));
   if (!r) return r.take_error();
   if (r->status != 204 && r->status != 200 && r->status != 404) return s3_error("DeleteObject", *r);
+  return {};
+}
+
+result<void> s3_client::delete_objects(const std::vector<std::string>& keys) {
+  for (std::size_t at = 0; at < keys.size(); at += 1000) {
+    std::string body = "<Delete><Quiet>true</Quiet>";
+    for (std::size_t i = at; i < std::min(keys.size(), at + 1000); ++i) {
+      body += "<Object><Key>" + xml_escape(keys[i]) + "</Key></Object>";
+    }
+    body += "</Delete>";
+    // S3 requires Content-MD5 on DeleteObjects.
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(body.data(), body.size(), md, &len, EVP_md5(), nullptr);
+    std::string md5(4 * ((len + 2) / 3), '\0');
+    EVP_EncodeBlock(reinterpret_cast<unsigned char*>(md5.data()), md, static_cast<int>(len));
+    auto r = send(make_request("POST", "", "delete=", body, true, {{"content-md5", md5}}));
+    if (!r) return r.take_error();
+    if (r->status != 200 || !xml_elements(r->body, "Error").empty()) return s3_error("DeleteObjects", *r);
+  }
   return {};
 }
 

@@ -53,6 +53,8 @@ class s3_client {
   std::unique_ptr<byte_reader> read_range(const std::string& key, std::uint64_t offset, std::uint64_t length);
   // An absent object is not an error.
   result<void> delete_object(const std::string& key);
+  // Up to 1000 objects in one request (DeleteObjects); absent ones are not an error.
+  result<void> delete_objects(const std::vector<std::string>& keys);
   // Server-side copy of an object of `size` bytes (one CopyObject, or parts over max_single_copy).
   result<void> copy_object(const std::string& from, const std::string& to, std::uint64_t size);
   // Every object under `prefix` (all pages); with `delimiter`, keys past it are grouped as prefixes.

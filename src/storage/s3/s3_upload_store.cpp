@@ -133,15 +133,22 @@ result<std::unique_ptr<byte_reader>> s3_upload_store::read_upload(const std::str
 }
 
 void s3_upload_store::remove_upload(const std::string& id) {
-  const auto prefix = upload_prefix(id);
-  if (auto open = client_->list_multipart(prefix)) {
-    for (const auto& [key, upload] : *open) (void)client_->abort_multipart(key, upload);
+  auto listed = client_->list(upload_prefix(id));
+  if (!listed) return;  // the store is unreachable: the session stays listed for the next sweep
+  std::vector<std::string> keys;
+  bool has_multipart = false;
+  for (const auto& o : listed->objects) {
+    has_multipart = has_multipart || o.key == multipart_key(id);
+    if (o.key != session_key(id)) keys.push_back(o.key);
   }
-  if (auto listed = client_->list(prefix)) {
-    for (const auto& o : listed->objects) {
-      if (o.key != session_key(id)) (void)client_->delete_object(o.key);
+  if (has_multipart) {
+    // The marker names the upload; a crash between creating an upload and writing its marker leaves
+    // one S3 cannot tell us about cheaply (a bucket lifecycle rule for incomplete uploads clears it).
+    if (auto marker = client_->get_object(multipart_key(id), 4096); marker && *marker) {
+      (void)client_->abort_multipart(data_key(id), **marker);
     }
   }
+  if (!keys.empty() && !client_->delete_objects(keys)) return;
   // Last: a removal cut short stays listed, and the next sweep finishes it.
   (void)client_->delete_object(session_key(id));
 }
