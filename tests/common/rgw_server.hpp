@@ -1,6 +1,8 @@
 // A throwaway Ceph RGW (one monitor, one memstore OSD) for the tests, started with
 // tests/engines/ceph-rgw.sh on first use and stopped at exit; each test takes its own bucket.
-// Minimum part size 64 KiB (AWS: 5 MiB) so multipart paths run with small bodies.
+// Minimum part size 64 KiB (AWS: 5 MiB) so multipart paths run with small bodies. Under ctest, one
+// cluster serves every test process: the fixture test `rgw_start` starts it in BERTH_TEST_RGW_DIR
+// and `rgw_stop` stops it (tests/CMakeLists.txt).
 #pragma once
 
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -46,6 +49,14 @@ class rgw_server {
 
  private:
   rgw_server() : owner_(::getpid()) {
+    if (const char* shared = std::getenv("BERTH_TEST_RGW_DIR"); shared != nullptr && *shared != '\0') {
+      std::ifstream in(std::string(shared) + "/endpoint");
+      if (in >> port_ >> access_key_ >> secret_key_) {
+        dir_ = shared;
+        owner_ = -1;  // started by the ctest fixture, stopped by it
+        return;
+      }
+    }
     char tmpl[] = "/tmp/berth-rgw-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) {
       error_ = "mkdtemp failed";

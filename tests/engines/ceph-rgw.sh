@@ -2,7 +2,7 @@
 # A throwaway one-node Ceph cluster serving S3 through RGW, for the tests (Debian's ceph-mon,
 # ceph-osd, radosgw 16.2): one monitor, one memstore OSD (nothing on disk but logs), pool size 1,
 # no cephx, everything on 127.0.0.1.
-#   ceph-rgw.sh start DIR   prints "PORT ACCESS_KEY SECRET_KEY" once RGW answers S3
+#   ceph-rgw.sh start DIR   prints "PORT ACCESS_KEY SECRET_KEY" once RGW answers S3 (also in DIR/endpoint)
 #   ceph-rgw.sh stop DIR    stops every daemon of that cluster
 #   ceph-rgw.sh stop-rgw DIR / start-rgw DIR   only the gateway (an outage the tests cause)
 # Env: BERTH_TEST_RGW_MEMSTORE_MIB (memstore size, default 4096),
@@ -97,7 +97,7 @@ CONF
   secret=$(head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
   radosgw-admin -c "$conf" user create --uid=berth --display-name=berth --access-key="$access" \
     --secret-key="$secret" >/dev/null
-  echo "$(cat "$dir/rgw.port") $access $secret"
+  echo "$(cat "$dir/rgw.port") $access $secret" | tee "$dir/endpoint"
   ;;
 stop)
   stop_pidfile "$dir/run/rgw.pid"

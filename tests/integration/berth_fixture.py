@@ -613,6 +613,9 @@ class BerthServer:
                 os.makedirs(m.data_dir, exist_ok=True)
             if not m.running():
                 m.start()
+        if self.balancer is not None and self.balancer.port != self.port:
+            self.balancer.stop()            # restart(same_port=False): the registry moves
+            self.balancer = None
         if self.balancer is None:
             self.balancer = fleet.Balancer(self.workdir, self.port, [m.port for m in self.members],
                                            tls=bool(self.tls_ca))
@@ -620,6 +623,7 @@ class BerthServer:
             self.balancer.start()
         _LIVE.add(self)
         self.starts += 1
+        self.proc = fleet.Processes(self.members)
         # Ready when the balancer routes to every member (health checks every 200 ms).
         deadline = time.monotonic() + READY_TIMEOUT
         seen = 0
@@ -700,6 +704,7 @@ class BerthServer:
         if self.members:
             codes = [m.stop(timeout) for m in self.members]
             _LIVE.discard(self)
+            self.proc = None
             return None if any(c is None for c in codes) else max(codes)
         if self.proc is None:
             return None
@@ -725,6 +730,7 @@ class BerthServer:
             for m in self.members:
                 m.kill9()
             _LIVE.discard(self)
+            self.proc = None
             return
         if self.proc is None:
             return

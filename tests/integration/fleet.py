@@ -23,6 +23,36 @@ def size():
     return n if n >= 2 else 0
 
 
+class Processes:
+    """The members' processes seen as one (what a test that signals "the server" signals)."""
+
+    def __init__(self, members):
+        self.members = members
+
+    @property
+    def pid(self):
+        return self.members[0].proc.pid
+
+    def _procs(self):
+        return [m.proc for m in self.members if m.proc is not None]
+
+    def send_signal(self, sig):
+        for p in self._procs():
+            if p.poll() is None:
+                p.send_signal(sig)
+
+    def poll(self):
+        codes = [p.poll() for p in self._procs()]
+        return None if any(c is None for c in codes) else max(codes, default=0)
+
+    def wait(self, timeout=None):
+        return max((p.wait(timeout=timeout) for p in self._procs()), default=0)
+
+    @property
+    def returncode(self):
+        return self.poll()
+
+
 class Balancer:
     def __init__(self, workdir, port, member_ports, tls=False):
         if not os.path.exists(HAPROXY):

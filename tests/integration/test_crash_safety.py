@@ -41,6 +41,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import fleet  # noqa: E402
 import rgw_engine  # noqa: E402
 from berth_fixture import (  # noqa: E402
     BerthServer, berth_bin, metadata_env, http_request, sha256, strip_origin,
@@ -137,6 +138,9 @@ class Client(threading.Thread):
             raise ConnLost(repr(e))
         except (http.client.HTTPException, AssertionError) as e:
             raise ConnLost(repr(e))
+        if fleet.size() and st in (502, 503, 504) and not h.get("Docker-Distribution-API-Version"):
+            # haproxy answering for a server it lost (the fleet run): the connection to Berth was lost
+            raise ConnLost("balancer answered %d" % st)
         return st, h, data
 
     def expect(self, what, got, *statuses):

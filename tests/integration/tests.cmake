@@ -197,7 +197,8 @@ set_tests_properties(integration_fleet PROPERTIES
   LABELS "integration;fleet")
 
 # The integration suites again, each server of the fixture being that 3-server fleet (fleet.py):
-# the V2 API, ECR through boto3, online GC under load, kill -9 (all three servers), lifecycle, and
+# the V2 API, ECR through boto3, online GC under load, kill -9 (all three servers, 2 kills: each
+# verification round reads every blob back through RGW), lifecycle, and
 # docker/skopeo/podman through the balancer; the clients once more with storage.s3.redirect on
 # (blob GETs answered with 307 to RGW presigned URLs, which docker, skopeo and podman follow).
 foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
@@ -205,7 +206,7 @@ foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
            COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_${suite}.py
            WORKING_DIRECTORY ${BERTH_IT_DIR})
   set_tests_properties(integration_fleet_${suite} PROPERTIES
-    ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;BERTH_TEST_STORAGE=s3;BERTH_TEST_FLEET=3;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+    ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;BERTH_TEST_STORAGE=s3;BERTH_TEST_FLEET=3;BERTH_CRASH_KILLS=2;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
     TIMEOUT 900
     RUN_SERIAL TRUE
     LABELS "integration;fleet")
