@@ -100,8 +100,11 @@ class connection {
       beast::get_lowest_layer(s).expires_after(opt_.io_timeout);
       bhttp::async_read_some(s, buffer_, p, [&](const boost::system::error_code& e, std::size_t) { ec = e; });
     });
-    if (ec == bhttp::error::need_buffer) ec = {};
-    return run("broken response from", ec);
+    ioc_.restart();
+    ioc_.run();
+    // need_buffer only says the body buffer is full: the bytes read so far are there.
+    if (ec && ec != bhttp::error::need_buffer) return unavailable(ep_.host_header, "broken response from", ec);
+    return {};
   }
 
   const endpoint& ep() const { return ep_; }

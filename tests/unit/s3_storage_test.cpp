@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "../../src/storage/s3/s3_client.hpp"
 #include "../../src/storage/s3/s3_layout.hpp"
 #include "../common/rgw_server.hpp"
@@ -271,6 +273,36 @@ TEST_F(s3_storage_test, an_outage_is_unavailable_and_recovers_without_reopening)
   ASSERT_TRUE(rgw_server::shared().start_gateway());
   EXPECT_EQ(store.blobs->stat_blob(h.peek()).value(), std::optional<std::uint64_t>(3));
   EXPECT_EQ(blob(h.peek()), "abc");
+}
+
+// Streams read the way the transport reads them (whole 256 KiB chunks, several at once): every
+// read fills the buffer, the body parser reports a full buffer, and no stream is cut short.
+TEST_F(s3_storage_test, concurrent_streams_in_whole_chunks_deliver_every_byte) {
+  auto data = random_bytes(3 * small_part + 4321, 20);
+  auto id = new_upload_id();
+  ASSERT_TRUE(store.uploads->create_upload(id));
+  hasher h;
+  ASSERT_EQ(request(id, 0, data, h), data.size());
+  commit(id, data.size(), h.peek());
+  auto b = store.blobs->open_blob(h.peek());
+  ASSERT_TRUE(b);
+  std::vector<std::string> got(4);
+  std::vector<std::thread> readers;
+  for (auto& out : got) {
+    readers.emplace_back([&, blob = *b] {
+      auto bytes = blob->bytes(0, data.size(), false);
+      if (!bytes) return;
+      auto reader = reader_for(std::move(bytes).value());
+      std::vector<char> chunk(256 * 1024);
+      for (;;) {
+        auto n = reader->read(chunk.data(), chunk.size());
+        if (!n || *n == 0) return;
+        out.append(chunk.data(), *n);
+      }
+    });
+  }
+  for (auto& t : readers) t.join();
+  for (const auto& out : got) EXPECT_TRUE(out == data) << out.size() << " of " << data.size() << " bytes";
 }
 
 TEST(s3_client, lists_more_than_one_page) {
