@@ -2,7 +2,9 @@
 # Proves the README's two commands on a fresh Debian 12: debootstraps a minbase system into DIR
 # (once), clones this repository into it, and runs `scripts/run.sh` (checking that the registry
 # answers) or `scripts/test.sh` under chroot in a private mount and PID namespace. Needs root.
-# Usage: scripts/fresh-debian-check.sh DIR run|test
+# `engines` is the short proof for the test engines: the test profile of install-deps, then a
+# PostgreSQL 15 and a Ceph RGW started the way the tests start them, and haproxy's version.
+# Usage: scripts/fresh-debian-check.sh DIR run|test|engines
 set -euo pipefail
 root="$(realpath -m "${1:?usage: $0 DIR run|test}")"
 what="${2:?usage: $0 DIR run|test}"
@@ -30,7 +32,17 @@ case "$what" in
             echo "fresh-debian-check: the registry answered GET /v2/"; exit 0; fi
           sleep 1; done; tail -20 /tmp/run.log; exit 1' ;;
   test) inner='cd /berth && ./scripts/test.sh' ;;
-  *) echo "usage: $0 DIR run|test" >&2; exit 2 ;;
+  engines) inner='cd /berth && ./scripts/install-deps.sh test &&
+        port=$(bash tests/engines/ceph-rgw.sh start /tmp/rgw | cut -d" " -f1) &&
+        curl -sf -o /dev/null "http://127.0.0.1:$port/" && echo "fresh-debian-check: Ceph RGW answered S3 on $port" &&
+        bash tests/engines/ceph-rgw.sh stop /tmp/rgw &&
+        mkdir -p /tmp/pg && chown postgres: /tmp/pg &&
+        runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D /tmp/pg/data -U berth -A trust >/dev/null &&
+        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D /tmp/pg/data -w -o "-p 55432 -k /tmp/pg -c listen_addresses=127.0.0.1" start >/dev/null &&
+        /usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p 55432 -U berth -d postgres -Atc "select version()" &&
+        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D /tmp/pg/data -m fast stop >/dev/null &&
+        haproxy -v | head -1 && echo "fresh-debian-check: engines OK"' ;;
+  *) echo "usage: $0 DIR run|test|engines" >&2; exit 2 ;;
 esac
 
 exec unshare --mount --pid --fork bash -c "
