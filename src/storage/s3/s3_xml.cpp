@@ -22,7 +22,7 @@ std::vector<std::string_view> xml_elements(std::string_view doc, std::string_vie
     auto gt = doc.find('>', after);
     if (gt == std::string_view::npos) break;
     if (doc[gt - 1] == '/') {
-      out.emplace_back();
+      out.push_back(doc.substr(gt, 0));  // empty, but inside the document like every other value
       at = gt + 1;
       continue;
     }
