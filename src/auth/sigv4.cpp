@@ -34,26 +34,10 @@ std::string hmac_raw(std::string_view key, std::string_view data) {
 }
 
 // RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX.
-std::string uri_encode(std::string_view s, bool keep_slash) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.' || c == '~';
-    if (unreserved || (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 0xf]);
-    }
-  }
-  return out;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -76,6 +60,23 @@ std::string canonical_value(std::string_view v) {
 error incomplete(std::string message) { return make_error(errc::incomplete_signature, std::move(message)); }
 
 }  // namespace
+
+std::string uri_encode(std::string_view s, bool keep_slash) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.' || c == '~';
+    if (unreserved || (keep_slash && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 0xf]);
+    }
+  }
+  return out;
+}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -146,8 +147,7 @@ std::string canonical_request(const signable_request& r, const std::vector<std::
     if (!slot.empty()) slot += ',';
     slot += canonical_value(v);
   }
-  std::string out = r.method + "\n" + canonical_uri(r.path) + "\n" +
-                    canonical_query(r.query, true) + "\n";
+  std::string out = r.method + "\n" + canonical_uri(r.path) + "\n" + canonical_query(r.query, true) + "\n";
   for (const auto& h : signed_headers) out += h + ":" + values[h] + "\n";
   out += "\n";
   for (std::size_t i = 0; i < signed_headers.size(); ++i) {
@@ -159,8 +159,7 @@ std::string canonical_request(const signable_request& r, const std::vector<std::
 }
 
 std::string string_to_sign(std::string_view amz_date, std::string_view scope, std::string_view canonical) {
-  return "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + std::string(scope) + "\n" +
-         sha256_hex(canonical);
+  return "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + std::string(scope) + "\n" + sha256_hex(canonical);
 }
 
 std::string signing_key(std::string_view secret, std::string_view date, std::string_view region,
@@ -218,7 +217,8 @@ result<authorization_header> parse_authorization_header(std::string_view value) 
   start = 0;
   for (;;) {
     auto semi = signed_headers.find(';', start);
-    h.signed_headers.push_back(lower(signed_headers.substr(start, semi == std::string::npos ? std::string::npos : semi - start)));
+    h.signed_headers.push_back(
+        lower(signed_headers.substr(start, semi == std::string::npos ? std::string::npos : semi - start)));
     if (semi == std::string::npos) break;
     start = semi + 1;
   }
@@ -269,11 +269,13 @@ result<identity> sigv4_verifier::verify(const signable_request& r, std::int64_t 
     if (!parsed) return parsed.take_error();
     auto date = header("x-amz-date");
     if (date.empty()) date = header("date");
-    if (date.empty()) return incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+    if (date.empty())
+      return incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
     auto content_sha = header("x-amz-content-sha256");
     std::string payload = content_sha.empty() ? r.payload_hash : content_sha;
     if (!content_sha.empty() && content_sha != "UNSIGNED-PAYLOAD" && content_sha != r.payload_hash) {
-      return make_error(errc::invalid_signature, "The provided 'x-amz-content-sha256' header does not match what was computed.");
+      return make_error(errc::invalid_signature,
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.");
     }
     return verify_parts(r, *parsed, date, payload, now, false, 0);
   }
@@ -288,8 +290,8 @@ result<identity> sigv4_verifier::verify(const signable_request& r, std::int64_t 
   auto signature = q.query_param("X-Amz-Signature").value_or("");
   auto date = q.query_param("X-Amz-Date").value_or("");
   auto expires_text = q.query_param("X-Amz-Expires").value_or("");
-  auto parsed = parse_authorization_header("AWS4-HMAC-SHA256 Credential=" + credential + ", SignedHeaders=" +
-                                           signed_headers + ", Signature=" + signature);
+  auto parsed = parse_authorization_header("AWS4-HMAC-SHA256 Credential=" + credential +
+                                           ", SignedHeaders=" + signed_headers + ", Signature=" + signature);
   if (!parsed) return parsed.take_error();
   std::int64_t expires = 0;
   auto [p, ec] = std::from_chars(expires_text.data(), expires_text.data() + expires_text.size(), expires);
@@ -319,15 +321,16 @@ result<identity> sigv4_verifier::verify_parts(const signable_request& r, const a
                       "Credential should be scoped to a valid region, not '" + auth.region + "'. ");
   }
   if (amz_date.substr(0, 8) != auth.date) {
-    return make_error(errc::invalid_signature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
-                                                   auth.date + "' != '" + std::string(amz_date.substr(0, 8)) + "', from '" +
-                                                   std::string(amz_date) + "'.");
+    return make_error(errc::invalid_signature,
+                      "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
+                          auth.date + "' != '" + std::string(amz_date.substr(0, 8)) + "', from '" +
+                          std::string(amz_date) + "'.");
   }
   if (presigned) {
     if (now > *when + expires) {
-      return make_error(errc::invalid_signature, "Signature expired: " + std::string(amz_date) + " is now earlier than " +
-                                                     format_amz_date(now - expires) + " (" + format_amz_date(now) +
-                                                     " - " + std::to_string(expires) + " sec.)");
+      return make_error(errc::invalid_signature, "Signature expired: " + std::string(amz_date) +
+                                                     " is now earlier than " + format_amz_date(now - expires) + " (" +
+                                                     format_amz_date(now) + " - " + std::to_string(expires) + " sec.)");
     }
   } else if (*when < now - max_skew_) {
     return make_error(errc::invalid_signature, "Signature expired: " + std::string(amz_date) + " is now earlier than " +
@@ -351,8 +354,10 @@ result<identity> sigv4_verifier::verify_parts(const signable_request& r, const a
                       "The request signature we calculated does not match the signature you provided. Check your AWS "
                       "Secret Access Key and signing method. Consult the service documentation for details.");
   }
-  bool host_signed = std::find(auth.signed_headers.begin(), auth.signed_headers.end(), "host") != auth.signed_headers.end();
-  if (!host_signed) return make_error(errc::invalid_signature, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+  bool host_signed =
+      std::find(auth.signed_headers.begin(), auth.signed_headers.end(), "host") != auth.signed_headers.end();
+  if (!host_signed)
+    return make_error(errc::invalid_signature, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
   return *credentials_.identity_for(cred->access_key_id);
 }
 

@@ -14,22 +14,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string encode_component(std::string_view s) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 0xf]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string sigv4_signer::scope(std::string_view date) const {
@@ -68,7 +52,7 @@ std::string sigv4_signer::presign_query(std::string_view method, std::string_vie
   std::string q(query);
   if (!q.empty()) q += '&';
   q += "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" +
-       encode_component(credentials_.access_key_id + "/" + scope(date)) + "&X-Amz-Date=" + amz_date +
+       uri_encode(credentials_.access_key_id + "/" + scope(date), false) + "&X-Amz-Date=" + amz_date +
        "&X-Amz-Expires=" + std::to_string(expires_seconds) + "&X-Amz-SignedHeaders=host";
   signable_request r{std::string(method), std::string(path), q, {{"host", std::string(host)}}, "UNSIGNED-PAYLOAD"};
   const auto canonical = canonical_request(r, {"host"});

@@ -22,6 +22,8 @@ struct signable_request {
   std::string payload_hash;  // hex SHA-256 of the body, or "UNSIGNED-PAYLOAD"
 };
 
+// SigV4's percent-encoding: everything but unreserved characters (and '/' with keep_slash).
+std::string uri_encode(std::string_view s, bool keep_slash);
 std::string canonical_uri(std::string_view raw_path);
 std::string canonical_query(std::string_view raw_query, bool drop_signature);
 std::string canonical_request(const signable_request& r, const std::vector<std::string>& signed_headers);
@@ -50,7 +52,10 @@ class sigv4_verifier {
  public:
   sigv4_verifier(const credential_store& credentials, std::string region, std::string service,
                  std::int64_t max_skew_seconds = 15 * 60)
-      : credentials_(credentials), region_(std::move(region)), service_(std::move(service)), max_skew_(max_skew_seconds) {}
+      : credentials_(credentials),
+        region_(std::move(region)),
+        service_(std::move(service)),
+        max_skew_(max_skew_seconds) {}
 
   // `body_sha256` is the hex SHA-256 of the received body (the CLI sends no X-Amz-Content-Sha256).
   result<identity> verify(const signable_request& r, std::int64_t now) const;

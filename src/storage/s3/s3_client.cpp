@@ -13,25 +13,7 @@ namespace {
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-         c == '.' || c == '~';
-}
-
-std::string encode_path(std::string_view path) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (is_unreserved(c) || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 0xf]);
-    }
-  }
-  return out;
-}
+std::string encode_path(std::string_view path) { return auth::uri_encode(path, true); }
 
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
   std::uint64_t v = 0;
@@ -46,20 +28,7 @@ bool is_error_document(const http::client_response& r) { return r.body.find("<Er
 
 }  // namespace
 
-std::string encode_query_value(std::string_view v) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (is_unreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 0xf]);
-    }
-  }
-  return out;
-}
+std::string encode_query_value(std::string_view v) { return auth::uri_encode(v, false); }
 
 std::int64_t parse_iso8601(std::string_view t) {
   // YYYY-MM-DDTHH:MM:SS[.fff]Z
