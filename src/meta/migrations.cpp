@@ -131,6 +131,13 @@ CREATE TABLE secrets(
   value BLOB NOT NULL,
   created_at INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 7: the digest a session is writing to its content address, until when: garbage collection
+    // does not begin removing bytes a commit is writing (see upload_index::reserve_commit).
+    R"sql(
+ALTER TABLE uploads ADD COLUMN committing_digest TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN committing_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX uploads_by_committing_digest ON uploads(committing_digest);
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

@@ -38,8 +38,9 @@ result<bool> sql_maintenance_index<Pool>::begin_delete(const std::string& digest
         "UPDATE blobs SET deleting = 1, deleting_by = ?3, deleting_until = ?4 WHERE digest = ?1 AND deleting = 0 "
         "AND created_at <= ?2 "
         "AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.child_digest = ?1 AND r.child_is_manifest = 0) "
-        "AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = ?1 AND l.linked_at > ?2)",
-        digest, before, by.holder, by.until);
+        "AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = ?1 AND l.linked_at > ?2) "
+        "AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.committing_digest = ?1 AND u.committing_until > ?5)",
+        digest, before, by.holder, by.until, by.now);
     if (!n) return n.take_error();
     return *n > 0;
   });
@@ -48,6 +49,10 @@ result<bool> sql_maintenance_index<Pool>::begin_delete(const std::string& digest
 template <class Pool>
 result<bool> sql_maintenance_index<Pool>::begin_delete_unrecorded(const std::string& digest, const deletion_claim& by) {
   return pool_.write([&](auto& db) -> result<bool> {
+    auto committing =
+        db.exists("SELECT 1 FROM uploads WHERE committing_digest = ? AND committing_until > ?", digest, by.now);
+    if (!committing) return committing.take_error();
+    if (*committing) return false;
     auto n = db.run(
         "INSERT INTO blobs(digest, size, created_at, deleting, deleting_by, deleting_until) VALUES(?, 0, ?, 1, ?, ?) "
         "ON CONFLICT DO NOTHING",

@@ -123,6 +123,8 @@ class sql_upload_index final : public upload_index {
   result<upload_row> claim(const std::string& id, const std::string& writer, std::int64_t now,
                            std::int64_t until) override;
   void release(const std::string& id, const std::string& writer) override;
+  result<bool> renew(const std::string& id, const std::string& writer, std::int64_t until) override;
+  result<void> reserve_commit(const std::string& id, const std::string& digest, std::int64_t until) override;
   result<void> release_claims_of(const std::string& writer_prefix) override;
   result<void> checkpoint(const upload_checkpoint& c) override;
   result<void> remove(const std::string& id) override;

@@ -120,6 +120,40 @@ void sql_upload_index<Pool>::release(const std::string& id, const std::string& w
 }
 
 template <class Pool>
+result<bool> sql_upload_index<Pool>::renew(const std::string& id, const std::string& writer, std::int64_t until) {
+  if constexpr (Pool::shared_between_servers) {
+    return pool_.write([&](auto& db) -> result<bool> {
+      auto n = db.run("UPDATE uploads SET claimed_until = ? WHERE id = ? AND claimed_by = ?", until, id, writer);
+      if (!n) return n.take_error();
+      return *n > 0;
+    });
+  } else {
+    std::lock_guard lock(claims_mutex_);
+    auto it = claims_.find(id);
+    if (it == claims_.end() || it->second.writer != writer) return false;
+    it->second.until = until;
+    return true;
+  }
+}
+
+template <class Pool>
+result<void> sql_upload_index<Pool>::reserve_commit(const std::string& id, const std::string& digest,
+                                                    std::int64_t until) {
+  // One transaction reads the blob's mark and writes the announcement; begin_delete reads the
+  // announcements and writes the mark. Serialised (SQLite's one writer, PostgreSQL's SERIALIZABLE),
+  // one of them sees the other.
+  return pool_.write([&](auto& db) -> result<void> {
+    auto deleting = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1", digest);
+    if (!deleting) return deleting.take_error();
+    if (*deleting) return make_error(errc::busy, "blob " + digest + " is being garbage-collected");
+    auto n = db.run("UPDATE uploads SET committing_digest = ?, committing_until = ? WHERE id = ?", digest, until, id);
+    if (!n) return n.take_error();
+    if (*n == 0) return make_error(errc::blob_upload_unknown, id);
+    return {};
+  });
+}
+
+template <class Pool>
 result<void> sql_upload_index<Pool>::release_claims_of(const std::string& writer_prefix) {
   if constexpr (Pool::shared_between_servers) {
     return pool_.write([&](auto& db) -> result<void> {

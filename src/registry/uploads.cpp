@@ -93,8 +93,10 @@ void registry::renew_upload_claims() {
     claims = active_claims_;
   }
   const auto now = clock_.now_seconds();
+  // A session may close between the copy above and its renewal: renew() then finds its claim
+  // released and leaves it so (claim() here would hold it for a writer that is gone).
   for (const auto& [id, writer] : claims) {
-    (void)backends_.meta.uploads().claim(id, writer, now, now + options_.upload_claim_seconds);
+    (void)backends_.meta.uploads().renew(id, writer, now + options_.upload_claim_seconds);
   }
 }
 
@@ -189,8 +191,18 @@ result<void> registry::commit_session(upload_session& session, const digest& d) 
   const auto size = static_cast<std::int64_t>(session.size());
   blob_removal removal(backends_, clock_, writer_id_);
   for (int attempt = 0; attempt < commit_attempts; ++attempt) {
-    // Bytes durable at the address first, then the record: garbage collection marks a blob before
-    // it removes bytes, and record() refuses a marked blob, so no record ever names removed bytes.
+    // Announced, then bytes durable at the address, then the record. A removal that had begun
+    // could move bytes written now and finish before the record (which would then name removed
+    // bytes): the announcement waits for it; one not yet begun does not begin until the session
+    // ends. And record() refuses a marked blob.
+    if (auto reserved =
+            backends_.meta.uploads().reserve_commit(id, d.str(), clock_.now_seconds() + blob_removal::mark_seconds);
+        !reserved) {
+      if (reserved.error_value().code != errc::busy) return reserved;  // nothing written: the session stays
+      if (auto taken = removal.take_over(d); taken && *taken) continue;
+      std::this_thread::sleep_for(commit_retry_pause);
+      continue;
+    }
     if (auto r = session.sink().commit(d); !r) {
       discard_session(session);  // the session's file may now share bytes with the blob: never reuse it
       return r;

@@ -305,6 +305,16 @@ TYPED_TEST_P(metadata_suite, one_writer_per_upload_until_its_claim_expires) {
   EXPECT_TRUE(m.uploads().claim("u", "a", 25, 45));
   // A server that died mid-request: its successor frees its claims at once, and only its.
   ASSERT_TRUE(m.uploads().create("v", "r", 1, 10, "e"));
+  // Renewal extends a live claim of its writer and never takes one back after a release.
+  ASSERT_TRUE(m.uploads().create("w", "r", 25, 10, "e"));
+  ASSERT_TRUE(m.uploads().claim("w", "r", 25, 30));
+  EXPECT_TRUE(m.uploads().renew("w", "r", 60).value());
+  EXPECT_EQ(m.uploads().claim("w", "s", 40, 50).error_value().code, errc::busy);  // renewed past 40
+  m.uploads().release("w", "r");
+  EXPECT_FALSE(m.uploads().renew("w", "r", 90).value());
+  EXPECT_TRUE(m.uploads().claim("w", "s", 41, 50));
+  EXPECT_FALSE(m.uploads().renew("w", "r", 90).value());  // s's now: r's renewal changes nothing
+  EXPECT_EQ(m.uploads().claim("w", "r", 42, 50).error_value().code, errc::busy);
   ASSERT_TRUE(m.uploads().claim("v", "srv1 w/1", 26, 100));
   ASSERT_TRUE(m.uploads().claim("u", "srv2 w/1", 46, 100));
   ASSERT_TRUE(m.uploads().release_claims_of("srv1 "));
@@ -474,6 +484,31 @@ TYPED_TEST_P(metadata_suite, an_unrecorded_blob_file_is_marked_before_removal) {
   EXPECT_TRUE(m.blobs().record(meta::blob_record{"r", "sha256:orphan", 1, 22, ""}));
 }
 
+// A commit announces the digest it is about to write; a removal and the announcement exclude each
+// other, whichever comes first (a removal that had begun could move the bytes the commit writes).
+TYPED_TEST_P(metadata_suite, a_commit_in_progress_and_a_removal_exclude_each_other) {
+  auto& m = this->m();
+  this->repo("r");
+  this->blob("r", "sha256:old", 1, 10);
+  ASSERT_TRUE(m.uploads().create("u", "r", 20, 10, "e"));
+  EXPECT_EQ(m.uploads().reserve_commit("nope", "sha256:old", 100).error_value().code, errc::blob_upload_unknown);
+  ASSERT_TRUE(m.uploads().reserve_commit("u", "sha256:old", 100));
+  EXPECT_FALSE(m.maintenance().begin_delete("sha256:old", 10, this->by("gc", 30, 90)).value());
+  ASSERT_TRUE(m.uploads().reserve_commit("u", "sha256:new", 100));  // the session now writes another digest
+  EXPECT_FALSE(m.maintenance().begin_delete_unrecorded("sha256:new", this->by("gc", 30, 90)).value());
+  // An announcement that lapsed (its server died mid-commit) holds nothing back.
+  EXPECT_TRUE(m.maintenance().begin_delete_unrecorded("sha256:new", this->by("gc", 101, 160)).value());
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:new", "gc"));
+  // A removal under way refuses the announcement until it is over.
+  ASSERT_TRUE(m.maintenance().begin_delete("sha256:old", 10, this->by("gc", 30, 90)).value());
+  EXPECT_EQ(m.uploads().reserve_commit("u", "sha256:old", 100).error_value().code, errc::busy);
+  ASSERT_TRUE(m.maintenance().finish_delete("sha256:old", "gc"));
+  ASSERT_TRUE(m.uploads().reserve_commit("u", "sha256:old", 100));
+  // Recording the blob ends the session, and with it the announcement.
+  ASSERT_TRUE(m.blobs().record(meta::blob_record{"r", "sha256:old", 1, 40, "u"}));
+  EXPECT_TRUE(m.maintenance().begin_delete("sha256:old", 50, this->by("gc", 60, 90)).value());
+}
+
 TYPED_TEST_P(metadata_suite, fsck_and_usage_page_through_everything) {
   auto& m = this->m();
   this->repo("a");
@@ -537,6 +572,7 @@ REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, 
                             templates_and_account_settings, lifecycle_policies_and_previews,
                             a_marked_blob_is_used_by_nothing, only_unreferenced_old_blobs_can_be_marked,
                             an_abandoned_mark_is_taken_over, an_unrecorded_blob_file_is_marked_before_removal,
+                            a_commit_in_progress_and_a_removal_exclude_each_other,
                             fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
                             secrets_keep_the_first_value);
 

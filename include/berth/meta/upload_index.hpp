@@ -26,9 +26,17 @@ class upload_index {
   virtual result<upload_row> claim(const std::string& id, const std::string& writer, std::int64_t now,
                                    std::int64_t until) = 0;
   virtual void release(const std::string& id, const std::string& writer) = 0;
+  // Extends a claim `writer` still holds; false (and nothing changed) once it was released or
+  // taken over. Renewal never takes a claim: a renewer racing a release would resurrect it.
+  virtual result<bool> renew(const std::string& id, const std::string& writer, std::int64_t until) = 0;
   // Frees every claim of a writer whose name starts with `writer_prefix`: those of a server that
   // died, when its successor (the same name) starts.
   virtual result<void> release_claims_of(const std::string& writer_prefix) = 0;
+  // Announces that the session is about to write its bytes to `digest`'s address: garbage
+  // collection does not begin removing that digest while the announcement lasts (until `until`,
+  // or the session ends). errc::busy while a removal of the digest is under way (it may be
+  // about to move the very object the commit would write); blob_upload_unknown.
+  virtual result<void> reserve_commit(const std::string& id, const std::string& digest, std::int64_t until) = 0;
   // Records what a request added (size and hash state, for a layer part its size): blob_upload_unknown,
   // or busy when another writer holds the session.
   virtual result<void> checkpoint(const upload_checkpoint& c) = 0;
