@@ -21,9 +21,7 @@ result<void> sql_blob_index<Pool>::record(const blob_record& r) {
   return pool_.write([&](auto& db) -> result<void> {
     auto rid = require_repository(db, r.repository);
     if (!rid) return rid.take_error();
-    auto deleting = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1", r.digest);
-    if (!deleting) return deleting.take_error();
-    if (*deleting) return make_error(errc::busy, "blob " + r.digest + " is being garbage-collected");
+    if (auto free = require_not_being_removed(db, r.digest); !free) return free;
     if (auto w = db.run("INSERT INTO blobs(digest, size, created_at) VALUES(?, ?, ?) ON CONFLICT DO NOTHING", r.digest,
                         r.size, r.now);
         !w) {

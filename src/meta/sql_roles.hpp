@@ -47,6 +47,14 @@ result<std::int64_t> require_repository(Db& db, const std::string& name) {
   if (!id) return make_error(errc::name_unknown, name);
   return *id;
 }
+// errc::busy while garbage collection removes the digest: nothing may record or write it then.
+template <class Db>
+result<void> require_not_being_removed(Db& db, const std::string& digest) {
+  auto deleting = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1", digest);
+  if (!deleting) return deleting.take_error();
+  if (*deleting) return make_error(errc::busy, "blob " + digest + " is being garbage-collected");
+  return {};
+}
 }  // namespace sql_rows
 
 template <class Pool>

@@ -143,9 +143,7 @@ result<void> sql_upload_index<Pool>::reserve_commit(const std::string& id, const
   // announcements and writes the mark. Serialised (SQLite's one writer, PostgreSQL's SERIALIZABLE),
   // one of them sees the other.
   return pool_.write([&](auto& db) -> result<void> {
-    auto deleting = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1", digest);
-    if (!deleting) return deleting.take_error();
-    if (*deleting) return make_error(errc::busy, "blob " + digest + " is being garbage-collected");
+    if (auto free = require_not_being_removed(db, digest); !free) return free;
     auto n = db.run("UPDATE uploads SET committing_digest = ?, committing_until = ? WHERE id = ?", digest, until, id);
     if (!n) return n.take_error();
     if (*n == 0) return make_error(errc::blob_upload_unknown, id);

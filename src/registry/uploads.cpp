@@ -190,6 +190,12 @@ result<void> registry::commit_session(upload_session& session, const digest& d) 
   const auto repo = session.repository();
   const auto size = static_cast<std::int64_t>(session.size());
   blob_removal removal(backends_, clock_, writer_id_);
+  // A collection is removing these very bytes: let it finish (or finish it, if it died), then
+  // commit again from the session, which still holds them.
+  auto wait_for_removal = [&] {
+    if (auto taken = removal.take_over(d); taken && *taken) return;
+    std::this_thread::sleep_for(commit_retry_pause);
+  };
   for (int attempt = 0; attempt < commit_attempts; ++attempt) {
     // Announced, then bytes durable at the address, then the record. A removal that had begun
     // could move bytes written now and finish before the record (which would then name removed
@@ -199,8 +205,7 @@ result<void> registry::commit_session(upload_session& session, const digest& d) 
             backends_.meta.uploads().reserve_commit(id, d.str(), clock_.now_seconds() + blob_removal::mark_seconds);
         !reserved) {
       if (reserved.error_value().code != errc::busy) return reserved;  // nothing written: the session stays
-      if (auto taken = removal.take_over(d); taken && *taken) continue;
-      std::this_thread::sleep_for(commit_retry_pause);
+      wait_for_removal();
       continue;
     }
     if (auto r = session.sink().commit(d); !r) {
@@ -218,10 +223,7 @@ result<void> registry::commit_session(upload_session& session, const digest& d) 
       if (recorded.error_value().code == errc::name_unknown) return repositories_.repository_not_found(repo);
       return recorded;
     }
-    // A collection is removing these very bytes: let it finish (or finish it, if it died), then
-    // commit again from the session, which still holds them.
-    if (auto taken = removal.take_over(d); taken && *taken) continue;
-    std::this_thread::sleep_for(commit_retry_pause);
+    wait_for_removal();
   }
   discard_session(session);
   return make_error(errc::too_many_requests, "garbage collection is removing this blob; push it again");
