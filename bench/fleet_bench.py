@@ -282,6 +282,10 @@ def main():
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--berth-bin", default=os.path.join(ROOT, "build-release", "berth"))
     opts = ap.parse_args()
+    missing = [t for t in ("wrk", "curl", "docker-registry", "haproxy") if not shutil.which(t)]
+    if missing:
+        sys.exit("fleet_bench: missing %s (bench/run.sh installs them; haproxy comes with "
+                 "scripts/install-deps.sh test)" % " ".join(missing))
     p = params(opts.quick)
     work = tempfile.mkdtemp(prefix="berth-fleet-bench-", dir=os.environ.get("BENCH_TMPDIR", "/var/tmp"))
     os.environ.setdefault("BERTH_TEST_RGW_MEMSTORE_MIB", "3072" if opts.quick else "12288")

@@ -38,7 +38,11 @@ struct endpoint {
 // One connection and the io_context that runs its operations.
 class connection {
  public:
-  connection(const endpoint& ep, const client_options& opt, net::ssl::context* tls) : ep_(ep), opt_(opt), tls_(tls) {}
+  connection(const endpoint& ep, const client_options& opt, net::ssl::context* tls) : ep_(ep), opt_(opt), tls_(tls) {
+    // Beast reads at most the buffer's free capacity (at least 512 bytes) per call: without room,
+    // a streamed body arrives 512 bytes per recvmsg and a timer reset (measured: 120 MB/s).
+    buffer_.reserve(64 * 1024);
+  }
 
   result<void> connect() {
     tcp::resolver resolver(ioc_);

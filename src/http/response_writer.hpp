@@ -6,6 +6,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <array>
 #include <vector>
 
 #include "beast_glue.hpp"
@@ -59,30 +60,43 @@ inline net::awaitable<bool> send_file(plain_stream& stream, const file_payload& 
   co_return true;
 }
 
-// A stream: each read runs on the worker pool, each write on the connection.
+// A stream: each read runs on the worker pool, each write on the connection. Two buffers: the next
+// chunk is read while the current one is written, so a stream from the network (an object store)
+// costs the slower of the two, not their sum.
 template <class Stream>
 net::awaitable<bool> send_stream(Stream& stream, const stream_payload& s, net::thread_pool& workers,
                                  std::chrono::seconds idle_timeout) {
-  std::vector<char> chunk(256 * 1024);
-  std::uint64_t remaining = s.length;
-  while (remaining > 0) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk.size()));
-    // -1: the stream failed; the response is cut short and the connection closed.
-    std::int64_t got = co_await net::co_spawn(
+  constexpr std::size_t chunk_size = 256 * 1024;
+  std::array<std::vector<char>, 2> chunks{std::vector<char>(chunk_size), std::vector<char>(chunk_size)};
+  std::uint64_t unread = s.length;
+  // -1: the stream failed; the response is cut short and the connection closed. 0: it ended early.
+  auto read_next = [&](std::vector<char>& into) -> net::awaitable<std::int64_t> {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(unread, into.size()));
+    return net::co_spawn(
         workers,
-        [&]() -> net::awaitable<std::int64_t> {
-          auto n = s.reader->read(chunk.data(), want);
+        [&s, &into, want]() -> net::awaitable<std::int64_t> {
+          auto n = s.reader->read(into.data(), want);
           co_return n ? static_cast<std::int64_t>(*n) : -1;
         },
         net::use_awaitable);
-    if (got <= 0) co_return false;
+  };
+  std::size_t current = 0;
+  std::int64_t got = co_await read_next(chunks[current]);
+  while (got > 0) {
+    unread -= static_cast<std::uint64_t>(got);
+    const auto out = net::buffer(chunks[current].data(), static_cast<std::size_t>(got));
     tcp_layer(stream).expires_after(idle_timeout);
-    auto [ec, written] =
-        co_await net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(got)), use_tuple);
+    if (unread == 0) {
+      auto [ec, written] = co_await net::async_write(stream, out, use_tuple);
+      co_return !ec;
+    }
+    // The operator flattens the write's (error, size) and the read's count into one tuple.
+    auto [ec, written, next] = co_await (net::async_write(stream, out, use_tuple) && read_next(chunks[1 - current]));
     if (ec) co_return false;
-    remaining -= static_cast<std::uint64_t>(got);
+    current = 1 - current;
+    got = next;
   }
-  co_return true;
+  co_return false;
 }
 
 // The length a response announces for its body.

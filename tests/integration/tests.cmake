@@ -170,8 +170,14 @@ set_tests_properties(integration_postgres_shared_metadata PROPERTIES
 # its own server, see postgres_engine.py; one database per data directory): the V2 API, the ECR API
 # (wire level and boto3), online GC under load, kill -9 crash safety, lifecycle, hostile input,
 # limits, the command line (~4 min in all). The suites that drive docker/skopeo/podman run on
-# SQLite only for now (their paths above the metadata roles are the same).
+# SQLite only for now (their paths above the metadata roles are the same). Hostile input, limits and
+# the command line test the transport and the CLI more than the metadata roles: they carry the label
+# "full" (the whole run; CI runs `ctest -LE full`, see .ci/run).
 foreach(suite v2_api ecr_protocol ecr_boto3 gc crash_safety lifecycle hostile_input limits cli)
+  set(labels "integration;postgres")
+  if(suite MATCHES "^(hostile_input|limits|cli)$")
+    list(APPEND labels full)
+  endif()
   add_test(NAME integration_postgres_${suite}
            COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_${suite}.py
            WORKING_DIRECTORY ${BERTH_IT_DIR})
@@ -179,7 +185,7 @@ foreach(suite v2_api ecr_protocol ecr_boto3 gc crash_safety lifecycle hostile_in
     ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
     TIMEOUT 600
     RUN_SERIAL TRUE
-    LABELS "integration;postgres")
+    LABELS "${labels}")
 endforeach()
 
 # A fleet: 3 `berth serve` processes on one PostgreSQL 15 and one Ceph RGW bucket, behind haproxy
@@ -201,7 +207,13 @@ set_tests_properties(integration_fleet PROPERTIES
 # verification round reads every blob back through RGW), lifecycle, and
 # docker/skopeo/podman through the balancer; the clients once more with storage.s3.redirect on
 # (blob GETs answered with 307 to RGW presigned URLs, which docker, skopeo and podman follow).
+# Lifecycle and ECR/boto3 add little on a fleet over one PostgreSQL server (their rules sit above
+# the metadata roles): label "full", not in CI's run.
 foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
+  set(labels "integration;fleet")
+  if(suite MATCHES "^(lifecycle|ecr_boto3)$")
+    list(APPEND labels full)
+  endif()
   add_test(NAME integration_fleet_${suite}
            COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_${suite}.py
            WORKING_DIRECTORY ${BERTH_IT_DIR})
@@ -209,7 +221,7 @@ foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
     ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;BERTH_TEST_METADATA=postgres;BERTH_TEST_STORAGE=s3;BERTH_TEST_FLEET=3;BERTH_CRASH_KILLS=2;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
     TIMEOUT 900
     RUN_SERIAL TRUE
-    LABELS "integration;fleet")
+    LABELS "${labels}")
 endforeach()
 add_test(NAME integration_fleet_clients_redirect
          COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_clients.py

@@ -62,6 +62,7 @@ class s3_storage_test : public ::testing::Test {
     options = rgw_server::shared().options();
     options.part_size = small_part;
     store = open();
+    ASSERT_TRUE(store.blobs && store.uploads) << "the store did not open";
   }
   storage::s3_storage open() {
     auto s = storage::open_s3_storage(options);
