@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--quick] [--no-build] [--only SECTIONS] [--ref-auth none|htpasswd]
 #                [--berth-auth sigv4|none] [--berth-ignore-sigpipe] [--no-docs] [--keep]
-#                [--set KEY=VALUE]...
+#                [--set KEY=VALUE]... | [--fleet [--quick] [--no-docs]]
 #
 # Installs the tools it needs (idempotent), builds Berth in release mode (scripts/build.sh release ->
 # build-release/berth), starts Berth and the reference side by side on 127.0.0.1, runs the same workloads
@@ -24,6 +24,9 @@
 #   --baseline BIN compare BIN (Berth before a change) with the built binary (after it): every section
 #                  once with each, alternating, each beside the reference (bench/compare.py);
 #                  --label TEXT names the comparison in docs/performance.md
+#   --fleet        the scale-out rows instead (bench/fleet_bench.py): Berth on SQLite + files, on
+#                  PostgreSQL + Ceph RGW, and three servers behind haproxy, beside the reference on the
+#                  same RGW and on files; installs the engines with scripts/install-deps.sh test
 # Environment: BERTH_BIN (binary), BENCH_TMPDIR (parent of the scratch dir, default /var/tmp: the data
 # directories and the dd test live there, so pick the filesystem you want measured).
 set -euo pipefail
@@ -31,6 +34,7 @@ cd "$(dirname "$0")/.."
 
 build=1
 keep=0
+fleet=0
 baseline=""
 args=()
 while [ $# -gt 0 ]; do
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
       baseline="$2"; shift ;;
     --keep) keep=1 ;;
+    --fleet) fleet=1 ;;
     --only|--ref-auth|--berth-auth|--set|--label|--rounds|--sections)
       [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
       args+=("$1" "$2"); shift ;;
@@ -75,12 +80,17 @@ install_tools() {
 }
 
 install_tools
-if [ "$build" = 1 ]; then
+if [ "$fleet" = 1 ]; then
+  scripts/install-deps.sh test  # PostgreSQL 15, Ceph RGW, haproxy
+elif [ "$build" = 1 ]; then
   scripts/install-deps.sh build
-  scripts/build.sh release
 fi
+[ "$build" = 1 ] && scripts/build.sh release
 berth_bin="${BERTH_BIN:-$PWD/build-release/berth}"
 [ -x "$berth_bin" ] || { echo "run.sh: no Berth binary at $berth_bin" >&2; exit 1; }
+if [ "$fleet" = 1 ]; then
+  exec python3 bench/fleet_bench.py --berth-bin "$berth_bin" ${args[@]+"${args[@]}"}
+fi
 
 mkdir -p "${BENCH_TMPDIR:-/var/tmp}"
 work="$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/berth-bench.XXXXXX")"
