@@ -56,6 +56,7 @@ const char* to_string(errc code) {
     case errc::lifecycle_policy_not_found: return "lifecycle_policy_not_found";
     case errc::lifecycle_preview_not_found: return "lifecycle_preview_not_found";
     case errc::lifecycle_preview_in_progress: return "lifecycle_preview_in_progress";
+    case errc::malformed_policy_document: return "malformed_policy_document";
     case errc::busy: return "busy";
     case errc::unavailable: return "unavailable";
   }

@@ -64,6 +64,8 @@ enum class errc {
   lifecycle_policy_not_found,
   lifecycle_preview_not_found,
   lifecycle_preview_in_progress,
+  // Policies: an IAM policy document IAM would refuse (the message is IAM's).
+  malformed_policy_document,
   // Backends: a step that lost a race with garbage collection of the same blob; the domain retries.
   busy,
   unavailable,  // a backend (database, object store) cannot be reached right now
