@@ -57,6 +57,9 @@ const char* to_string(errc code) {
     case errc::lifecycle_preview_not_found: return "lifecycle_preview_not_found";
     case errc::lifecycle_preview_in_progress: return "lifecycle_preview_in_progress";
     case errc::malformed_policy_document: return "malformed_policy_document";
+    case errc::entity_already_exists: return "entity_already_exists";
+    case errc::no_such_entity: return "no_such_entity";
+    case errc::delete_conflict: return "delete_conflict";
     case errc::busy: return "busy";
     case errc::unavailable: return "unavailable";
   }

@@ -44,6 +44,9 @@ exception_kind exception_for(errc code) {
     case errc::lifecycle_preview_not_found: return client("LifecyclePolicyPreviewNotFoundException");
     case errc::lifecycle_preview_in_progress: return client("LifecyclePolicyPreviewInProgressException");
     case errc::malformed_policy_document: return client("InvalidParameterException");
+    case errc::entity_already_exists: return client("InvalidParameterException");
+    case errc::no_such_entity: return client("InvalidParameterException");
+    case errc::delete_conflict: return client("InvalidParameterException");
     case errc::missing_authentication: return client("MissingAuthenticationTokenException");
     case errc::unrecognized_client: return client("UnrecognizedClientException");
     case errc::invalid_signature: return client("InvalidSignatureException");

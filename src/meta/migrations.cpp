@@ -138,6 +138,56 @@ ALTER TABLE uploads ADD COLUMN committing_digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE uploads ADD COLUMN committing_until INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX uploads_by_committing_digest ON uploads(committing_digest);
 )sql",
+    // 8: identities and the documents authorization reads: IAM users (names unique in any case:
+    // name_key is the lower-cased name), access keys with sealed secrets, groups, inline
+    // policies, repository and registry policies, pull-time exclusions, and the generation
+    // counter every change to them bumps.
+    R"sql(
+CREATE TABLE iam_users(
+  name_key TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  user_id TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  basic_pull INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE iam_access_keys(
+  access_key_id TEXT PRIMARY KEY,
+  user_key TEXT NOT NULL REFERENCES iam_users(name_key),
+  sealed_secret TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX iam_access_keys_by_user ON iam_access_keys(user_key);
+CREATE TABLE iam_groups(
+  name_key TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  group_id TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE iam_group_members(
+  group_key TEXT NOT NULL REFERENCES iam_groups(name_key),
+  user_key TEXT NOT NULL REFERENCES iam_users(name_key),
+  PRIMARY KEY(group_key, user_key)) WITHOUT ROWID;
+CREATE INDEX iam_group_members_by_user ON iam_group_members(user_key);
+CREATE TABLE iam_inline_policies(
+  owner_kind TEXT NOT NULL,
+  owner_key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY(owner_kind, owner_key, name)) WITHOUT ROWID;
+CREATE TABLE repository_policies(
+  repository_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  document TEXT NOT NULL);
+CREATE TABLE registry_policy(
+  slot INTEGER PRIMARY KEY CHECK (slot = 1),
+  document TEXT NOT NULL);
+CREATE TABLE pull_time_exclusions(
+  principal_arn TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE access_generation(
+  slot INTEGER PRIMARY KEY CHECK (slot = 1),
+  value INTEGER NOT NULL);
+INSERT INTO access_generation(slot, value) VALUES(1, 0);
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

@@ -32,7 +32,9 @@ result<void> sql_repository_index<Pool>::create(const std::string& name, const r
         int_column, name, now, s.image_tag_mutability, s.mutability_exclusions, s.scan_on_push, s.encryption_type,
         s.kms_key);
     if (!id) return id.take_error();
-    return put_tags(db, id->value_or(0), tags);
+    if (auto r = put_tags(db, id->value_or(0), tags); !r) return r;
+    if (auto r = db.run(bump_access_generation); !r) return r.take_error();  // a repository's tags are new
+    return {};
   });
 }
 
@@ -91,9 +93,12 @@ result<repository_row> sql_repository_index<Pool>::remove(const std::string& nam
           "DELETE FROM lifecycle_previews WHERE repository_id = ?", "DELETE FROM tags WHERE repository_id = ?",
           "DELETE FROM manifest_references WHERE repository_id = ?", "DELETE FROM manifests WHERE repository_id = ?",
           "DELETE FROM repository_blobs WHERE repository_id = ?", "DELETE FROM uploads WHERE repository_id = ?",
-          "DELETE FROM repository_tags WHERE repository_id = ?", "DELETE FROM repositories WHERE id = ?"}) {
+          "DELETE FROM repository_tags WHERE repository_id = ?",
+          "DELETE FROM repository_policies WHERE repository_id = ?", "DELETE FROM repositories WHERE id = ?"}) {
       if (auto r = db.run(sql, id); !r) return r.take_error();
     }
+    // Authorization caches what it read about the repository (policy, tags): it is gone now.
+    if (auto r = db.run(bump_access_generation); !r) return r.take_error();
     return (*row)->first;
   });
 }
@@ -118,6 +123,7 @@ result<void> sql_repository_index<Pool>::tag(const std::string& name, const reso
     auto count = db.one("SELECT COUNT(*) FROM repository_tags WHERE repository_id = ?", int_column, *id);
     if (!count) return count.take_error();
     if (static_cast<std::size_t>(count->value_or(0)) > max_tags) return make_error(errc::too_many_tags, name);
+    if (auto r = db.run(bump_access_generation); !r) return r.take_error();  // ResourceTag conditions
     return {};
   });
 }
@@ -132,6 +138,7 @@ result<void> sql_repository_index<Pool>::untag(const std::string& name, const st
         return r.take_error();
       }
     }
+    if (auto r = db.run(bump_access_generation); !r) return r.take_error();  // ResourceTag conditions
     return {};
   });
 }

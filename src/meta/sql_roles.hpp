@@ -17,6 +17,9 @@
 namespace berth::meta {
 
 namespace sql_rows {
+// Every change authorization may have cached (identities, policies, repository tags) runs this.
+inline constexpr const char* bump_access_generation = "UPDATE access_generation SET value = value + 1 WHERE slot = 1";
+
 // A macro, so it joins SQL string literals (the statement caches are keyed by the literal's address).
 #define BERTH_REPOSITORY_COLUMNS \
   "name, created_at, image_tag_mutability, mutability_exclusions, scan_on_push, encryption_type, kms_key"
@@ -226,6 +229,49 @@ class sql_secret_index final : public secret_index {
   Pool& pool_;
 };
 
+template <class Pool>
+class sql_identity_index final : public identity_index {
+ public:
+  explicit sql_identity_index(Pool& pool) : pool_(pool) {}
+  result<std::int64_t> generation() override;
+  result<void> create_user(const user_row& u) override;
+  result<std::optional<user_row>> find_user(const std::string& name) override;
+  result<std::vector<user_row>> list_users(const std::string& path_prefix, const std::string& after,
+                                           std::size_t limit) override;
+  result<void> set_basic_pull(const std::string& name, bool on) override;
+  result<void> delete_user(const std::string& name) override;
+  result<void> create_access_key(const access_key_row& k, std::size_t max_per_user) override;
+  result<std::optional<access_key_row>> find_access_key(const std::string& access_key_id) override;
+  result<std::vector<access_key_row>> access_keys(const std::string& user) override;
+  result<void> set_access_key_status(const std::string& user, const std::string& access_key_id,
+                                     const std::string& status) override;
+  result<void> delete_access_key(const std::string& user, const std::string& access_key_id) override;
+  result<void> put_policy(const std::string& kind, const std::string& owner, const named_policy& p) override;
+  result<named_policy> get_policy(const std::string& kind, const std::string& owner, const std::string& name) override;
+  result<std::vector<std::string>> policy_names(const std::string& kind, const std::string& owner) override;
+  result<void> delete_policy(const std::string& kind, const std::string& owner, const std::string& name) override;
+  result<std::vector<std::string>> policies_of_user(const std::string& user) override;
+  result<void> create_group(const group_row& g) override;
+  result<std::optional<group_row>> find_group(const std::string& name) override;
+  result<std::vector<group_row>> groups_of_user(const std::string& user) override;
+  result<std::vector<user_row>> users_of_group(const std::string& group) override;
+  result<void> add_user_to_group(const std::string& group, const std::string& user) override;
+  result<void> remove_user_from_group(const std::string& group, const std::string& user) override;
+  result<void> delete_group(const std::string& name) override;
+  result<std::optional<std::string>> repository_policy(const std::string& repository) override;
+  result<void> put_repository_policy(const std::string& repository, const std::string& document) override;
+  result<bool> delete_repository_policy(const std::string& repository) override;
+  result<std::optional<std::string>> registry_policy() override;
+  result<void> put_registry_policy(const std::string& document) override;
+  result<bool> delete_registry_policy() override;
+  result<void> add_pull_exclusion(const std::string& principal_arn, std::int64_t now) override;
+  result<void> remove_pull_exclusion(const std::string& principal_arn) override;
+  result<std::vector<std::string>> pull_exclusions() override;
+
+ private:
+  Pool& pool_;
+};
+
 // A metadata store: the roles above on one pool.
 template <class Pool>
 class sql_metadata final : public metadata_store {
@@ -240,7 +286,8 @@ class sql_metadata final : public metadata_store {
         lifecycle_(*pool_),
         maintenance_(*pool_),
         leases_(*pool_),
-        secrets_(*pool_) {}
+        secrets_(*pool_),
+        identities_(*pool_) {}
 
   repository_index& repositories() override { return repositories_; }
   image_index& images() override { return images_; }
@@ -251,6 +298,7 @@ class sql_metadata final : public metadata_store {
   maintenance_index& maintenance() override { return maintenance_; }
   lease_index& leases() override { return leases_; }
   secret_index& secrets() override { return secrets_; }
+  identity_index& identities() override { return identities_; }
   void release_memory() override { pool_->release_memory(); }
 
  private:
@@ -264,6 +312,7 @@ class sql_metadata final : public metadata_store {
   sql_maintenance_index<Pool> maintenance_;
   sql_lease_index<Pool> leases_;
   sql_secret_index<Pool> secrets_;
+  sql_identity_index<Pool> identities_;
 };
 
 }  // namespace berth::meta

@@ -60,7 +60,10 @@ wire_code wire_code_for(errc e) {
     case errc::lifecycle_policy_not_found:
     case errc::lifecycle_preview_not_found:
     case errc::lifecycle_preview_in_progress: return {"UNSUPPORTED", 400};
-    case errc::malformed_policy_document: return {"UNSUPPORTED", 400};
+    case errc::malformed_policy_document:
+    case errc::entity_already_exists:
+    case errc::no_such_entity:
+    case errc::delete_conflict: return {"UNSUPPORTED", 400};
     case errc::busy: return {"TOOMANYREQUESTS", 429};
     case errc::unavailable: return {"UNAVAILABLE", 503};
   }

@@ -561,6 +561,112 @@ TYPED_TEST_P(metadata_suite, secrets_keep_the_first_value) {
   EXPECT_EQ(this->m().secrets().get("k").value(), std::optional<std::string>(key));
 }
 
+TYPED_TEST_P(metadata_suite, users_keys_and_policies_follow_iam_rules) {
+  auto& ids = this->m().identities();
+  auto g0 = ids.generation().value();
+  ASSERT_TRUE(ids.create_user(meta::user_row{"Deploy", "/ci/", "AIDAEXAMPLE1", 5, false}));
+  EXPECT_GT(ids.generation().value(), g0);
+  EXPECT_EQ(ids.create_user(meta::user_row{"deploy", "/", "AIDAEXAMPLE2", 6, false}).error_value().code,
+            errc::entity_already_exists);  // names are unique in any case
+  auto found = ids.find_user("DEPLOY").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "Deploy");
+  EXPECT_EQ(found->path, "/ci/");
+  ASSERT_TRUE(ids.create_user(meta::user_row{"ci", "/", "AIDAEXAMPLE3", 7, true}));
+  EXPECT_EQ(ids.list_users("/", "", 10).value().size(), 2u);
+  EXPECT_EQ(ids.list_users("/ci/", "", 10).value().size(), 1u);
+  auto page = ids.list_users("/", "Deploy", 10).value();
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].name, "ci");
+  EXPECT_TRUE(page[0].basic_pull);
+
+  ASSERT_TRUE(ids.create_access_key(meta::access_key_row{"AKIA1", "deploy", "sealed1", "Active", 8}, 2));
+  ASSERT_TRUE(ids.create_access_key(meta::access_key_row{"AKIA2", "Deploy", "sealed2", "Active", 9}, 2));
+  auto over = ids.create_access_key(meta::access_key_row{"AKIA3", "Deploy", "s", "Active", 9}, 2);
+  EXPECT_EQ(over.error_value().code, errc::limit_exceeded);
+  EXPECT_EQ(over.error_value().message, "Cannot exceed quota for AccessKeysPerUser: 2");
+  EXPECT_EQ(ids.create_access_key(meta::access_key_row{"AKIA4", "nobody", "s", "Active", 9}, 2).error_value().code,
+            errc::no_such_entity);
+  auto key = ids.find_access_key("AKIA2").value();
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->user_name, "Deploy");
+  EXPECT_EQ(key->sealed_secret, "sealed2");
+  ASSERT_TRUE(ids.set_access_key_status("deploy", "AKIA2", "Inactive"));
+  EXPECT_EQ(ids.find_access_key("AKIA2").value()->status, "Inactive");
+  EXPECT_EQ(ids.set_access_key_status("ci", "AKIA2", "Active").error_value().code, errc::no_such_entity);
+  EXPECT_EQ(ids.access_keys("Deploy").value().size(), 2u);
+
+  const std::string doc = R"({"Version":"2012-10-17","Statement":[]})";
+  EXPECT_EQ(ids.put_policy("user", "nobody", {"p", doc}).error_value().code, errc::no_such_entity);
+  ASSERT_TRUE(ids.put_policy("user", "Deploy", {"pull", doc}));
+  ASSERT_TRUE(ids.put_policy("user", "Deploy", {"pull", doc + " "}));  // replaced
+  EXPECT_EQ(ids.get_policy("user", "deploy", "pull").value().document, doc + " ");
+  EXPECT_EQ(ids.get_policy("user", "deploy", "push").error_value().code, errc::no_such_entity);
+  EXPECT_EQ(ids.policy_names("user", "Deploy").value(), std::vector<std::string>{"pull"});
+
+  ASSERT_TRUE(ids.create_group(meta::group_row{"Builders", "/", "AGPA1", 10}));
+  EXPECT_EQ(ids.create_group(meta::group_row{"builders", "/", "AGPA2", 10}).error_value().code,
+            errc::entity_already_exists);
+  ASSERT_TRUE(ids.put_policy("group", "builders", {"push", "{}"}));
+  ASSERT_TRUE(ids.add_user_to_group("builders", "deploy"));
+  EXPECT_EQ(ids.policies_of_user("deploy").value().size(), 2u);
+  EXPECT_EQ(ids.groups_of_user("deploy").value().size(), 1u);
+  EXPECT_EQ(ids.users_of_group("Builders").value().size(), 1u);
+  EXPECT_EQ(ids.delete_group("builders").error_value().code, errc::delete_conflict);
+
+  // IAM's order: keys, then policies, then groups.
+  EXPECT_EQ(ids.delete_user("deploy").error_value().message, "Cannot delete entity, must delete access keys first.");
+  ASSERT_TRUE(ids.delete_access_key("deploy", "AKIA1"));
+  ASSERT_TRUE(ids.delete_access_key("deploy", "AKIA2"));
+  EXPECT_EQ(ids.delete_access_key("deploy", "AKIA2").error_value().code, errc::no_such_entity);
+  EXPECT_FALSE(ids.find_access_key("AKIA1").value());
+  EXPECT_EQ(ids.delete_user("deploy").error_value().message, "Cannot delete entity, must delete policies first.");
+  ASSERT_TRUE(ids.delete_policy("user", "deploy", "pull"));
+  EXPECT_EQ(ids.delete_user("deploy").error_value().code, errc::delete_conflict);
+  ASSERT_TRUE(ids.remove_user_from_group("builders", "deploy"));
+  ASSERT_TRUE(ids.delete_user("deploy"));
+  EXPECT_EQ(ids.delete_user("deploy").error_value().code, errc::no_such_entity);
+  ASSERT_TRUE(ids.delete_policy("group", "builders", "push"));
+  ASSERT_TRUE(ids.delete_group("builders"));
+  this->reopen();
+  EXPECT_TRUE(this->m().identities().find_user("ci").value());
+}
+
+TYPED_TEST_P(metadata_suite, resource_policies_and_pull_exclusions) {
+  auto& ids = this->m().identities();
+  EXPECT_EQ(ids.put_repository_policy("app", "{}").error_value().code, errc::name_unknown);
+  this->repo("app");
+  EXPECT_FALSE(ids.repository_policy("app").value());
+  auto g0 = ids.generation().value();
+  ASSERT_TRUE(ids.put_repository_policy("app", "{\"a\":1}"));
+  EXPECT_EQ(ids.repository_policy("app").value(), std::optional<std::string>("{\"a\":1}"));
+  auto g1 = ids.generation().value();
+  EXPECT_GT(g1, g0);
+  ASSERT_TRUE(this->m().repositories().tag("app", {{"team", "x"}}, 50));
+  auto g2 = ids.generation().value();
+  EXPECT_GT(g2, g1);  // ResourceTag conditions read tags
+  ASSERT_TRUE(this->m().repositories().remove("app", true));
+  EXPECT_GT(ids.generation().value(), g2);
+  this->repo("app");
+  EXPECT_FALSE(ids.repository_policy("app").value());  // the old policy went with the repository
+  EXPECT_FALSE(ids.delete_repository_policy("app").value());
+
+  EXPECT_FALSE(ids.registry_policy().value());
+  ASSERT_TRUE(ids.put_registry_policy("{}"));
+  ASSERT_TRUE(ids.put_registry_policy("{ }"));
+  EXPECT_EQ(ids.registry_policy().value(), std::optional<std::string>("{ }"));
+  EXPECT_TRUE(ids.delete_registry_policy().value());
+  EXPECT_FALSE(ids.delete_registry_policy().value());
+
+  ASSERT_TRUE(ids.add_pull_exclusion("arn:aws:iam::1:user/b", 1));
+  ASSERT_TRUE(ids.add_pull_exclusion("arn:aws:iam::1:user/a", 1));
+  EXPECT_EQ(ids.add_pull_exclusion("arn:aws:iam::1:user/a", 2).error_value().code, errc::entity_already_exists);
+  EXPECT_EQ(ids.pull_exclusions().value(),
+            (std::vector<std::string>{"arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b"}));
+  ASSERT_TRUE(ids.remove_pull_exclusion("arn:aws:iam::1:user/a"));
+  EXPECT_EQ(ids.remove_pull_exclusion("arn:aws:iam::1:user/a").error_value().code, errc::no_such_entity);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
                             recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
                             tags_move_and_die_with_their_manifest,
@@ -574,6 +680,7 @@ REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, 
                             an_abandoned_mark_is_taken_over, an_unrecorded_blob_file_is_marked_before_removal,
                             a_commit_in_progress_and_a_removal_exclude_each_other,
                             fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
-                            secrets_keep_the_first_value);
+                            secrets_keep_the_first_value, users_keys_and_policies_follow_iam_rules,
+                            resource_policies_and_pull_exclusions);
 
 }  // namespace berth::testing_support

@@ -66,6 +66,10 @@ enum class errc {
   lifecycle_preview_in_progress,
   // Policies: an IAM policy document IAM would refuse (the message is IAM's).
   malformed_policy_document,
+  // Identities (IAM): the messages are IAM's.
+  entity_already_exists,
+  no_such_entity,
+  delete_conflict,
   // Backends: a step that lost a race with garbage collection of the same blob; the domain retries.
   busy,
   unavailable,  // a backend (database, object store) cannot be reached right now

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "berth/meta/blob_index.hpp"
+#include "berth/meta/identity_index.hpp"
 #include "berth/meta/image_index.hpp"
 #include "berth/meta/lease_index.hpp"
 #include "berth/meta/lifecycle_index.hpp"
@@ -27,6 +28,7 @@ class metadata_store {
   virtual maintenance_index& maintenance() = 0;
   virtual lease_index& leases() = 0;
   virtual secret_index& secrets() = 0;
+  virtual identity_index& identities() = 0;
 
   // Gives back memory held for speed (idle connections, caches); called when the server is idle.
   virtual void release_memory() {}
