@@ -10,20 +10,19 @@ credential_store::credential_store(std::string account_id, std::vector<credentia
   }
 }
 
-const credential* credential_store::find_by_access_key(const std::string& access_key_id) const {
+std::optional<found_credential> credential_store::find(const std::string& access_key_id) const {
   auto it = by_key_.find(access_key_id);
-  return it == by_key_.end() ? nullptr : &it->second;
-}
-
-std::optional<identity> credential_store::identity_for(const std::string& access_key_id) const {
-  const auto* c = find_by_access_key(access_key_id);
-  if (c == nullptr) return std::nullopt;
-  identity id;
-  id.name = c->name;
-  id.access_key_id = c->access_key_id;
-  id.root = c->root;
-  id.arn = c->root ? "arn:aws:iam::" + account_id_ + ":root" : "arn:aws:iam::" + account_id_ + ":user/" + c->name;
-  return id;
+  if (it == by_key_.end()) return std::nullopt;
+  const auto& c = it->second;
+  found_credential f;
+  f.who.name = c.name;
+  f.who.access_key_id = c.access_key_id;
+  f.who.root = c.root;
+  f.who.arn = c.root ? "arn:aws:iam::" + account_id_ + ":root" : "arn:aws:iam::" + account_id_ + ":user/" + c.name;
+  f.who.user_id = c.root ? account_id_ : "AIDA" + c.access_key_id.substr(c.access_key_id.size() > 4 ? 4 : 0);
+  f.who.full_access = true;
+  f.secret_access_key = c.secret_access_key;
+  return f;
 }
 
 }  // namespace berth::auth

@@ -113,8 +113,7 @@ result<identity> login_token_issuer::verify(const std::string& token, std::int64
   return *who;
 }
 
-std::string blob_url_signer::signature(const std::string& repo, const std::string& digest,
-                                       std::int64_t expires) const {
+std::string blob_url_signer::signature(const std::string& repo, const std::string& digest, std::int64_t expires) const {
   return base64_encode(mac(key_, "blob\n" + repo + "\n" + digest + "\n" + std::to_string(expires)), true);
 }
 

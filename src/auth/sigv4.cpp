@@ -309,8 +309,8 @@ result<identity> sigv4_verifier::verify_parts(const signable_request& r, const a
                                               std::int64_t now, bool presigned, std::int64_t expires) const {
   auto when = parse_amz_date(amz_date);
   if (!when) return when.take_error();
-  const auto* cred = credentials_.find_by_access_key(auth.access_key_id);
-  if (cred == nullptr) {
+  auto cred = credentials_.find(auth.access_key_id);
+  if (!cred) {
     return make_error(errc::unrecognized_client, "The security token included in the request is invalid.");
   }
   if (auth.service != service_) {
@@ -358,7 +358,7 @@ result<identity> sigv4_verifier::verify_parts(const signable_request& r, const a
       std::find(auth.signed_headers.begin(), auth.signed_headers.end(), "host") != auth.signed_headers.end();
   if (!host_signed)
     return make_error(errc::invalid_signature, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
-  return *credentials_.identity_for(cred->access_key_id);
+  return std::move(cred->who);
 }
 
 }  // namespace berth::auth

@@ -38,11 +38,61 @@ http::response error_response(const error& e, const std::string& request_id, con
   return r;
 }
 
+// The repositories a call acts on (the names it gives), or none for registry-wide operations.
+std::vector<std::string> repositories_of(const std::string& op, const json& in) {
+  std::vector<std::string> out;
+  if (in.contains("repositoryName") && in["repositoryName"].is_string()) {
+    out.push_back(in["repositoryName"].get<std::string>());
+  }
+  if (op == "DescribeRepositories" && in.contains("repositoryNames") && in["repositoryNames"].is_array()) {
+    for (const auto& n : in["repositoryNames"])
+      if (n.is_string()) out.push_back(n.get<std::string>());
+  }
+  return out;
+}
+
+// Every operation is its ecr: action, on the repositories it names (each must be allowed), on the
+// resource ARN it gives (the tagging operations), or on "*".
+result<void> authorize(const access_control& access, const std::string& op, const json& in,
+                       const auth::identity& caller, const http::request& req) {
+  access_request what;
+  what.action = "ecr:" + op;
+  what.source_ip = req.peer_address();
+  what.secure_transport = req.tls;
+  if (in.contains("tags") && in["tags"].is_array() && (op == "CreateRepository" || op == "TagResource")) {
+    std::vector<std::pair<std::string, std::string>> tags;
+    for (const auto& t : in["tags"]) {
+      if (t.is_object() && t.contains("Key") && t["Key"].is_string()) {
+        tags.emplace_back(t["Key"].get<std::string>(), t.value("Value", std::string()));
+      }
+    }
+    what.request_tags = std::move(tags);
+  }
+  if (in.contains("resourceArn") && in["resourceArn"].is_string()) {
+    const auto arn = in["resourceArn"].get<std::string>();
+    const auto slash = arn.find(":repository/");
+    if (slash != std::string::npos) what.repository = arn.substr(slash + 12);
+    what.resource = arn;
+    return access.authorize(caller, what);
+  }
+  auto names = repositories_of(op, in);
+  if (names.empty()) {
+    // A listing of every repository is an action on all of them.
+    if (op == "DescribeRepositories") what.resource = access.repository_arn("*");
+    return access.authorize(caller, what);
+  }
+  for (auto& n : names) {
+    what.repository = std::move(n);
+    if (auto r = access.authorize(caller, what); !r) return r;
+  }
+  return {};
+}
+
 }  // namespace
 
-ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_store& credentials,
+ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
                  const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-                 ecr_settings settings)
+                 ecr_settings settings, const access_control* access)
     : reg_(reg),
       lifecycle_(lifecycle),
       credentials_(credentials),
@@ -50,6 +100,7 @@ ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::creden
       urls_(urls),
       clock_(clk),
       settings_(std::move(settings)),
+      access_(access),
       verifier_(credentials_, settings_.region, "ecr") {}
 
 std::unique_ptr<http::exchange> ecr_api::exchange() const {
@@ -77,7 +128,9 @@ http::response ecr_api::handle(const http::request& req) const {
   auto op = target.starts_with(target_prefix) ? target.substr(target_prefix.size()) : std::string();
   req.notes.api = "ecr";
 
-  auth::identity caller{"anonymous", "", "", false};
+  auth::identity caller;
+  caller.name = "anonymous";
+  caller.full_access = true;  // auth: none
   if (settings_.auth_enabled) {
     auth::signable_request sr;
     sr.method = "POST";
@@ -114,6 +167,9 @@ http::response ecr_api::handle(const http::request& req) const {
   if (it == table.end()) {
     return fail(make_error(errc::unsupported_operation,
                            "Berth does not implement " + op + " yet; see docs/api-coverage.md for what it supports"));
+  }
+  if (access_) {
+    if (auto allowed = authorize(*access_, op, input, caller, req); !allowed) return fail(allowed.error_value());
   }
   call_context ctx{
       reg_,

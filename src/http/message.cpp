@@ -102,4 +102,12 @@ std::vector<std::string> request::query_params(std::string_view name) const {
 
 bool request::has_query_param(std::string_view name) const { return query_param(name).has_value(); }
 
+std::string request::peer_address() const {
+  auto colon = peer.rfind(':');
+  std::string address = colon == std::string::npos ? peer : peer.substr(0, colon);
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']')
+    address = address.substr(1, address.size() - 2);
+  return address;
+}
+
 }  // namespace berth::http

@@ -40,8 +40,8 @@ http::response json_response(const json& body) {
 
 // Fetches one more than the page to know whether a next page exists.
 template <class Fetch>
-http::response paged(const http::request& req, std::size_t default_limit, const std::string& base_path,
-                     const char* key, json body, Fetch fetch) {
+http::response paged(const http::request& req, std::size_t default_limit, const std::string& base_path, const char* key,
+                     json body, Fetch fetch) {
   auto page = parse_page(req, default_limit);
   if (!page) return error_response(page.error_value());
   std::vector<std::string> items;
@@ -73,12 +73,28 @@ std::unique_ptr<http::exchange> tags_exchange(registry& reg, const v2_route& rou
       false);
 }
 
-std::unique_ptr<http::exchange> catalog_exchange(registry& reg, const http::request& req) {
+std::unique_ptr<http::exchange> catalog_exchange(registry& reg, const http::request& req,
+                                                 std::function<bool(const std::string&)> visible) {
   if (req.method != http::verb::get && req.method != http::verb::head) return unsupported_method();
   return std::make_unique<http::function_exchange>(
-      [&reg](http::request& r) {
+      [&reg, visible = std::move(visible)](http::request& r) {
         return paged(r, 100, "/v2/_catalog", "repositories", json::object(),
-                     [&](const std::string& last, std::size_t n) { return reg.list_repositories(last, n); });
+                     [&](const std::string& last, std::size_t n) -> result<std::vector<std::string>> {
+                       if (!visible) return reg.list_repositories(last, n);
+                       // Pages of the visible ones: read on until `n` are found or the names end.
+                       std::vector<std::string> out;
+                       std::string cursor = last;
+                       while (out.size() < n) {
+                         auto page = reg.list_repositories(cursor, n);
+                         if (!page) return page.take_error();
+                         for (auto& name : *page) {
+                           if (out.size() < n && visible(name)) out.push_back(name);
+                         }
+                         if (page->size() < n) break;
+                         cursor = page->back();
+                       }
+                       return out;
+                     });
       },
       false);
 }
@@ -103,7 +119,8 @@ std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route
           }
           manifests.push_back(std::move(desc));
         }
-        json index = {{"schemaVersion", 2}, {"mediaType", std::string(media_type::oci_index)}, {"manifests", manifests}};
+        json index = {
+            {"schemaVersion", 2}, {"mediaType", std::string(media_type::oci_index)}, {"manifests", manifests}};
         http::response res;
         res.headers.add("Content-Type", std::string(media_type::oci_index));
         if (filter) res.headers.add("OCI-Filters-Applied", "artifactType");

@@ -102,8 +102,7 @@ std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route&
             return r;
           },
           true);
-    default:
-      return unsupported_method();
+    default: return unsupported_method();
   }
 }
 

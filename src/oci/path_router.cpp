@@ -23,7 +23,8 @@ v2_route parse_v2_path(std::string_view path) {
   if (rest == "_catalog") return v2_route{v2_endpoint::catalog, {}, {}, true};
 
   constexpr std::string_view tags_suffix = "/tags/list";
-  if (rest.ends_with(tags_suffix)) return with_name(v2_endpoint::tags_list, rest.substr(0, rest.size() - tags_suffix.size()));
+  if (rest.ends_with(tags_suffix))
+    return with_name(v2_endpoint::tags_list, rest.substr(0, rest.size() - tags_suffix.size()));
 
   for (std::string_view s : {std::string_view("/blobs/uploads/"), std::string_view("/blobs/uploads")}) {
     if (rest.ends_with(s)) return with_name(v2_endpoint::upload_start, rest.substr(0, rest.size() - s.size()));
@@ -37,10 +38,9 @@ v2_route parse_v2_path(std::string_view path) {
     std::string_view suffix;
     v2_endpoint endpoint;
   };
-  for (auto [suffix, endpoint] : {suffix_route{"/blobs/uploads", v2_endpoint::upload},
-                                  suffix_route{"/manifests", v2_endpoint::manifest},
-                                  suffix_route{"/blobs", v2_endpoint::blob},
-                                  suffix_route{"/referrers", v2_endpoint::referrers}}) {
+  for (auto [suffix, endpoint] :
+       {suffix_route{"/blobs/uploads", v2_endpoint::upload}, suffix_route{"/manifests", v2_endpoint::manifest},
+        suffix_route{"/blobs", v2_endpoint::blob}, suffix_route{"/referrers", v2_endpoint::referrers}}) {
     if (prefix.ends_with(suffix)) return with_name(endpoint, prefix.substr(0, prefix.size() - suffix.size()), last);
   }
   return {};

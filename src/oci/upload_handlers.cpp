@@ -130,12 +130,13 @@ http::response start_session(registry& reg, const std::string& name) {
 
 }  // namespace
 
-std::unique_ptr<http::exchange> upload_start_exchange(registry& reg, const v2_route& route, const http::request& req) {
+std::unique_ptr<http::exchange> upload_start_exchange(registry& reg, const v2_route& route, const http::request& req,
+                                                      bool may_mount) {
   if (req.method != http::verb::post) return unsupported_method();
   if (auto mount = req.query_param("mount")) {
     auto d = digest::parse(*mount);
     if (!d) return error_exchange(d.error_value());
-    auto from = req.query_param("from");
+    auto from = may_mount ? req.query_param("from") : std::nullopt;
     return std::make_unique<http::function_exchange>(
         [&reg, name = route.name, d = *d, from](http::request&) {
           if (from) {

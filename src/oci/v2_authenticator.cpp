@@ -1,5 +1,7 @@
 #include "berth/oci/v2_authenticator.hpp"
 
+#include <openssl/crypto.h>
+
 #include <charconv>
 
 #include "berth/oci/wire_error.hpp"
@@ -15,7 +17,17 @@ http::response v2_authenticator::challenge(const http::request& req, const error
   return r;
 }
 
-std::optional<http::response> v2_authenticator::check(const http::request& req, const v2_route& route) const {
+namespace {
+
+bool is_pull(const http::request& req, const v2_route& route) {
+  const bool read = req.method == http::verb::get || req.method == http::verb::head;
+  return read && (route.endpoint == v2_endpoint::manifest || route.endpoint == v2_endpoint::blob);
+}
+
+}  // namespace
+
+std::optional<http::response> v2_authenticator::check(const http::request& req, const v2_route& route,
+                                                      auth::identity& who) const {
   const auto now = clock_.now_seconds();
   // A GetDownloadUrlForLayer URL carries its own proof.
   if (route.endpoint == v2_endpoint::blob && (req.method == http::verb::get || req.method == http::verb::head)) {
@@ -24,19 +36,47 @@ std::optional<http::response> v2_authenticator::check(const http::request& req, 
     if (expires_text && signature) {
       std::int64_t expires = 0;
       auto [p, ec] = std::from_chars(expires_text->data(), expires_text->data() + expires_text->size(), expires);
-      if (ec == std::errc() && urls_.verify(route.name, route.arg, expires, *signature, now)) return std::nullopt;
+      if (ec == std::errc() && urls_.verify(route.name, route.arg, expires, *signature, now)) {
+        who = auth::identity{};
+        who.name = "download-url";
+        who.full_access = true;
+        return std::nullopt;
+      }
       return challenge(req, make_error(errc::denied, "The download URL is invalid or has expired"));
     }
   }
   auto authz = req.header("Authorization");
-  if (!authz) return challenge(req, make_error(errc::unauthorized, "authentication required"));
+  if (!authz) {
+    if (anonymous_pull_ && route.name_valid && is_pull(req, route)) {
+      const char* action = route.endpoint == v2_endpoint::manifest ? "ecr:BatchGetImage" : "ecr:GetDownloadUrlForLayer";
+      if (anonymous_pull_->allows_anonymous(action, route.name)) {
+        who = auth::identity{};
+        who.name = "anonymous";
+        req.notes.principal = "anonymous";
+        return std::nullopt;
+      }
+    }
+    return challenge(req, make_error(errc::unauthorized, "authentication required"));
+  }
   std::string token;
   if (authz->starts_with("Basic ")) {
     auto decoded = auth::base64_decode(authz->substr(6));
     if (!decoded) return challenge(req, make_error(errc::token_invalid, "Not Authorized"));
     auto colon = decoded->find(':');
-    if (colon == std::string::npos || decoded->substr(0, colon) != "AWS") {
-      return challenge(req, make_error(errc::token_invalid, "Not Authorized"));
+    if (colon == std::string::npos) return challenge(req, make_error(errc::token_invalid, "Not Authorized"));
+    if (decoded->substr(0, colon) != "AWS") {
+      // Long-lived pull credentials: the access key id and secret of a user who opted in, for
+      // reads only (a leaked pull secret never pushes or deletes).
+      const bool read = req.method == http::verb::get || req.method == http::verb::head;
+      auto found = !read ? std::nullopt : keys_ ? keys_->find(decoded->substr(0, colon)) : std::nullopt;
+      const auto secret = std::string_view(*decoded).substr(colon + 1);
+      if (!found || !found->who.basic_pull || found->secret_access_key.size() != secret.size() ||
+          CRYPTO_memcmp(found->secret_access_key.data(), secret.data(), secret.size()) != 0) {
+        return challenge(req, make_error(errc::token_invalid, "Not Authorized"));
+      }
+      who = std::move(found->who);
+      req.notes.principal = who.arn;
+      return std::nullopt;
     }
     token = decoded->substr(colon + 1);
   } else if (authz->starts_with("Bearer ")) {
@@ -44,9 +84,10 @@ std::optional<http::response> v2_authenticator::check(const http::request& req, 
   } else {
     return challenge(req, make_error(errc::token_invalid, "Not Authorized"));
   }
-  auto who = tokens_.verify(token, now);
-  if (!who) return challenge(req, who.error_value());
-  req.notes.principal = who->arn;
+  auto verified = tokens_.verify(token, now);
+  if (!verified) return challenge(req, verified.error_value());
+  req.notes.principal = verified->arn;
+  who = std::move(*verified);
   return std::nullopt;
 }
 

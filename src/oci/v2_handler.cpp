@@ -119,23 +119,45 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
   head.notes.api = "v2";
   head.notes.operation = operation_name(r.endpoint, head.method);
   std::unique_ptr<http::exchange> ex;
+  auth::identity who;
+  who.full_access = true;  // auth: none
   if (r.endpoint == v2_endpoint::not_found) {
     ex = http::respond_with(not_found());
-  } else if (auto denied = authenticator_ ? authenticator_->check(head, r) : std::nullopt) {
+  } else if (auto denied = authenticator_ ? authenticator_->check(head, r, who) : std::nullopt) {
     ex = http::respond_with(std::move(*denied));
   } else if (!r.name_valid) {
     ex = error_exchange(make_error(errc::name_invalid, "invalid repository name"));
+  } else if (auto allowed = access_ ? authorize_v2(*access_, reg_, who, head, r) : result<void>(); !allowed) {
+    ex = error_exchange(allowed.error_value());
   } else {
     switch (r.endpoint) {
       case v2_endpoint::base:
         ex = head.method == http::verb::get || head.method == http::verb::head ? http::respond_with(base_response())
                                                                                : unsupported_method();
         break;
-      case v2_endpoint::catalog: ex = catalog_exchange(reg_, head); break;
+      case v2_endpoint::catalog:
+        if (access_ && !who.full_access) {
+          // The filter outlives this call: it keeps what the conditions read (address, transport).
+          http::request origin;
+          origin.peer = head.peer;
+          origin.tls = head.tls;
+          ex = catalog_exchange(reg_, head, [access = access_, who, origin](const std::string& name) {
+            return may_describe(*access, who, origin, name);
+          });
+        } else {
+          ex = catalog_exchange(reg_, head);
+        }
+        break;
       case v2_endpoint::tags_list: ex = tags_exchange(reg_, r, head); break;
       case v2_endpoint::manifest: ex = manifest_exchange(reg_, r, head); break;
       case v2_endpoint::blob: ex = blob_exchange(reg_, r, head); break;
-      case v2_endpoint::upload_start: ex = upload_start_exchange(reg_, r, head); break;
+      case v2_endpoint::upload_start: {
+        // A mount reads `from`: without pull there, a normal upload starts instead.
+        auto from = head.query_param("from");
+        const bool may_mount = !access_ || !from || may_pull(*access_, who, head, *from);
+        ex = upload_start_exchange(reg_, r, head, may_mount);
+        break;
+      }
       case v2_endpoint::upload: ex = upload_exchange(reg_, r, head); break;
       case v2_endpoint::referrers: ex = referrers_exchange(reg_, r, head); break;
       case v2_endpoint::not_found: ex = http::respond_with(not_found()); break;

@@ -92,6 +92,8 @@ http::response error_response(const error& e) {
   return r;
 }
 
-http::response error_response(errc code, std::string message) { return error_response(make_error(code, std::move(message))); }
+http::response error_response(errc code, std::string message) {
+  return error_response(make_error(code, std::move(message)));
+}
 
 }  // namespace berth::oci

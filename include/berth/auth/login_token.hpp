@@ -22,7 +22,8 @@ struct issued_token {
 class login_token_issuer {
  public:
   // `key` is the raw HMAC key (32 random bytes).
-  login_token_issuer(std::string key, const credential_store& credentials) : key_(std::move(key)), credentials_(credentials) {}
+  login_token_issuer(std::string key, const credential_source& credentials)
+      : key_(std::move(key)), credentials_(credentials) {}
 
   issued_token issue(const identity& who, std::int64_t now) const;
   // token_invalid (forged, malformed, principal gone) or token_expired.
@@ -30,7 +31,7 @@ class login_token_issuer {
 
  private:
   std::string key_;
-  const credential_store& credentials_;
+  const credential_source& credentials_;
 };
 
 // Time-limited blob URLs (GetDownloadUrlForLayer): an HMAC over repository, digest and expiry.

@@ -50,7 +50,7 @@ std::string format_amz_date(std::int64_t epoch_seconds);
 
 class sigv4_verifier {
  public:
-  sigv4_verifier(const credential_store& credentials, std::string region, std::string service,
+  sigv4_verifier(const credential_source& credentials, std::string region, std::string service,
                  std::int64_t max_skew_seconds = 15 * 60)
       : credentials_(credentials),
         region_(std::move(region)),
@@ -64,7 +64,7 @@ class sigv4_verifier {
   result<identity> verify_parts(const signable_request& r, const authorization_header& auth, std::string_view amz_date,
                                 std::string_view payload_hash, std::int64_t now, bool presigned,
                                 std::int64_t expires) const;
-  const credential_store& credentials_;
+  const credential_source& credentials_;
   std::string region_;
   std::string service_;
   std::int64_t max_skew_;

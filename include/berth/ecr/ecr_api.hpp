@@ -8,6 +8,7 @@
 #include "berth/auth/login_token.hpp"
 #include "berth/auth/sigv4.hpp"
 #include "berth/http/message.hpp"
+#include "berth/registry/access_control.hpp"
 #include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
 
@@ -24,9 +25,9 @@ struct ecr_settings {
 
 class ecr_api {
  public:
-  ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_store& credentials,
+  ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
           const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-          ecr_settings settings);
+          ecr_settings settings, const access_control* access = nullptr);
 
   // The whole exchange for one POST / (the body is buffered: SigV4 hashes it).
   http::response handle(const http::request& req) const;
@@ -35,11 +36,12 @@ class ecr_api {
  private:
   registry& reg_;
   lifecycle_service& lifecycle_;
-  const auth::credential_store& credentials_;
+  const auth::credential_source& credentials_;
   const auth::login_token_issuer& tokens_;
   const auth::blob_url_signer& urls_;
   const clock& clock_;
   ecr_settings settings_;
+  const access_control* access_;  // null: every authenticated caller may do everything
   auth::sigv4_verifier verifier_;
 };
 

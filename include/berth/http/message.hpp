@@ -59,6 +59,8 @@ struct request {
   std::optional<std::string> query_param(std::string_view name) const;
   std::vector<std::string> query_params(std::string_view name) const;
   bool has_query_param(std::string_view name) const;
+  // The client's address without the port (and without an IPv6 address's brackets).
+  std::string peer_address() const;
 };
 
 // Bytes served straight from a file descriptor (sendfile); `owner` keeps the descriptor open.

@@ -10,9 +10,10 @@ namespace berth::oci {
 
 class v2_handler final : public http::request_handler {
  public:
-  // `authenticator` null: no authentication (auth: none).
-  explicit v2_handler(registry& reg, const v2_authenticator* authenticator = nullptr)
-      : reg_(reg), authenticator_(authenticator) {}
+  // `authenticator` null: no authentication (auth: none); `access` null: no authorization.
+  explicit v2_handler(registry& reg, const v2_authenticator* authenticator = nullptr,
+                      const access_control* access = nullptr)
+      : reg_(reg), authenticator_(authenticator), access_(access) {}
   std::unique_ptr<http::exchange> route(const http::request& head) override;
   // Over the connection limit: TOOMANYREQUESTS in the V2 error shape; the rest as plain text.
   http::response refuse(http::refusal why) override;
@@ -20,6 +21,7 @@ class v2_handler final : public http::request_handler {
  private:
   registry& reg_;
   const v2_authenticator* authenticator_;
+  const access_control* access_;
 };
 
 }  // namespace berth::oci

@@ -3,8 +3,8 @@
 
 #include <string_view>
 
-#include "berth/http/message.hpp"
 #include "berth/core/error.hpp"
+#include "berth/http/message.hpp"
 
 namespace berth::oci {
 

@@ -16,11 +16,9 @@ namespace media_type {
 inline constexpr std::string_view oci_manifest = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view oci_index = "application/vnd.oci.image.index.v1+json";
 inline constexpr std::string_view docker_manifest = "application/vnd.docker.distribution.manifest.v2+json";
-inline constexpr std::string_view docker_manifest_list =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr std::string_view docker_manifest_list = "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view docker_schema1 = "application/vnd.docker.distribution.manifest.v1+json";
-inline constexpr std::string_view docker_schema1_signed =
-    "application/vnd.docker.distribution.manifest.v1+prettyjws";
+inline constexpr std::string_view docker_schema1_signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 }  // namespace media_type
 
 inline constexpr std::size_t max_manifest_size = 4 * 1024 * 1024;

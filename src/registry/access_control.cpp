@@ -1,0 +1,242 @@
+#include "berth/registry/access_control.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "berth/meta/metadata_store.hpp"
+
+namespace berth {
+
+// What the current access generation says; filled lazily, request by request.
+struct access_control::snapshot {
+  struct repository_facts {
+    std::optional<policy::document> policy;
+    meta::resource_tags tags;
+  };
+  std::int64_t generation = -1;
+  std::mutex mutex;
+  std::map<std::string, std::optional<auth::found_credential>, std::less<>> keys;
+  std::map<std::string, std::shared_ptr<const std::vector<policy::document>>, std::less<>> user_policies;
+  std::map<std::string, std::shared_ptr<const repository_facts>, std::less<>> repositories;
+  std::shared_ptr<const std::optional<policy::document>> registry_policy;
+};
+
+namespace {
+
+std::optional<policy::document> parse_stored(const std::string& text, policy::document_kind kind,
+                                             const std::string& what) {
+  auto d = policy::parse(text, kind);
+  if (!d) {
+    // Stored documents were validated when written; one that no longer parses grants nothing.
+    spdlog::error("ignoring the stored {} that does not parse: {}", what, d.error_value().message);
+    return std::nullopt;
+  }
+  return std::move(d).value();
+}
+
+// Bounds: a client can make us look up any key id or repository name.
+constexpr std::size_t max_cached = 4096;
+
+template <class Map>
+void bound(Map& m) {
+  if (m.size() >= max_cached) m.clear();
+}
+
+}  // namespace
+
+access_control::access_control(registry_backends backends, const auth::credential_store& configured,
+                               const auth::secret_sealer& sealer, access_settings settings)
+    : backends_(backends), configured_(configured), sealer_(sealer), settings_(std::move(settings)) {}
+
+access_control::~access_control() = default;
+
+std::string access_control::repository_arn(const std::string& repository) const {
+  return "arn:aws:ecr:" + settings_.region + ":" + settings_.account_id + ":repository/" + repository;
+}
+
+std::shared_ptr<access_control::snapshot> access_control::current() const {
+  auto generation = backends_.meta.identities().generation();
+  if (!generation) return nullptr;
+  std::lock_guard lock(mutex_);
+  if (!snapshot_ || snapshot_->generation != *generation) {
+    snapshot_ = std::make_shared<snapshot>();
+    snapshot_->generation = *generation;
+  }
+  return snapshot_;
+}
+
+std::optional<auth::found_credential> access_control::find(const std::string& access_key_id) const {
+  if (auto c = configured_.find(access_key_id)) return c;
+  auto s = current();
+  if (!s) return std::nullopt;  // the metadata cannot be read: nobody new is authenticated
+  {
+    std::lock_guard lock(s->mutex);
+    if (auto it = s->keys.find(access_key_id); it != s->keys.end()) return it->second;
+  }
+  auto& ids = backends_.meta.identities();
+  std::optional<auth::found_credential> found;
+  auto key = ids.find_access_key(access_key_id);
+  if (!key) return std::nullopt;  // not cached: a passing failure must not stick
+  if (*key && (*key)->status == "Active") {
+    auto user = ids.find_user((*key)->user_name);
+    if (!user) return std::nullopt;
+    auto secret = sealer_.open((*key)->sealed_secret, access_key_id);
+    if (!secret) spdlog::error("access key {}: {}", access_key_id, secret.error_value().message);
+    if (*user && secret) {
+      auth::found_credential f;
+      f.who.name = (*user)->name;
+      f.who.access_key_id = access_key_id;
+      f.who.arn = "arn:aws:iam::" + settings_.account_id + ":user" + (*user)->path + (*user)->name;
+      f.who.user_id = (*user)->user_id;
+      f.who.basic_pull = (*user)->basic_pull;
+      f.secret_access_key = std::move(*secret);
+      found = std::move(f);
+    }
+  }
+  std::lock_guard lock(s->mutex);
+  bound(s->keys);
+  s->keys.emplace(access_key_id, found);
+  return found;
+}
+
+policy::request_context access_control::context_for(const auth::identity& who, const access_request& what,
+                                                    const snapshot&) const {
+  policy::request_context rc;
+  rc.action = what.action;
+  rc.resource = !what.resource.empty()    ? what.resource
+                : what.repository.empty() ? std::string("*")
+                                          : repository_arn(what.repository);
+  rc.principal_arn = who.arn;
+  rc.account = settings_.account_id;
+  if (!who.arn.empty()) {
+    rc.set("aws:PrincipalArn", who.arn);
+    rc.set("aws:PrincipalAccount", settings_.account_id);
+    rc.set("aws:PrincipalType", who.root ? "Account" : "User");
+    rc.set("aws:username", who.name);
+    rc.set("aws:userid", who.user_id);
+  }
+  if (!what.source_ip.empty()) rc.set("aws:SourceIp", what.source_ip);
+  rc.set("aws:SecureTransport", what.secure_transport ? "true" : "false");
+  if (what.request_tags) {
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : *what.request_tags) {
+      rc.set("aws:RequestTag/" + k, v);
+      keys.push_back(k);
+    }
+    rc.set("aws:TagKeys", keys);
+  }
+  return rc;
+}
+
+result<void> access_control::authorize(const auth::identity& who, const access_request& what) const {
+  if (who.full_access) return {};
+  auto s = current();
+  if (!s) return make_error(errc::unavailable, "the metadata database cannot be read");
+  auto& ids = backends_.meta.identities();
+
+  // The caller's identity policies (its own and its groups').
+  std::shared_ptr<const std::vector<policy::document>> mine;
+  if (!who.arn.empty()) {
+    {
+      std::lock_guard lock(s->mutex);
+      if (auto it = s->user_policies.find(who.name); it != s->user_policies.end()) mine = it->second;
+    }
+    if (!mine) {
+      auto texts = ids.policies_of_user(who.name);
+      if (!texts) return make_error(errc::unavailable, texts.error_value().message);
+      auto docs = std::make_shared<std::vector<policy::document>>();
+      for (const auto& t : *texts) {
+        if (auto d = parse_stored(t, policy::document_kind::identity, "policy of user " + who.name)) {
+          docs->push_back(std::move(*d));
+        }
+      }
+      mine = docs;
+      std::lock_guard lock(s->mutex);
+      bound(s->user_policies);
+      s->user_policies.emplace(who.name, mine);
+    }
+  }
+
+  // The repository's policy and tags, and the registry's policy: not for GetAuthorizationToken
+  // (only an identity policy grants it, as in AWS) nor for non-ECR actions.
+  const bool ecr_action = what.action.starts_with("ecr:") && what.action != "ecr:GetAuthorizationToken";
+  std::shared_ptr<const snapshot::repository_facts> repo;
+  std::shared_ptr<const std::optional<policy::document>> registry_doc;
+  if (ecr_action && !what.repository.empty()) {
+    {
+      std::lock_guard lock(s->mutex);
+      if (auto it = s->repositories.find(what.repository); it != s->repositories.end()) repo = it->second;
+    }
+    if (!repo) {
+      auto facts = std::make_shared<snapshot::repository_facts>();
+      auto text = ids.repository_policy(what.repository);
+      if (!text && text.error_value().code != errc::name_unknown) {
+        return make_error(errc::unavailable, text.error_value().message);
+      }
+      if (text && *text) {
+        facts->policy = parse_stored(**text, policy::document_kind::repository, "policy of " + what.repository);
+      }
+      auto tags = backends_.meta.repositories().tags(what.repository);
+      if (tags) facts->tags = std::move(*tags);
+      repo = facts;
+      std::lock_guard lock(s->mutex);
+      bound(s->repositories);
+      s->repositories.emplace(what.repository, repo);
+    }
+  }
+  if (ecr_action) {
+    {
+      std::lock_guard lock(s->mutex);
+      registry_doc = s->registry_policy;
+    }
+    if (!registry_doc) {
+      auto text = ids.registry_policy();
+      if (!text) return make_error(errc::unavailable, text.error_value().message);
+      auto doc = std::make_shared<std::optional<policy::document>>();
+      if (*text) *doc = parse_stored(**text, policy::document_kind::registry, "registry policy");
+      registry_doc = doc;
+      std::lock_guard lock(s->mutex);
+      s->registry_policy = registry_doc;
+    }
+  }
+
+  auto rc = context_for(who, what, *s);
+  if (repo) {
+    for (const auto& [k, v] : repo->tags) {
+      rc.set("ecr:ResourceTag/" + k, v);
+      rc.set("aws:ResourceTag/" + k, v);
+    }
+  }
+  std::vector<const policy::document*> identity_docs;
+  if (mine)
+    for (const auto& d : *mine) identity_docs.push_back(&d);
+  std::vector<const policy::document*> resource_docs;
+  if (repo && repo->policy) resource_docs.push_back(&*repo->policy);
+  if (registry_doc && *registry_doc) resource_docs.push_back(&**registry_doc);
+
+  auto d = policy::evaluate(identity_docs, resource_docs, rc);
+  if (d.result == policy::verdict::allow) return {};
+  std::string why;
+  switch (d.result) {
+    case policy::verdict::explicit_deny:
+      why = d.source == policy::policy_source::resource ? "with an explicit deny in a resource-based policy"
+                                                        : "with an explicit deny in an identity-based policy";
+      break;
+    case policy::verdict::implicit_deny:
+    case policy::verdict::allow: why = "because no identity-based policy allows the " + what.action + " action"; break;
+  }
+  const std::string caller = who.arn.empty() ? std::string("anonymous") : who.arn;
+  return make_error(errc::denied, "User: " + caller + " is not authorized to perform: " + what.action +
+                                      " on resource: " + rc.resource + " " + why);
+}
+
+bool access_control::allows_anonymous(const std::string& action, const std::string& repository) const {
+  auth::identity nobody;
+  access_request what;
+  what.action = action;
+  what.repository = repository;
+  return authorize(nobody, what).has_value();
+}
+
+}  // namespace berth
