@@ -80,7 +80,7 @@ result<std::string> base64_decode(std::string_view text) {
 }
 
 issued_token login_token_issuer::issue(const identity& who, std::int64_t now) const {
-  auto expires = now + login_token_lifetime_seconds;
+  auto expires = now + lifetime_;
   nlohmann::json claims = {{"k", who.access_key_id}, {"i", now}, {"e", expires}};
   auto payload = base64_encode(claims.dump(), true);
   auto token = "v1." + payload + "." + base64_encode(mac(key_, "v1." + payload), true);

@@ -316,7 +316,7 @@ result<identity> sigv4_verifier::verify_parts(const signable_request& r, const a
   if (auth.service != service_) {
     return make_error(errc::invalid_signature, "Credential should be scoped to correct service: '" + service_ + "'. ");
   }
-  if (auth.region != region_) {
+  if (!region_.empty() && auth.region != region_) {
     return make_error(errc::invalid_signature,
                       "Credential should be scoped to a valid region, not '" + auth.region + "'. ");
   }

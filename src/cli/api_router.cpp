@@ -7,6 +7,7 @@ namespace berth::cli {
 std::unique_ptr<http::exchange> api_router::route(const http::request& head) {
   if (head.path == "/v2" || head.path.starts_with("/v2/")) return v2_.route(head);
   if (head.path == "/" && head.method == http::verb::post && head.header("X-Amz-Target")) return ecr_.exchange();
+  if (query_ && iam::is_query_request(head)) return query_->exchange();
   head.notes.api = "none";
   http::response r;
   r.status = 404;

@@ -1,11 +1,11 @@
 // berth cert generate: a self-signed CA and a server certificate signed by it, for tests and
 // air-gapped sites (docker: /etc/docker/certs.d/<host:port>/ca.crt; aws: --ca-bundle ca.crt).
+#include <arpa/inet.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
-#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -85,7 +85,8 @@ bool write_pem(const std::filesystem::path& path, X509* cert, EVP_PKEY* key) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return false;
   if (key != nullptr) ::fchmod(fileno(f), 0600);
-  bool ok = cert ? PEM_write_X509(f, cert) == 1 : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  bool ok =
+      cert ? PEM_write_X509(f, cert) == 1 : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   return std::fclose(f) == 0 && ok;
 }
 

@@ -5,7 +5,9 @@ namespace berth::cli {
 result<parsed_flags> parse_flags(const std::vector<std::string>& args, std::initializer_list<const char*> valued,
                                  std::initializer_list<const char*> booleans, const std::string& command) {
   parsed_flags out;
-  auto bad = [&](const std::string& m) { return make_error(errc::invalid_parameter, m + " (see berth " + command + " --help)"); };
+  auto bad = [&](const std::string& m) {
+    return make_error(errc::invalid_parameter, m + " (see berth " + command + " --help)");
+  };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     if (a == "-h" || a == "--help") {

@@ -78,7 +78,8 @@ class file_secrets final : public auth::secret_store {
  private:
   std::filesystem::path path_of(const std::string& name) const {
     static const std::map<std::string, std::string> files = {{root_credentials_secret, "root-credentials.json"},
-                                                             {signing_key_secret, "token-signing.key"}};
+                                                             {signing_key_secret, "token-signing.key"},
+                                                             {sealing_key_secret, "access-key-encryption.key"}};
     auto it = files.find(name);
     return dir_ / (it != files.end() ? it->second : name);
   }
@@ -140,17 +141,30 @@ result<config::user_credentials> save_root_key(auth::secret_store& secrets, cons
   return parse_root(*now, secrets.location(root_credentials_secret));
 }
 
-result<std::string> load_or_create_signing_key(auth::secret_store& secrets) {
-  auto stored = secrets.get(signing_key_secret);
+namespace {
+
+// A 32-byte random key, created by the first server that needs it.
+result<std::string> load_or_create_key(auth::secret_store& secrets, const char* name) {
+  auto stored = secrets.get(name);
   if (!stored) return stored.take_error();
   auto key = *stored ? std::move(**stored) : std::string();
   if (!*stored) {
-    auto put = secrets.put_if_absent(signing_key_secret, random_bytes(32));
+    auto put = secrets.put_if_absent(name, random_bytes(32));
     if (!put) return put.take_error();
     key = std::move(put).value();
   }
-  if (key.size() != 32) return make_error(errc::internal, secrets.location(signing_key_secret) + " is damaged");
+  if (key.size() != 32) return make_error(errc::internal, secrets.location(name) + " is damaged");
   return key;
+}
+
+}  // namespace
+
+result<std::string> load_or_create_signing_key(auth::secret_store& secrets) {
+  return load_or_create_key(secrets, signing_key_secret);
+}
+
+result<std::string> load_or_create_sealing_key(auth::secret_store& secrets) {
+  return load_or_create_key(secrets, sealing_key_secret);
 }
 
 }  // namespace berth::cli

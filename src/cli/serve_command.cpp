@@ -15,8 +15,10 @@
 #include "berth/config/config.hpp"
 #include "berth/http/server.hpp"
 #include "berth/oci/v2_handler.hpp"
+#include "berth/registry/access_control.hpp"
 #include "berth/registry/duty_roster.hpp"
 #include "berth/registry/garbage_collector.hpp"
+#include "berth/registry/identity_directory.hpp"
 #include "berth/registry/registry.hpp"
 
 namespace berth::cli {
@@ -89,21 +91,36 @@ int serve_command(const std::vector<std::string>& args) {
     print_root = stored->generated;
   }
   credentials.push_back(auth::credential{"root", root.access_key_id, root.secret_access_key, true});
-  for (const auto& u : cfg.users)
+  for (const auto& u : cfg.users) {
     credentials.push_back(auth::credential{u.name, u.access_key_id, u.secret_access_key, false});
-  auth::credential_store identities(cfg.account_id, std::move(credentials));
+    spdlog::info("configured user {} (auth.users, key {}) has full access: no policy applies to it", u.name,
+                 u.access_key_id);
+  }
+  auth::credential_store configured(cfg.account_id, std::move(credentials));
   auto signing_key = load_or_create_signing_key(secrets);
   if (!signing_key) return fail(signing_key.error_value().message);
-  auth::login_token_issuer tokens(*signing_key, identities);
+  auto sealing_key = load_or_create_sealing_key(secrets);
+  if (!sealing_key) return fail(sealing_key.error_value().message);
+  auth::secret_sealer sealer(*sealing_key);
+  // Callers: the configured identities, then the IAM users of the metadata, with their policies.
+  access_control access((*opened)->backends(), configured, sealer, access_settings{cfg.account_id, cfg.region});
+  identity_directory directory((*opened)->backends(), sealer, clk, cfg.account_id);
+  auth::login_token_issuer tokens(*signing_key, access, cfg.token_lifetime_seconds);
   auth::blob_url_signer blob_urls(*signing_key);
 
   const bool auth_enabled = cfg.auth_mode != "none";
   if (!auth_enabled) {
     spdlog::warn("authentication is OFF (auth: none): anyone who can reach {} can push, pull and delete", cfg.listen);
   }
+  if (auth_enabled && cfg.anonymous_pull) {
+    spdlog::warn(
+        "anonymous pull is ON (auth.anonymous_pull): anyone who can reach {} can pull from repositories "
+        "whose policy allows Principal \"*\"",
+        cfg.listen);
+  }
   const std::string scheme = cfg.tls_cert.empty() ? "http" : "https";
-  oci::v2_authenticator v2_auth(tokens, blob_urls, clk, scheme);
-  oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr);
+  oci::v2_authenticator v2_auth(tokens, blob_urls, clk, scheme, &access, cfg.anonymous_pull ? &access : nullptr);
+  oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr, auth_enabled ? &access : nullptr);
   ecr::ecr_settings ecr_cfg;
   ecr_cfg.account_id = cfg.account_id;
   ecr_cfg.region = cfg.region;
@@ -111,8 +128,10 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.scheme = scheme;
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
-  ecr::ecr_api ecr(reg, *(*opened)->lifecycle, identities, tokens, blob_urls, clk, ecr_cfg);
-  api_router router(v2, ecr);
+  ecr::ecr_api ecr(reg, *(*opened)->lifecycle, access, tokens, blob_urls, clk, ecr_cfg,
+                   auth_enabled ? &access : nullptr);
+  iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});
+  api_router router(v2, ecr, auth_enabled ? &query : nullptr);
 
   auto addr = config::parse_listen(cfg.listen);
   http::server_options opts;

@@ -110,6 +110,9 @@ result<void> validate(const settings& s) {
   if (s.region.empty() || s.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
     return bad("invalid region '" + s.region + "'");
   }
+  if (s.token_lifetime_seconds < 900 || s.token_lifetime_seconds > 7 * 24 * 3600) {
+    return bad("auth.token_lifetime_seconds must be between 900 (15 minutes) and 604800 (7 days)");
+  }
   if (s.root.access_key_id.empty() != s.root.secret_access_key.empty()) {
     return bad("the root access key id and secret access key must be given together");
   }
@@ -208,8 +211,11 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     if (auto r = read_string(*it, "untagged", s.gc_untagged, "gc"); !r) return r.take_error();
   }
   if (auto it = doc.find("auth"); it != doc.end()) {
-    if (auto r = only_keys(*it, {"mode", "root", "users"}, "auth"); !r) return r.take_error();
+    if (auto r = only_keys(*it, {"mode", "root", "users", "token_lifetime_seconds", "anonymous_pull"}, "auth"); !r)
+      return r.take_error();
     if (auto r = read_string(*it, "mode", s.auth_mode, "auth"); !r) return r.take_error();
+    if (auto r = read_int(*it, "token_lifetime_seconds", s.token_lifetime_seconds, "auth"); !r) return r.take_error();
+    if (auto r = read_bool(*it, "anonymous_pull", s.anonymous_pull, "auth"); !r) return r.take_error();
     auto read_user = [&](const json& u, const std::string& where, user_credentials& out) -> result<void> {
       if (auto r = only_keys(u, {"name", "access_key_id", "secret_access_key"}, where); !r) return r;
       if (auto r = read_string(u, "name", out.name, where); !r) return r;
@@ -318,7 +324,8 @@ result<settings> load(const flag_map& flags, env_lookup env) {
     if (auto v = *f ? flag(f) : std::string(); !v.empty()) *field = v;
   }
   for (auto [e, field] :
-       {std::pair{"BERTH_S3_PATH_STYLE", &s.s3_path_style}, std::pair{"BERTH_S3_REDIRECT", &s.s3_redirect}}) {
+       {std::pair{"BERTH_S3_PATH_STYLE", &s.s3_path_style}, std::pair{"BERTH_S3_REDIRECT", &s.s3_redirect},
+        std::pair{"BERTH_ANONYMOUS_PULL", &s.anonymous_pull}}) {
     if (auto v = env(e); !v.empty()) {
       if (auto r = parse_bool(v, *field, e); !r) return r.take_error();
     }
@@ -327,6 +334,11 @@ result<settings> load(const flag_map& flags, env_lookup env) {
     auto n = parse_non_negative(v, "BERTH_S3_PART_SIZE");
     if (!n) return n.take_error();
     s.s3_part_size = *n;
+  }
+  if (auto v = env("BERTH_TOKEN_LIFETIME_SECONDS"); !v.empty()) {
+    auto n = parse_non_negative(v, "BERTH_TOKEN_LIFETIME_SECONDS");
+    if (!n) return n.take_error();
+    s.token_lifetime_seconds = *n;
   }
   std::string expiry = env("BERTH_UPLOAD_EXPIRY_SECONDS");
   if (auto v = flag("upload-expiry"); !v.empty()) expiry = v;

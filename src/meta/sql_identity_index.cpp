@@ -178,7 +178,7 @@ result<std::vector<access_key_row>> sql_identity_index<Pool>::access_keys(const 
     if (!*exists) return no_user(user);
     return db.all("SELECT " BERTH_KEY_COLUMNS
                   " FROM iam_access_keys k JOIN iam_users u ON u.name_key = k.user_key WHERE k.user_key = ? "
-                  "ORDER BY k.created_at, k.access_key_id",
+                  "ORDER BY k.access_key_id",
                   read_key, key);
   });
 }

@@ -206,6 +206,17 @@ result<std::vector<user_info>> identity_directory::group_members(const std::stri
   return out;
 }
 
+result<std::vector<group_info>> identity_directory::groups_of(const std::string& user) {
+  auto rows = backends_.meta.identities().groups_of_user(user);
+  if (!rows) return rows.take_error();
+  std::vector<group_info> out;
+  for (const auto& g : *rows) {
+    out.push_back(group_info{g.name, g.path, g.group_id, "arn:aws:iam::" + account_id_ + ":group" + g.path + g.name,
+                             g.created_at});
+  }
+  return out;
+}
+
 result<void> identity_directory::add_user_to_group(const std::string& group, const std::string& user) {
   return backends_.meta.identities().add_user_to_group(group, user);
 }

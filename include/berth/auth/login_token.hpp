@@ -12,7 +12,7 @@
 
 namespace berth::auth {
 
-inline constexpr std::int64_t login_token_lifetime_seconds = 12 * 3600;
+inline constexpr std::int64_t login_token_lifetime_seconds = 12 * 3600;  // ECR's; auth.token_lifetime_seconds
 
 struct issued_token {
   std::string token;
@@ -22,8 +22,9 @@ struct issued_token {
 class login_token_issuer {
  public:
   // `key` is the raw HMAC key (32 random bytes).
-  login_token_issuer(std::string key, const credential_source& credentials)
-      : key_(std::move(key)), credentials_(credentials) {}
+  login_token_issuer(std::string key, const credential_source& credentials,
+                     std::int64_t lifetime_seconds = login_token_lifetime_seconds)
+      : key_(std::move(key)), credentials_(credentials), lifetime_(lifetime_seconds) {}
 
   issued_token issue(const identity& who, std::int64_t now) const;
   // token_invalid (forged, malformed, principal gone) or token_expired.
@@ -32,6 +33,7 @@ class login_token_issuer {
  private:
   std::string key_;
   const credential_source& credentials_;
+  std::int64_t lifetime_;
 };
 
 // Time-limited blob URLs (GetDownloadUrlForLayer): an HMAC over repository, digest and expiry.

@@ -48,6 +48,8 @@ result<authorization_header> parse_authorization_header(std::string_view value);
 result<std::int64_t> parse_amz_date(std::string_view text);
 std::string format_amz_date(std::int64_t epoch_seconds);
 
+// `region` "": any region in the credential scope (IAM and STS: global services, signed with
+// whatever region the client has configured).
 class sigv4_verifier {
  public:
   sigv4_verifier(const credential_source& credentials, std::string region, std::string service,

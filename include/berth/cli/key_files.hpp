@@ -21,6 +21,8 @@ std::unique_ptr<auth::secret_store> database_secrets(meta::secret_index& secrets
 
 inline constexpr const char* root_credentials_secret = "root-credentials";
 inline constexpr const char* signing_key_secret = "token-signing-key";
+// Seals IAM users' access key secrets in the metadata (auth/secret_sealer.hpp).
+inline constexpr const char* sealing_key_secret = "access-key-encryption-key";
 
 struct root_key {
   config::user_credentials credentials;
@@ -32,5 +34,6 @@ result<root_key> load_or_generate_root_key(auth::secret_store& secrets);
 // The root key now stored (another server's, if one stored its own first).
 result<config::user_credentials> save_root_key(auth::secret_store& secrets, const config::user_credentials& c);
 result<std::string> load_or_create_signing_key(auth::secret_store& secrets);
+result<std::string> load_or_create_sealing_key(auth::secret_store& secrets);
 
 }  // namespace berth::cli

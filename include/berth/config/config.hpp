@@ -41,6 +41,9 @@ struct settings {
   std::string auth_mode = "sigv4";  // sigv4 | none
   user_credentials root;            // empty: from the data directory, generated on first start
   std::vector<user_credentials> users;
+  std::int64_t token_lifetime_seconds = 12 * 3600;  // login tokens (GetAuthorizationToken), 15 min … 7 days
+  // Pulls without credentials of repositories whose policy allows Principal "*" (off by default).
+  bool anonymous_pull = false;
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   std::string public_host;  // host[:port] for repositoryUri/proxyEndpoint; "" → the request's Host

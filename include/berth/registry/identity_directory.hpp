@@ -78,6 +78,7 @@ class identity_directory {
   result<group_info> create_group(const std::string& name, const std::string& path);
   result<group_info> group(const std::string& name);
   result<std::vector<user_info>> group_members(const std::string& name);
+  result<std::vector<group_info>> groups_of(const std::string& user);
   result<void> add_user_to_group(const std::string& group, const std::string& user);
   result<void> remove_user_from_group(const std::string& group, const std::string& user);
   result<void> delete_group(const std::string& name);
