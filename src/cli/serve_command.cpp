@@ -19,6 +19,7 @@
 #include "berth/registry/duty_roster.hpp"
 #include "berth/registry/garbage_collector.hpp"
 #include "berth/registry/identity_directory.hpp"
+#include "berth/registry/resource_policies.hpp"
 #include "berth/registry/registry.hpp"
 
 namespace berth::cli {
@@ -128,8 +129,9 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.scheme = scheme;
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
+  resource_policies policies((*opened)->backends(), cfg.account_id);
   ecr::ecr_api ecr(reg, *(*opened)->lifecycle, access, tokens, blob_urls, clk, ecr_cfg,
-                   auth_enabled ? &access : nullptr);
+                   auth_enabled ? ecr::ecr_access{&access, &policies, &directory} : ecr::ecr_access{});
   iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});
   api_router router(v2, ecr, auth_enabled ? &query : nullptr);
 

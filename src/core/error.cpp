@@ -60,6 +60,10 @@ const char* to_string(errc code) {
     case errc::entity_already_exists: return "entity_already_exists";
     case errc::no_such_entity: return "no_such_entity";
     case errc::delete_conflict: return "delete_conflict";
+    case errc::repository_policy_not_found: return "repository_policy_not_found";
+    case errc::registry_policy_not_found: return "registry_policy_not_found";
+    case errc::exclusion_already_exists: return "exclusion_already_exists";
+    case errc::exclusion_not_found: return "exclusion_not_found";
     case errc::busy: return "busy";
     case errc::unavailable: return "unavailable";
   }

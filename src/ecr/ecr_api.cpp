@@ -92,7 +92,7 @@ result<void> authorize(const access_control& access, const std::string& op, cons
 
 ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
                  const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-                 ecr_settings settings, const access_control* access)
+                 ecr_settings settings, ecr_access access)
     : reg_(reg),
       lifecycle_(lifecycle),
       credentials_(credentials),
@@ -168,8 +168,10 @@ http::response ecr_api::handle(const http::request& req) const {
     return fail(make_error(errc::unsupported_operation,
                            "Berth does not implement " + op + " yet; see docs/api-coverage.md for what it supports"));
   }
-  if (access_) {
-    if (auto allowed = authorize(*access_, op, input, caller, req); !allowed) return fail(allowed.error_value());
+  if (access_.control) {
+    if (auto allowed = authorize(*access_.control, op, input, caller, req); !allowed) {
+      return fail(allowed.error_value());
+    }
   }
   call_context ctx{
       reg_,
@@ -179,6 +181,7 @@ http::response ecr_api::handle(const http::request& req) const {
       urls_,
       settings_,
       caller,
+      access_,
       settings_.public_host.empty() ? std::string(req.header("Host").value_or("localhost")) : settings_.public_host,
       now};
   result<json> out = make_error(errc::internal, "no result");

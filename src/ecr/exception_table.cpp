@@ -47,6 +47,10 @@ exception_kind exception_for(errc code) {
     case errc::entity_already_exists: return client("InvalidParameterException");
     case errc::no_such_entity: return client("InvalidParameterException");
     case errc::delete_conflict: return client("InvalidParameterException");
+    case errc::repository_policy_not_found: return client("RepositoryPolicyNotFoundException");
+    case errc::registry_policy_not_found: return client("RegistryPolicyNotFoundException");
+    case errc::exclusion_already_exists: return client("ExclusionAlreadyExistsException");
+    case errc::exclusion_not_found: return client("ExclusionNotFoundException");
     case errc::missing_authentication: return client("MissingAuthenticationTokenException");
     case errc::unrecognized_client: return client("UnrecognizedClientException");
     case errc::invalid_signature: return client("InvalidSignatureException");

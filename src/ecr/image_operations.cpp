@@ -118,7 +118,9 @@ result<json> batch_get_image(call_context& ctx, const json& in) {
           failure(id, "ImageNotFound", "The image's manifest media type " + type + " is not in acceptedMediaTypes"));
       continue;
     }
-    ctx.reg.note_pull(repo, (*m)->digest);
+    if (!ctx.access.control || !ctx.access.control->pull_time_excluded(ctx.caller)) {
+      ctx.reg.note_pull(repo, (*m)->digest);
+    }
     found.push_back({{"registryId", ctx.settings.account_id},
                      {"repositoryName", repo},
                      {"imageId", image_id_json((*m)->digest, tag)},
@@ -183,6 +185,17 @@ result<json> put_image(call_context& ctx, const json& in) {
   auto media_type = str(in, "imageManifestMediaType");
   auto tag = str(in, "imageTag");
   auto want = str(in, "imageDigest");
+  // ECR validates the request before it looks at layers: the media type first (a schema 1
+  // manifest names none, its version says what it is).
+  if (media_type.empty()) {
+    auto doc = json::parse(manifest, nullptr, false);
+    if (doc.is_object() && !(doc.contains("mediaType") && doc["mediaType"].is_string()) &&
+        doc.value("schemaVersion", 0) != 1) {
+      return invalid_parameter(
+          "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'image manifest mediatype not provided "
+          "in manifest or parameter'");
+    }
+  }
   if (!tag.empty() && !is_valid_tag(tag)) {
     return invalid_parameter(
         "Invalid parameter at 'imageTag' failed to satisfy constraint: 'must satisfy regular "

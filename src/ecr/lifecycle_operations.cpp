@@ -8,7 +8,8 @@ namespace {
 
 json policy_json(const call_context& ctx, const std::string& repo, const lifecycle_policy_info& p) {
   json out = {{"registryId", ctx.settings.account_id}, {"repositoryName", repo}, {"lifecyclePolicyText", p.text}};
-  if (p.last_evaluated_at > 0) out["lastEvaluatedAt"] = p.last_evaluated_at;
+  // Always present, as in ECR's responses: 0 (1970-01-01T00:00:00Z) until the first evaluation.
+  out["lastEvaluatedAt"] = p.last_evaluated_at;
   return out;
 }
 

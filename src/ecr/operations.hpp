@@ -24,6 +24,7 @@ struct call_context {
   const auth::blob_url_signer& urls;
   const ecr_settings& settings;
   const auth::identity& caller;
+  const ecr_access& access;
   std::string host;  // public host[:port]
   std::int64_t now = 0;
 };
@@ -38,6 +39,7 @@ void add_image_operations(std::map<std::string, operation>& t);
 void add_layer_operations(std::map<std::string, operation>& t);
 void add_registry_operations(std::map<std::string, operation>& t);
 void add_lifecycle_operations(std::map<std::string, operation>& t);
+void add_policy_operations(std::map<std::string, operation>& t);
 
 // Shared helpers.
 std::string str(const json& in, const char* key, const std::string& fallback = "");

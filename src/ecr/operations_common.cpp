@@ -10,6 +10,7 @@ const std::map<std::string, operation>& operation_table() {
     add_layer_operations(t);
     add_registry_operations(t);
     add_lifecycle_operations(t);
+    add_policy_operations(t);
     return t;
   }();
   return table;

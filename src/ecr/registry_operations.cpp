@@ -1,5 +1,6 @@
 // GetAuthorizationToken, DescribeRegistry, Get/PutAccountSetting and the repository creation
 // templates (Create/Describe/Update/DeleteRepositoryCreationTemplate).
+#include "berth/policy/policy_document.hpp"
 #include "operations.hpp"
 
 namespace berth::ecr {
@@ -66,9 +67,21 @@ json template_json(const template_info& row) {
   return doc;
 }
 
-result<void> check_template(const json& doc) {
-  // A policy stored but not enforced would be a lie: these come with their enforcement.
-  for (auto key : {"repositoryPolicy", "lifecyclePolicy"}) {
+result<void> check_template(call_context& ctx, const json& doc) {
+  // The repository policy a created repository starts with, validated as SetRepositoryPolicy does.
+  if (doc.contains("repositoryPolicy") && doc["repositoryPolicy"].is_string() &&
+      !doc["repositoryPolicy"].get<std::string>().empty()) {
+    const auto text = doc["repositoryPolicy"].get<std::string>();
+    if (ctx.access.policies) {
+      if (auto v = ctx.access.policies->validate(text, false, "repositoryPolicy"); !v) return v;
+    } else if (!policy::parse(text, policy::document_kind::repository)) {
+      return invalid_parameter(
+          "Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'Invalid repository policy "
+          "provided'");
+    }
+  }
+  // A policy stored but not enforced would be a lie: this one comes with its enforcement.
+  for (auto key : {"lifecyclePolicy"}) {
     if (doc.contains(key) && !doc[key].is_null() && !doc[key].get<std::string>().empty()) {
       return make_error(errc::unsupported_operation,
                         std::string("Berth does not enforce ") + key + " in repository creation templates yet");
@@ -96,7 +109,7 @@ result<json> create_template(call_context& ctx, const json& in) {
   for (auto f : template_fields) {
     if (in.contains(f)) doc[f] = in[f];
   }
-  if (auto r = check_template(in); !r) return r.take_error();
+  if (auto r = check_template(ctx, in); !r) return r.take_error();
   auto prefix = str(in, "prefix");
   if (auto r = ctx.repos.put_template(prefix, doc.dump(), true); !r) return r.take_error();
   auto row = find_template(ctx, prefix);
@@ -117,8 +130,8 @@ result<json> update_template(call_context& ctx, const json& in) {
       !in.contains("imageTagMutabilityExclusionFilters")) {
     doc.erase("imageTagMutabilityExclusionFilters");
   }
-  if (auto r = check_template(doc); !r) return r.take_error();
-  if (auto r = check_template(in); !r) return r.take_error();
+  if (auto r = check_template(ctx, doc); !r) return r.take_error();
+  if (auto r = check_template(ctx, in); !r) return r.take_error();
   if (auto r = ctx.repos.put_template(prefix, doc.dump(), false); !r) return r.take_error();
   auto updated = find_template(ctx, prefix);
   if (!updated) return updated.take_error();

@@ -96,7 +96,8 @@ result<void> shape_validator::check(const std::string& shape_name, const json& v
     std::size_t i = 0;
     for (const auto& e : v) {
       ++i;
-      if (auto r = check(shape["member"].get<std::string>(), e, where + "." + std::to_string(i) + ".member"); !r) return r;
+      if (auto r = check(shape["member"].get<std::string>(), e, where + "." + std::to_string(i) + ".member"); !r)
+        return r;
     }
     return {};
   }

@@ -59,7 +59,11 @@ query_error_kind query_error_for(errc code) {
     case errc::too_many_tags:
     case errc::lifecycle_policy_not_found:
     case errc::lifecycle_preview_not_found:
-    case errc::lifecycle_preview_in_progress: return {"InvalidInput", 400};
+    case errc::lifecycle_preview_in_progress:
+    case errc::repository_policy_not_found:
+    case errc::registry_policy_not_found:
+    case errc::exclusion_already_exists:
+    case errc::exclusion_not_found: return {"InvalidInput", 400};
     case errc::internal:
     case errc::storage_full:
     case errc::unavailable: return {"ServiceFailure", 500, false};

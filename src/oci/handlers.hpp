@@ -19,7 +19,9 @@ std::unique_ptr<http::exchange> blob_exchange(registry& reg, const v2_route& rou
 std::unique_ptr<http::exchange> upload_start_exchange(registry& reg, const v2_route& route, const http::request& req,
                                                       bool may_mount = true);
 std::unique_ptr<http::exchange> upload_exchange(registry& reg, const v2_route& route, const http::request& req);
-std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route& route, const http::request& req);
+// `record_pull`: whether a GET counts for lastRecordedPullTime (not for an excluded principal).
+std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route& route, const http::request& req,
+                                                  bool record_pull = true);
 std::unique_ptr<http::exchange> tags_exchange(registry& reg, const v2_route& route, const http::request& req);
 // `visible`: which repositories the caller may see (null: all).
 std::unique_ptr<http::exchange> catalog_exchange(registry& reg, const http::request& req,

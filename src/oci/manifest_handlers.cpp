@@ -33,8 +33,9 @@ bool etag_matches(const http::request& req, const std::string& digest) {
   return inm->find(digest) != std::string_view::npos || *inm == "*";
 }
 
-http::response get_manifest(registry& reg, const std::string& name, const reference& ref, const http::request& req) {
-  auto m = reg.get_manifest(name, ref, req.method == http::verb::get);
+http::response get_manifest(registry& reg, const std::string& name, const reference& ref, const http::request& req,
+                            bool record_pull) {
+  auto m = reg.get_manifest(name, ref, record_pull && req.method == http::verb::get);
   if (!m) return error_response(m.error_value());
   if (!accepts(req, m->media_type)) {
     return error_response(make_error(errc::manifest_unknown, "manifest unknown: not in an accepted media type"));
@@ -74,7 +75,8 @@ http::response put_manifest(registry& reg, const std::string& name, const refere
 
 }  // namespace
 
-std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route& route, const http::request& req) {
+std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route& route, const http::request& req,
+                                                  bool record_pull) {
   auto ref = parse_reference(route.arg);
   if (!ref) {
     // A malformed tag names nothing that exists; on PUT it is the client's mistake.
@@ -87,7 +89,10 @@ std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route&
     case http::verb::get:
     case http::verb::head:
       return std::make_unique<http::function_exchange>(
-          [&reg, name = route.name, ref = *ref](http::request& r) { return get_manifest(reg, name, ref, r); }, false);
+          [&reg, name = route.name, ref = *ref, record_pull](http::request& r) {
+            return get_manifest(reg, name, ref, r, record_pull);
+          },
+          false);
     case http::verb::put:
       return std::make_unique<http::buffered_exchange>(
           max_manifest_size,

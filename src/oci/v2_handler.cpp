@@ -149,7 +149,10 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
         }
         break;
       case v2_endpoint::tags_list: ex = tags_exchange(reg_, r, head); break;
-      case v2_endpoint::manifest: ex = manifest_exchange(reg_, r, head); break;
+      case v2_endpoint::manifest:
+        ex = manifest_exchange(reg_, r, head,
+                               !access_ || head.method != http::verb::get || !access_->pull_time_excluded(who));
+        break;
       case v2_endpoint::blob: ex = blob_exchange(reg_, r, head); break;
       case v2_endpoint::upload_start: {
         // A mount reads `from`: without pull there, a normal upload starts instead.

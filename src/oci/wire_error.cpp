@@ -63,7 +63,11 @@ wire_code wire_code_for(errc e) {
     case errc::malformed_policy_document:
     case errc::entity_already_exists:
     case errc::no_such_entity:
-    case errc::delete_conflict: return {"UNSUPPORTED", 400};
+    case errc::delete_conflict:
+    case errc::repository_policy_not_found:
+    case errc::registry_policy_not_found:
+    case errc::exclusion_already_exists:
+    case errc::exclusion_not_found: return {"UNSUPPORTED", 400};
     case errc::busy: return {"TOOMANYREQUESTS", 429};
     case errc::unavailable: return {"UNAVAILABLE", 503};
   }

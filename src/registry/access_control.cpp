@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "berth/meta/metadata_store.hpp"
@@ -20,6 +21,7 @@ struct access_control::snapshot {
   std::map<std::string, std::shared_ptr<const std::vector<policy::document>>, std::less<>> user_policies;
   std::map<std::string, std::shared_ptr<const repository_facts>, std::less<>> repositories;
   std::shared_ptr<const std::optional<policy::document>> registry_policy;
+  std::shared_ptr<const std::vector<std::string>> pull_exclusions;  // sorted
 };
 
 namespace {
@@ -130,6 +132,22 @@ policy::request_context access_control::context_for(const auth::identity& who, c
 }
 
 result<void> access_control::authorize(const auth::identity& who, const access_request& what) const {
+  return check(who, what, nullptr, nullptr);
+}
+
+bool access_control::locks_out(const auth::identity& who, const std::string& repository,
+                               const policy::document& candidate) const {
+  if (who.full_access) return false;
+  access_request what;
+  what.action = "ecr:SetRepositoryPolicy";
+  what.repository = repository;
+  policy::decision d;
+  (void)check(who, what, &candidate, &d);
+  return d.result == policy::verdict::explicit_deny;
+}
+
+result<void> access_control::check(const auth::identity& who, const access_request& what,
+                                   const policy::document* candidate, policy::decision* out) const {
   if (who.full_access) return {};
   auto s = current();
   if (!s) return make_error(errc::unavailable, "the metadata database cannot be read");
@@ -212,10 +230,15 @@ result<void> access_control::authorize(const auth::identity& who, const access_r
   if (mine)
     for (const auto& d : *mine) identity_docs.push_back(&d);
   std::vector<const policy::document*> resource_docs;
-  if (repo && repo->policy) resource_docs.push_back(&*repo->policy);
+  if (candidate) {
+    resource_docs.push_back(candidate);
+  } else if (repo && repo->policy) {
+    resource_docs.push_back(&*repo->policy);
+  }
   if (registry_doc && *registry_doc) resource_docs.push_back(&**registry_doc);
 
   auto d = policy::evaluate(identity_docs, resource_docs, rc);
+  if (out) *out = d;
   if (d.result == policy::verdict::allow) return {};
   std::string why;
   switch (d.result) {
@@ -229,6 +252,25 @@ result<void> access_control::authorize(const auth::identity& who, const access_r
   const std::string caller = who.arn.empty() ? std::string("anonymous") : who.arn;
   return make_error(errc::denied, "User: " + caller + " is not authorized to perform: " + what.action +
                                       " on resource: " + rc.resource + " " + why);
+}
+
+bool access_control::pull_time_excluded(const auth::identity& who) const {
+  if (who.arn.empty() || who.root) return false;  // root is no IAM user or role: never excluded
+  auto s = current();
+  if (!s) return false;
+  std::shared_ptr<const std::vector<std::string>> list;
+  {
+    std::lock_guard lock(s->mutex);
+    list = s->pull_exclusions;
+  }
+  if (!list) {
+    auto rows = backends_.meta.identities().pull_exclusions();
+    if (!rows) return false;
+    list = std::make_shared<const std::vector<std::string>>(std::move(*rows));
+    std::lock_guard lock(s->mutex);
+    s->pull_exclusions = list;
+  }
+  return std::binary_search(list->begin(), list->end(), who.arn);
 }
 
 bool access_control::allows_anonymous(const std::string& action, const std::string& repository) const {

@@ -229,4 +229,62 @@ result<void> identity_directory::delete_group(const std::string& name) {
   return backends_.meta.identities().delete_group(name);
 }
 
+namespace {
+// ECR's PrincipalArn: arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[\w+=,.@-]+(/[\w+=,.@-]+)*
+bool is_principal_arn(const std::string& arn) {
+  if (arn.size() > 200) return false;
+  auto rest = std::string_view(arn);
+  if (!rest.starts_with("arn:aws")) return false;
+  auto iam = rest.find(":iam::");
+  if (iam == std::string_view::npos) return false;
+  auto partition = rest.substr(7, iam - 7);
+  if (!partition.empty() && (partition[0] != '-' || partition.size() < 2)) return false;
+  for (char c : partition.substr(partition.empty() ? 0 : 1))
+    if (c < 'a' || c > 'z') return false;
+  rest = rest.substr(iam + 6);
+  if (rest.size() < 13 || rest[12] != ':') return false;
+  for (char c : rest.substr(0, 12))
+    if (c < '0' || c > '9') return false;
+  rest = rest.substr(13);
+  if (!rest.starts_with("user/") && !rest.starts_with("role/")) return false;
+  rest = rest.substr(5);
+  if (rest.empty() || rest.front() == '/' || rest.back() == '/' || rest.find("//") != std::string_view::npos)
+    return false;
+  for (unsigned char c : rest) {
+    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!word && std::string_view("+=,.@-/").find(static_cast<char>(c)) == std::string_view::npos) return false;
+  }
+  return true;
+}
+}  // namespace
+
+result<std::int64_t> identity_directory::add_pull_exclusion(const std::string& principal_arn) {
+  if (!is_principal_arn(principal_arn)) {
+    return make_error(errc::invalid_parameter,
+                      "Invalid parameter at 'principalArn' failed to satisfy constraint: 'must be an IAM user or "
+                      "role ARN'");
+  }
+  const auto now = clock_.now_seconds();
+  auto r = backends_.meta.identities().add_pull_exclusion(principal_arn, now);
+  if (!r && r.error_value().code == errc::entity_already_exists) {
+    return make_error(errc::exclusion_already_exists,
+                      "The principal '" + principal_arn + "' is already excluded from pull time updates");
+  }
+  if (!r) return r.take_error();
+  return now;
+}
+
+result<void> identity_directory::remove_pull_exclusion(const std::string& principal_arn) {
+  auto r = backends_.meta.identities().remove_pull_exclusion(principal_arn);
+  if (!r && r.error_value().code == errc::no_such_entity) {
+    return make_error(errc::exclusion_not_found,
+                      "The principal '" + principal_arn + "' is not excluded from pull time updates");
+  }
+  return r;
+}
+
+result<std::vector<std::string>> identity_directory::pull_exclusions() {
+  return backends_.meta.identities().pull_exclusions();
+}
+
 }  // namespace berth

@@ -65,7 +65,7 @@ result<manifest_content> registry::get_manifest(const std::string& repo, const r
 }
 
 result<std::optional<stored_manifest>> registry::find_manifest(const std::string& repo, const std::string& digest,
-                                                              const std::string& tag) {
+                                                               const std::string& tag) {
   if (digest.empty() && tag.empty()) return std::optional<stored_manifest>();
   auto& images = backends_.meta.images();
   auto row = tag.empty() ? images.manifest_by_digest(repo, digest) : images.manifest_by_tag(repo, tag);

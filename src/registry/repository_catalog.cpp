@@ -204,7 +204,15 @@ result<repository_info> repository_catalog::from_template(const std::string& nam
   }
   auto created = create(name, c, tags);
   if (!created && created.error_value().code == errc::repository_already_exists) return get(name);  // a racing push
-  if (created) spdlog::info("repository {} created on push from template '{}'", name, prefix);
+  if (!created) return created;
+  // The template's repository policy (validated when the template was written) comes with it.
+  if (t.is_object() && t.contains("repositoryPolicy") && t["repositoryPolicy"].is_string() &&
+      !t["repositoryPolicy"].get<std::string>().empty()) {
+    if (auto r = meta_.identities().put_repository_policy(name, t["repositoryPolicy"].get<std::string>()); !r) {
+      return r.take_error();
+    }
+  }
+  spdlog::info("repository {} created on push from template '{}'", name, prefix);
   return created;
 }
 

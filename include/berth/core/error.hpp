@@ -70,6 +70,10 @@ enum class errc {
   entity_already_exists,
   no_such_entity,
   delete_conflict,
+  repository_policy_not_found,
+  registry_policy_not_found,
+  exclusion_already_exists,  // pull-time update exclusions
+  exclusion_not_found,
   // Backends: a step that lost a race with garbage collection of the same blob; the domain retries.
   busy,
   unavailable,  // a backend (database, object store) cannot be reached right now

@@ -9,8 +9,10 @@
 #include "berth/auth/sigv4.hpp"
 #include "berth/http/message.hpp"
 #include "berth/registry/access_control.hpp"
+#include "berth/registry/identity_directory.hpp"
 #include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
+#include "berth/registry/resource_policies.hpp"
 
 namespace berth::ecr {
 
@@ -23,11 +25,19 @@ struct ecr_settings {
   std::size_t max_json_body = 32 * 1024 * 1024;  // a 20 MiB layer part, base64 in JSON
 };
 
+// Authorization and what it reads: absent (auth: none) every caller may do everything and the
+// policy operations answer UnsupportedOperationException.
+struct ecr_access {
+  const access_control* control = nullptr;
+  resource_policies* policies = nullptr;
+  identity_directory* directory = nullptr;
+};
+
 class ecr_api {
  public:
   ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
           const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-          ecr_settings settings, const access_control* access = nullptr);
+          ecr_settings settings, ecr_access access = {});
 
   // The whole exchange for one POST / (the body is buffered: SigV4 hashes it).
   http::response handle(const http::request& req) const;
@@ -41,7 +51,7 @@ class ecr_api {
   const auth::blob_url_signer& urls_;
   const clock& clock_;
   ecr_settings settings_;
-  const access_control* access_;  // null: every authenticated caller may do everything
+  ecr_access access_;
   auth::sigv4_verifier verifier_;
 };
 

@@ -56,12 +56,20 @@ class access_control final : public auth::credential_source {
   // optional anonymous pull.
   bool allows_anonymous(const std::string& action, const std::string& repository) const;
 
+  // Whether `candidate`, as the repository's policy, would deny the caller setting it again (the
+  // lock-out SetRepositoryPolicy refuses without `force`).
+  bool locks_out(const auth::identity& who, const std::string& repository, const policy::document& candidate) const;
+  // Whether the caller's pulls leave lastRecordedPullTime alone (a pull-time update exclusion).
+  bool pull_time_excluded(const auth::identity& who) const;
+
   std::string repository_arn(const std::string& repository) const;
   const access_settings& settings() const { return settings_; }
 
  private:
   struct snapshot;
   std::shared_ptr<snapshot> current() const;
+  result<void> check(const auth::identity& who, const access_request& what, const policy::document* candidate,
+                     policy::decision* out) const;
   policy::request_context context_for(const auth::identity& who, const access_request& what, const snapshot& s) const;
 
   registry_backends backends_;

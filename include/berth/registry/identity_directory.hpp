@@ -83,6 +83,12 @@ class identity_directory {
   result<void> remove_user_from_group(const std::string& group, const std::string& user);
   result<void> delete_group(const std::string& name);
 
+  // Principals whose pulls do not update lastRecordedPullTime: errc::exclusion_already_exists,
+  // errc::exclusion_not_found, errc::invalid_parameter (not an IAM user or role ARN).
+  result<std::int64_t> add_pull_exclusion(const std::string& principal_arn);
+  result<void> remove_pull_exclusion(const std::string& principal_arn);
+  result<std::vector<std::string>> pull_exclusions();
+
   std::string user_arn(const std::string& path, const std::string& name) const;
 
  private:

@@ -1,0 +1,86 @@
+#include "berth/registry/resource_policies.hpp"
+
+#include "berth/meta/metadata_store.hpp"
+#include "berth/policy/policy_document.hpp"
+
+namespace berth {
+namespace {
+
+error invalid(const std::string& field, bool registry_policy, const std::string& why = "") {
+  return make_error(errc::malformed_policy_document,
+                    "Invalid parameter at '" + field + "' failed to satisfy constraint: '" +
+                        (why.empty() ? std::string(registry_policy ? "Invalid registry policy provided"
+                                                                   : "Invalid repository policy provided")
+                                     : why) +
+                        "'");
+}
+
+}  // namespace
+
+result<void> resource_policies::validate(const std::string& text, bool registry_policy, const std::string& field) {
+  if (text.empty() || text.size() > policy::max_resource_policy_length) return invalid(field, registry_policy);
+  auto doc = policy::parse(text, registry_policy ? policy::document_kind::registry : policy::document_kind::repository);
+  if (!doc) return invalid(field, registry_policy);
+  // IAM refuses principals that do not exist; in this account, that is a user Berth does not know.
+  const std::string own_users = "arn:aws:iam::" + account_id_ + ":user/";
+  for (const auto& st : doc->statements) {
+    if (!st.principal) continue;
+    for (const auto& p : st.principal->aws) {
+      if (!p.starts_with(own_users) || p.find_first_of("*?") != std::string::npos) continue;
+      const auto name = p.substr(p.rfind('/') + 1);
+      auto u = backends_.meta.identities().find_user(name);
+      if (!u) return u.take_error();
+      if (!*u) return invalid(field, registry_policy, "Principal not found");
+    }
+  }
+  return {};
+}
+
+result<void> resource_policies::set_repository_policy(const std::string& repository, const std::string& text) {
+  if (auto v = validate(text, false); !v) return v;
+  return backends_.meta.identities().put_repository_policy(repository, text);
+}
+
+result<std::string> resource_policies::repository_policy(const std::string& repository) {
+  auto text = backends_.meta.identities().repository_policy(repository);
+  if (!text) return text.take_error();
+  if (!*text) {
+    return make_error(errc::repository_policy_not_found,
+                      "Repository policy does not exist for the repository with name '" + repository +
+                          "' in the registry with id '" + account_id_ + "'");
+  }
+  return std::move(**text);
+}
+
+result<std::string> resource_policies::delete_repository_policy(const std::string& repository) {
+  auto text = repository_policy(repository);
+  if (!text) return text;
+  auto removed = backends_.meta.identities().delete_repository_policy(repository);
+  if (!removed) return removed.take_error();
+  return text;
+}
+
+result<void> resource_policies::put_registry_policy(const std::string& text) {
+  if (auto v = validate(text, true); !v) return v;
+  return backends_.meta.identities().put_registry_policy(text);
+}
+
+result<std::string> resource_policies::registry_policy() {
+  auto text = backends_.meta.identities().registry_policy();
+  if (!text) return text.take_error();
+  if (!*text) {
+    return make_error(errc::registry_policy_not_found,
+                      "Registry policy does not exist in the registry with id '" + account_id_ + "'");
+  }
+  return std::move(**text);
+}
+
+result<std::string> resource_policies::delete_registry_policy() {
+  auto text = registry_policy();
+  if (!text) return text;
+  auto removed = backends_.meta.identities().delete_registry_policy();
+  if (!removed) return removed.take_error();
+  return text;
+}
+
+}  // namespace berth
