@@ -20,6 +20,9 @@ Commands:
   lifecycle    run lifecycle policies now (berth lifecycle run --help)
   usage        disk usage per repository
   cert         make a self-signed CA and server certificate (berth cert generate --help)
+  user         IAM users: create, list, set, delete (berth user --help)
+  key          access keys: create (the secret is shown once), list, update, delete
+  policy       identity, repository and registry policies: put, get, list, delete
 
 Options:
   --version    print the version
@@ -49,6 +52,9 @@ int main(int argc, char** argv) {
     if (args[0] == "lifecycle") return berth::cli::lifecycle_command(rest);
     if (args[0] == "usage") return berth::cli::usage_command(rest);
     if (args[0] == "cert") return berth::cli::cert_command(rest);
+    if (args[0] == "user") return berth::cli::user_command(rest);
+    if (args[0] == "key") return berth::cli::key_command(rest);
+    if (args[0] == "policy") return berth::cli::policy_command(rest);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "berth: %s\n", e.what());
     return 1;

@@ -22,9 +22,17 @@ class json_formatter final : public spdlog::formatter {
     std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
     auto level = spdlog::level::to_string_view(msg.level);
-    nlohmann::json j = {{"time", stamp},
-                        {"level", std::string(level.data(), level.size())},
-                        {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    nlohmann::json j = {{"time", stamp}, {"level", std::string(level.data(), level.size())}};
+    // Audit lines (request_log.cpp) carry their fields as JSON: they become the line's own fields.
+    auto fields =
+        payload.starts_with("audit {") ? nlohmann::json::parse(payload.substr(6), nullptr, false) : nlohmann::json();
+    if (fields.is_object()) {
+      j["msg"] = "audit";
+      for (auto& [k, v] : fields.items()) j[k] = std::move(v);
+    } else {
+      j["msg"] = std::string(payload);
+    }
     auto text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());
     dest.push_back('\n');

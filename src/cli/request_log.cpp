@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 namespace berth::cli {
 namespace {
 
@@ -28,9 +30,37 @@ const char* refusal_text(http::refusal why) {
   return "refused";
 }
 
+// Reads change nothing: everything else is audited (and every denial, read or not).
+bool mutating(const http::request& req) {
+  const auto api = req.notes.api;
+  if (api == "v2") return req.method != http::verb::get && req.method != http::verb::head;
+  if (api == "ecr" || api == "iam") {
+    const auto op = req.notes.operation;
+    for (std::string_view read : {"Describe", "List", "Get", "BatchGet", "BatchCheck", "Validate"}) {
+      if (op.starts_with(read)) return false;
+    }
+    return !op.empty();
+  }
+  return false;
+}
+
 }  // namespace
 
 void request_log::on_request(const http::request& req, const http::request_outcome& o) {
+  if (req.notes.denied || mutating(req)) {
+    // One structured line per decision that matters: who, what, on what, from where, and how it
+    // ended. Only identifiers: no secret, token or signature is ever part of the notes.
+    nlohmann::json line = {{"principal", req.notes.principal.empty() ? "anonymous" : req.notes.principal},
+                           {"access_key_id", req.notes.access_key_id},
+                           {"api", req.notes.api},
+                           {"operation", req.notes.operation},
+                           {"action", req.notes.action},
+                           {"resource", req.notes.resource},
+                           {"source", req.peer},
+                           {"status", o.status},
+                           {"result", req.notes.denied ? "denied" : (o.status < 400 ? "ok" : "failed")}};
+    spdlog::info("audit {}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   if (!spdlog::should_log(spdlog::level::debug)) return;
   spdlog::debug("{} {} {} {}us api={} op={} peer={}{} in={} out={}{}", method_text(req.method), req.path, o.status,
                 o.duration.count(), req.notes.api, req.notes.operation, req.peer, req.tls ? " tls" : "", o.bytes_in,

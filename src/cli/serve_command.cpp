@@ -19,8 +19,8 @@
 #include "berth/registry/duty_roster.hpp"
 #include "berth/registry/garbage_collector.hpp"
 #include "berth/registry/identity_directory.hpp"
-#include "berth/registry/resource_policies.hpp"
 #include "berth/registry/registry.hpp"
+#include "berth/registry/resource_policies.hpp"
 
 namespace berth::cli {
 namespace {

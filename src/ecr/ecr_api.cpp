@@ -73,16 +73,19 @@ result<void> authorize(const access_control& access, const std::string& op, cons
     const auto slash = arn.find(":repository/");
     if (slash != std::string::npos) what.repository = arn.substr(slash + 12);
     what.resource = arn;
+    req.notes.resource = arn;
     return access.authorize(caller, what);
   }
   auto names = repositories_of(op, in);
   if (names.empty()) {
     // A listing of every repository is an action on all of them.
     if (op == "DescribeRepositories") what.resource = access.repository_arn("*");
+    req.notes.resource = what.resource.empty() ? std::string("*") : what.resource;
     return access.authorize(caller, what);
   }
   for (auto& n : names) {
     what.repository = std::move(n);
+    req.notes.resource = access.repository_arn(what.repository);
     if (auto r = access.authorize(caller, what); !r) return r;
   }
   return {};
@@ -142,6 +145,7 @@ http::response ecr_api::handle(const http::request& req) const {
     if (!who) return fail(who.error_value());
     caller = *who;
     req.notes.principal = caller.arn;
+    req.notes.access_key_id = caller.access_key_id;
   }
 
   const auto& validator = shape_validator::instance();
@@ -169,7 +173,9 @@ http::response ecr_api::handle(const http::request& req) const {
                            "Berth does not implement " + op + " yet; see docs/api-coverage.md for what it supports"));
   }
   if (access_.control) {
+    req.notes.action = "ecr:" + op;
     if (auto allowed = authorize(*access_.control, op, input, caller, req); !allowed) {
+      req.notes.denied = allowed.error_value().code == errc::denied;
       return fail(allowed.error_value());
     }
   }

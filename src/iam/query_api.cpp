@@ -113,6 +113,8 @@ http::response query_api::handle(const http::request& req) const {
   auto who = (service == "sts" ? sts_verifier_ : iam_verifier_).verify(sr, clock_.now_seconds());
   if (!who) return error_response(who.error_value(), service, request_id);
   req.notes.principal = who->arn;
+  req.notes.access_key_id = who->access_key_id;
+  req.notes.action = std::string(service) + ":" + op->first;
 
   xml_writer result_body;
   query_call call{directory_, access_, *who, *in, settings_.account_id, req, result_body};
@@ -155,7 +157,10 @@ result<void> authorize(const query_call& c, const std::string& action, const std
   what.resource = resource;
   what.source_ip = c.req.peer_address();
   what.secure_transport = c.req.tls;
-  return c.access.authorize(c.caller, what);
+  c.req.notes.resource = resource;
+  auto r = c.access.authorize(c.caller, what);
+  c.req.notes.denied = !r && r.error_value().code == errc::denied;
+  return r;
 }
 
 std::string iso8601(std::int64_t epoch_seconds) {

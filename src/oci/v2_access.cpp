@@ -53,17 +53,31 @@ access_request request_for(const http::request& req, const std::string& reposito
 
 }  // namespace
 
+namespace {
+// Notes the decision for the audit log.
+result<void> decided(const http::request& req, const char* action, result<void> r) {
+  req.notes.action = action;
+  req.notes.denied = !r && r.error_value().code == errc::denied;
+  return r;
+}
+}  // namespace
+
 result<void> authorize_v2(const access_control& access, registry& reg, const auth::identity& who,
                           const http::request& req, const v2_route& route) {
-  if (who.full_access) return {};
+  req.notes.access_key_id = who.access_key_id;
+  if (!route.name.empty()) req.notes.resource = access.repository_arn(route.name);
   auto needed = actions_of(route, req);
+  if (!needed.all.empty() || !needed.any.empty()) {
+    req.notes.action = !needed.all.empty() ? needed.all.front() : needed.any.front();
+  }
+  if (who.full_access) return {};
   for (const char* action : needed.all) {
-    if (auto r = access.authorize(who, request_for(req, route.name, action)); !r) return r;
+    if (auto r = decided(req, action, access.authorize(who, request_for(req, route.name, action))); !r) return r;
   }
   if (!needed.any.empty()) {
     result<void> last = make_error(errc::denied, "");
     for (const char* action : needed.any) {
-      last = access.authorize(who, request_for(req, route.name, action));
+      last = decided(req, action, access.authorize(who, request_for(req, route.name, action)));
       if (last) break;
     }
     if (!last) return last;
@@ -74,7 +88,11 @@ result<void> authorize_v2(const access_control& access, registry& reg, const aut
   if (push) {
     auto exists = reg.repositories().get(route.name);
     if (!exists && exists.error_value().code == errc::name_unknown) {
-      if (auto r = access.authorize(who, request_for(req, route.name, "ecr:CreateRepository")); !r) return r;
+      if (auto r = decided(req, "ecr:CreateRepository",
+                           access.authorize(who, request_for(req, route.name, "ecr:CreateRepository")));
+          !r) {
+        return r;
+      }
     }
   }
   return {};

@@ -128,6 +128,7 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
   } else if (!r.name_valid) {
     ex = error_exchange(make_error(errc::name_invalid, "invalid repository name"));
   } else if (auto allowed = access_ ? authorize_v2(*access_, reg_, who, head, r) : result<void>(); !allowed) {
+    // (authorize_v2 noted the decision for the audit log)
     ex = error_exchange(allowed.error_value());
   } else {
     switch (r.endpoint) {

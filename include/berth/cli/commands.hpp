@@ -12,6 +12,9 @@ int fsck_command(const std::vector<std::string>& args);
 int lifecycle_command(const std::vector<std::string>& args);
 int usage_command(const std::vector<std::string>& args);
 int cert_command(const std::vector<std::string>& args);
+int user_command(const std::vector<std::string>& args);
+int key_command(const std::vector<std::string>& args);
+int policy_command(const std::vector<std::string>& args);
 
 // Sets up spdlog on stderr: "text" (human) or "json" (one object per line).
 void configure_logging(const std::string& format, const std::string& level);

@@ -37,6 +37,12 @@ struct request_notes {
   std::string_view api;        // "v2", "ecr", ...
   std::string_view operation;  // e.g. "manifest.get", "PutImage"
   std::string principal;       // the caller's ARN or name, once authenticated
+  // For the audit log (cli/request_log.cpp): the access key that signed, the IAM action and
+  // resource the request was decided on, and whether authorization denied it.
+  std::string access_key_id;
+  std::string action;
+  std::string resource;
+  bool denied = false;
 };
 
 struct request {
