@@ -7,13 +7,12 @@
 #include "berth/auth/login_token.hpp"
 #include "berth/core/names.hpp"
 #include "berth/http/simple_exchange.hpp"
+#include "berth/iam/form_body.hpp"
 #include "query_errors.hpp"
 #include "query_operations.hpp"
 
 namespace berth::iam {
 namespace {
-
-constexpr std::size_t max_parameters = 1000;
 
 const char* namespace_of(std::string_view service) {
   return service == "sts" ? "https://sts.amazonaws.com/doc/2011-06-15/" : "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -36,23 +35,6 @@ http::response error_response(const error& e, std::string_view service, const st
   x.close("Error").leaf("RequestId", request_id).close("ErrorResponse");
   if (kind.status >= 500) spdlog::error("{} request {} failed: {}", service, request_id, e.message);
   return xml_response(kind.status, x.take(), request_id);
-}
-
-result<form> parse_form(std::string_view body) {
-  form out;
-  std::size_t n = 0;
-  while (!body.empty()) {
-    auto amp = body.find('&');
-    auto pair = body.substr(0, amp);
-    body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
-    if (pair.empty()) continue;
-    if (++n > max_parameters) return make_error(errc::malformed_request, "Too many parameters in the request");
-    auto eq = pair.find('=');
-    auto key = http::percent_decode(pair.substr(0, eq), true);
-    auto value = eq == std::string_view::npos ? std::string{} : http::percent_decode(pair.substr(eq + 1), true);
-    out[std::move(key)] = std::move(value);
-  }
-  return out;
 }
 
 }  // namespace

@@ -7,13 +7,12 @@
 #include "berth/auth/identity.hpp"
 #include "berth/core/error.hpp"
 #include "berth/http/message.hpp"
+#include "berth/iam/form_body.hpp"
 #include "berth/registry/access_control.hpp"
 #include "berth/registry/identity_directory.hpp"
 #include "xml_writer.hpp"
 
 namespace berth::iam {
-
-using form = std::map<std::string, std::string, std::less<>>;
 
 struct query_call {
   identity_directory& directory;

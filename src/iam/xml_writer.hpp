@@ -29,14 +29,13 @@ class xml_writer {
   std::string take() { return std::move(out_); }
 
  private:
+  // Text content: quotes need no escaping outside attributes (IAM's messages quote names with ').
   void escape(std::string_view text) {
     for (char c : text) {
       switch (c) {
         case '<': out_ += "&lt;"; break;
         case '>': out_ += "&gt;"; break;
         case '&': out_ += "&amp;"; break;
-        case '"': out_ += "&quot;"; break;
-        case '\'': out_ += "&apos;"; break;
         default: out_ += c;
       }
     }
