@@ -53,8 +53,8 @@ EXPECTED_LOG = re.compile(r'err\.code="(blob unknown|manifest unknown|name unkno
                           r'basic authentication challenge for realm')
 SIGPIPE_HINT = (" (a load generator closed connections with responses in flight and the server did not "
                 "ignore SIGPIPE; --berth-ignore-sigpipe starts Berth with SIGPIPE ignored to measure anyway)")
-REPORT_ORDER = ["manifest", "blobs", "upload", "skopeo", "listing", "memory", "ecr", "limits"]
-SECTIONS = ["limits", "manifest", "ecr", "blobs", "upload", "skopeo", "memory", "listing"]
+REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "listing", "memory", "ecr", "limits"]
+SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "memory", "listing"]
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -802,6 +802,84 @@ class Bench:
                              b / 1000 if b is not None else None, r / 1000 if r is not None else None,
                              berth_only=berth_only, md=name in md_lat)
 
+    # ------------------------------------------------------------------ 1b. authorization
+    def iam_call(self, r, action, key, **params):
+        """One IAM Query call signed with `key` (access key id, secret); returns the XML text."""
+        import urllib.parse
+        body = urllib.parse.urlencode(dict(Action=action, Version="2010-05-08", **params)).encode()
+        h = {"Host": "127.0.0.1:%d" % r.port, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        bf.sigv4_sign("POST", "/", h, body, key[0], key[1], bf.DEFAULT_REGION, service="iam")
+        st, _, data = bf.http_request("127.0.0.1", r.port, "POST", "/", body=body, headers=h)
+        if st != 200:
+            raise RuntimeError("IAM %s -> %d %r" % (action, st, data[:300]))
+        return data.decode()
+
+    def bench_authz(self):
+        """The hot reads as root (no policy read) and as an IAM user whose identity policy, the
+        repository's policy and the registry's are evaluated on every request; the reference beside."""
+        r = self.reg("berth")
+        if r.opts.berth_auth == "none":
+            log("1b. authorization skipped (--berth-auth none)")
+            return
+        log("1b. authorization: manifest GET and blob HEAD as root and as a policy-evaluated IAM user")
+        digests = {}
+        for reg in self.regs:
+            cl = Client(reg)
+            _, dig, _, layer = push_small_image(cl, "bench/authz", "latest", self.data)
+            cl.close()
+            digests[reg.kind] = layer
+        import re
+        self.iam_call(r, "CreateUser", ROOT_KEY, UserName="bench-puller")
+        xml = self.iam_call(r, "CreateAccessKey", ROOT_KEY, UserName="bench-puller")
+        key = (re.search("<AccessKeyId>([^<]+)<", xml).group(1), re.search("<SecretAccessKey>([^<]+)<", xml).group(1))
+        arn = "arn:aws:ecr:%s:%s:repository/" % (bf.DEFAULT_REGION, bf.DEFAULT_ACCOUNT_ID)
+        self.iam_call(r, "PutUserPolicy", ROOT_KEY, UserName="bench-puller", PolicyName="pull",
+                      PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                          {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                          {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                                         "ecr:BatchCheckLayerAvailability"],
+                           "Resource": arn + "bench/*",
+                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                          {"Effect": "Deny", "Action": "ecr:*", "Resource": arn + "bench/secret*"}]}))
+        for op, payload in (("SetRepositoryPolicy", {"repositoryName": "bench/authz", "policyText": json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"},
+                 "Action": "ecr:BatchDeleteImage", "Condition": {"StringNotEquals": {"aws:username": "ops"}}}]})}),
+                            ("PutRegistryPolicy", {"policyText": json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"},
+                 "Action": "ecr:*", "Resource": arn + "quarantine/*"}]})})):
+            st, _, doc = r.ecr_call(op, payload)
+            if st != 200:
+                raise RuntimeError("%s -> %d %r" % (op, st, doc))
+        st, _, doc = bf.ecr_call("GetAuthorizationToken", {}, key[0], key[1], port=r.port)
+        if st != 200:
+            raise RuntimeError("GetAuthorizationToken as bench-puller -> %d %r" % (st, doc))
+        import base64
+        token = base64.b64decode(doc["authorizationData"][0]["authorizationToken"]).decode().partition(":")[2]
+        as_user = {"Authorization": bf.basic_auth_value(token)}
+        hdr = {"Accept": ACCEPT_MANIFESTS}
+        for label, method, path_of in (
+                ("manifest GET by tag", "GET", lambda k: "/v2/bench/authz/manifests/latest"),
+                ("blob HEAD", "HEAD", lambda k: "/v2/bench/authz/blobs/" + digests[k])):
+            self.check(r, method, path_of("berth"), dict(hdr, **as_user))
+            conns = 32
+            runs = {"root": [], "user": [], "reference": []}
+            for _ in range(self.p["wrk_rounds"]):
+                for who in ("root", "user", "reference"):
+                    reg = self.reg("reference" if who == "reference" else "berth")
+                    extra = dict(hdr, **as_user) if who == "user" else hdr
+                    runs[who].append(self.load(reg, path_of(reg.kind), method, conns, self.p["wrk_seconds"], extra,
+                                               tag="authz-" + who))
+            self._load_rows("authz", "%s, %d conn, IAM user (policies evaluated)" % (label, conns),
+                            {"berth": runs["user"], "reference": runs["reference"]}, md=True)
+            self._load_rows("authz", "%s, %d conn, root (no policy read)" % (label, conns),
+                            {"berth": runs["root"], "reference": runs["reference"]}, lat=False)
+            user = median([d["rps"] for d in runs["user"]])
+            root = median([d["rps"] for d in runs["root"]])
+            self.res.add("authz", "%s, %d conn: IAM user / root requests/s" % (label, conns), "fraction", "higher",
+                         user / root if root else None, None, md=True, berth_only=True,
+                         note="the issue's bound: within 10%% of root (>= 0.90); user %.0f, root %.0f req/s"
+                              % (user, root))
+
     # ------------------------------------------------------------------ 7. ECR
     def bench_ecr(self):
         r = self.reg("berth")
@@ -1292,7 +1370,8 @@ class Bench:
             idle0 = {r.kind: RssSampler.status(r.pid).get("VmRSS") for r in self.regs}
             self.res.add("memory", "RSS idle after start", "MB", "lower", idle0["berth"] / MB,
                          idle0["reference"] / MB, md=True)
-            steps = [("manifest", self.bench_manifests), ("ecr", self.bench_ecr), ("blobs", self.bench_blobs),
+            steps = [("manifest", self.bench_manifests), ("authz", self.bench_authz), ("ecr", self.bench_ecr),
+                     ("blobs", self.bench_blobs),
                      ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("memory", self.bench_memory),
                      ("listing", self.bench_listing)]
             if self.want("ecr") and not self.want("manifest"):

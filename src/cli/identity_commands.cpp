@@ -46,7 +46,7 @@ result<identity_context> open_identities(const config::flag_map& flags) {
   c.dir = std::move(dir).value();
   c.sealer = std::make_unique<auth::secret_sealer>(*key);
   c.directory = std::make_unique<identity_directory>(c.dir->backends(), *c.sealer, c.dir->clk, cfg->account_id);
-  c.policies = std::make_unique<resource_policies>(c.dir->backends(), cfg->account_id);
+  c.policies = std::make_unique<resource_policies>(c.dir->backends(), c.dir->clk, cfg->account_id);
   return c;
 }
 

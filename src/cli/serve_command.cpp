@@ -129,7 +129,7 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.scheme = scheme;
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
-  resource_policies policies((*opened)->backends(), cfg.account_id);
+  resource_policies policies((*opened)->backends(), clk, cfg.account_id);
   ecr::ecr_api ecr(reg, *(*opened)->lifecycle, access, tokens, blob_urls, clk, ecr_cfg,
                    auth_enabled ? ecr::ecr_access{&access, &policies, &directory} : ecr::ecr_access{});
   iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});

@@ -115,17 +115,30 @@ result<void> get_group(query_call& c) {
   if (auto a = authorize(c, "iam:GetGroup", group_arn_of(c, *name)); !a) return a;
   auto g = c.directory.group(*name);
   if (!g) return g.take_error();
+  auto p = read_page(c);
+  if (!p) return p.take_error();
   auto members = c.directory.group_members(*name);
   if (!members) return members.take_error();
   c.out.open("Group");
   write_group(c.out, *g);
   c.out.close("Group").open("Users");
+  std::size_t n = 0;
+  std::string last;
+  bool truncated = false;
   for (const auto& u : *members) {
+    if (!p->after.empty() && u.name <= p->after) continue;
+    if (n == p->limit) {
+      truncated = true;
+      break;
+    }
     c.out.open("member");
     c.out.leaf("Path", u.path).leaf("UserName", u.name).leaf("UserId", u.user_id).leaf("Arn", u.arn);
     c.out.leaf("CreateDate", iso8601(u.created_at)).close("member");
+    last = u.name;
+    ++n;
   }
-  c.out.close("Users").leaf("IsTruncated", "false");
+  c.out.close("Users");
+  write_truncation(c.out, truncated, last);
   return {};
 }
 
@@ -152,15 +165,28 @@ result<void> list_groups_for_user(query_call& c) {
   auto user = required(c, "UserName", "userName");
   if (!user) return user.take_error();
   if (auto a = authorize(c, "iam:ListGroupsForUser", user_arn_of(c, *user)); !a) return a;
+  auto p = read_page(c);
+  if (!p) return p.take_error();
   auto groups = c.directory.groups_of(*user);
   if (!groups) return groups.take_error();
   c.out.open("Groups");
+  std::size_t n = 0;
+  std::string last;
+  bool truncated = false;
   for (const auto& g : *groups) {
+    if (!p->after.empty() && g.name <= p->after) continue;
+    if (n == p->limit) {
+      truncated = true;
+      break;
+    }
     c.out.open("member");
     write_group(c.out, g);
     c.out.close("member");
+    last = g.name;
+    ++n;
   }
-  c.out.close("Groups").leaf("IsTruncated", "false");
+  c.out.close("Groups");
+  write_truncation(c.out, truncated, last);
   return {};
 }
 

@@ -53,6 +53,7 @@ error no_owner(const std::string& kind, const std::string& name) {
 
 template <class Pool>
 result<std::int64_t> sql_identity_index<Pool>::generation() {
+  if (auto local = pool_.local_access_generation()) return *local;
   return pool_.read([&](auto& db) -> result<std::int64_t> {
     auto v = db.one("SELECT value FROM access_generation WHERE slot = 1", int_column);
     if (!v) return v.take_error();
@@ -62,7 +63,7 @@ result<std::int64_t> sql_identity_index<Pool>::generation() {
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::create_user(const user_row& u) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run(
         "INSERT INTO iam_users(name_key, name, path, user_id, created_at, basic_pull) VALUES(?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(name_key) DO NOTHING",
@@ -95,7 +96,7 @@ result<std::vector<user_row>> sql_identity_index<Pool>::list_users(const std::st
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::set_basic_pull(const std::string& name, bool on) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run("UPDATE iam_users SET basic_pull = ? WHERE name_key = ?", on, key_of(name));
     if (!n) return n.take_error();
     if (*n == 0) return no_user(name);
@@ -105,7 +106,7 @@ result<void> sql_identity_index<Pool>::set_basic_pull(const std::string& name, b
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::delete_user(const std::string& name) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(name);
     auto exists = user_exists(db, key);
     if (!exists) return exists.take_error();
@@ -138,7 +139,7 @@ result<void> sql_identity_index<Pool>::delete_user(const std::string& name) {
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::create_access_key(const access_key_row& k, std::size_t max_per_user) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(k.user_name);
     auto exists = user_exists(db, key);
     if (!exists) return exists.take_error();
@@ -192,7 +193,7 @@ error no_key(const std::string& id) {
 template <class Pool>
 result<void> sql_identity_index<Pool>::set_access_key_status(const std::string& user, const std::string& access_key_id,
                                                              const std::string& status) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(user);
     auto exists = user_exists(db, key);
     if (!exists) return exists.take_error();
@@ -207,7 +208,7 @@ result<void> sql_identity_index<Pool>::set_access_key_status(const std::string& 
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::delete_access_key(const std::string& user, const std::string& access_key_id) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(user);
     auto exists = user_exists(db, key);
     if (!exists) return exists.take_error();
@@ -222,7 +223,7 @@ result<void> sql_identity_index<Pool>::delete_access_key(const std::string& user
 template <class Pool>
 result<void> sql_identity_index<Pool>::put_policy(const std::string& kind, const std::string& owner,
                                                   const named_policy& p) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(owner);
     auto exists = owner_exists(db, kind, key);
     if (!exists) return exists.take_error();
@@ -271,7 +272,7 @@ result<std::vector<std::string>> sql_identity_index<Pool>::policy_names(const st
 template <class Pool>
 result<void> sql_identity_index<Pool>::delete_policy(const std::string& kind, const std::string& owner,
                                                      const std::string& name) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(owner);
     auto exists = owner_exists(db, kind, key);
     if (!exists) return exists.take_error();
@@ -300,7 +301,7 @@ result<std::vector<std::string>> sql_identity_index<Pool>::policies_of_user(cons
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::create_group(const group_row& g) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run(
         "INSERT INTO iam_groups(name_key, name, path, group_id, created_at) VALUES(?, ?, ?, ?, ?) "
         "ON CONFLICT(name_key) DO NOTHING",
@@ -349,7 +350,7 @@ result<std::vector<user_row>> sql_identity_index<Pool>::users_of_group(const std
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::add_user_to_group(const std::string& group, const std::string& user) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto g = owner_exists(db, "group", key_of(group));
     if (!g) return g.take_error();
     if (!*g) return no_group(group);
@@ -365,7 +366,7 @@ result<void> sql_identity_index<Pool>::add_user_to_group(const std::string& grou
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::remove_user_from_group(const std::string& group, const std::string& user) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto g = owner_exists(db, "group", key_of(group));
     if (!g) return g.take_error();
     if (!*g) return no_group(group);
@@ -380,7 +381,7 @@ result<void> sql_identity_index<Pool>::remove_user_from_group(const std::string&
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::delete_group(const std::string& name) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(name);
     auto g = owner_exists(db, "group", key);
     if (!g) return g.take_error();
@@ -398,24 +399,29 @@ result<void> sql_identity_index<Pool>::delete_group(const std::string& name) {
 }
 
 template <class Pool>
-result<std::optional<std::string>> sql_identity_index<Pool>::repository_policy(const std::string& repository) {
-  return pool_.read([&](auto& db) -> result<std::optional<std::string>> {
+result<std::optional<stored_policy>> sql_identity_index<Pool>::repository_policy(const std::string& repository) {
+  return pool_.read([&](auto& db) -> result<std::optional<stored_policy>> {
     auto id = sql_rows::require_repository(db, repository);
     if (!id) return id.take_error();
-    return db.one("SELECT document FROM repository_policies WHERE repository_id = ?", text_column, *id);
+    return db.one(
+        "SELECT document, stored_at FROM repository_policies WHERE repository_id = ?",
+        [](const auto& s) {
+          return stored_policy{s.text(0), s.int64(1)};
+        },
+        *id);
   });
 }
 
 template <class Pool>
-result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& repository,
-                                                             const std::string& document) {
-  return pool_.write([&](auto& db) -> result<void> {
+result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& repository, const std::string& document,
+                                                             std::int64_t now) {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto id = sql_rows::require_repository(db, repository);
     if (!id) return id.take_error();
     auto n = db.run(
-        "INSERT INTO repository_policies(repository_id, document) VALUES(?, ?) "
-        "ON CONFLICT(repository_id) DO UPDATE SET document = excluded.document",
-        *id, document);
+        "INSERT INTO repository_policies(repository_id, document, stored_at) VALUES(?, ?, ?) "
+        "ON CONFLICT(repository_id) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at",
+        *id, document, now);
     if (!n) return n.take_error();
     return bump(db);
   });
@@ -423,7 +429,7 @@ result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& 
 
 template <class Pool>
 result<bool> sql_identity_index<Pool>::delete_repository_policy(const std::string& repository) {
-  return pool_.write([&](auto& db) -> result<bool> {
+  return pool_.write_access([&](auto& db) -> result<bool> {
     auto id = sql_rows::require_repository(db, repository);
     if (!id) return id.take_error();
     auto n = db.run("DELETE FROM repository_policies WHERE repository_id = ?", *id);
@@ -435,18 +441,21 @@ result<bool> sql_identity_index<Pool>::delete_repository_policy(const std::strin
 }
 
 template <class Pool>
-result<std::optional<std::string>> sql_identity_index<Pool>::registry_policy() {
-  return pool_.read(
-      [&](auto& db) { return db.one("SELECT document FROM registry_policy WHERE slot = 1", text_column); });
+result<std::optional<stored_policy>> sql_identity_index<Pool>::registry_policy() {
+  return pool_.read([&](auto& db) {
+    return db.one("SELECT document, stored_at FROM registry_policy WHERE slot = 1", [](const auto& s) {
+      return stored_policy{s.text(0), s.int64(1)};
+    });
+  });
 }
 
 template <class Pool>
-result<void> sql_identity_index<Pool>::put_registry_policy(const std::string& document) {
-  return pool_.write([&](auto& db) -> result<void> {
+result<void> sql_identity_index<Pool>::put_registry_policy(const std::string& document, std::int64_t now) {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run(
-        "INSERT INTO registry_policy(slot, document) VALUES(1, ?) "
-        "ON CONFLICT(slot) DO UPDATE SET document = excluded.document",
-        document);
+        "INSERT INTO registry_policy(slot, document, stored_at) VALUES(1, ?, ?) "
+        "ON CONFLICT(slot) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at",
+        document, now);
     if (!n) return n.take_error();
     return bump(db);
   });
@@ -454,7 +463,7 @@ result<void> sql_identity_index<Pool>::put_registry_policy(const std::string& do
 
 template <class Pool>
 result<bool> sql_identity_index<Pool>::delete_registry_policy() {
-  return pool_.write([&](auto& db) -> result<bool> {
+  return pool_.write_access([&](auto& db) -> result<bool> {
     auto n = db.run("DELETE FROM registry_policy WHERE slot = 1");
     if (!n) return n.take_error();
     if (*n == 0) return false;
@@ -465,7 +474,7 @@ result<bool> sql_identity_index<Pool>::delete_registry_policy() {
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::add_pull_exclusion(const std::string& principal_arn, std::int64_t now) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run(
         "INSERT INTO pull_time_exclusions(principal_arn, created_at) VALUES(?, ?) "
         "ON CONFLICT(principal_arn) DO NOTHING",
@@ -478,7 +487,7 @@ result<void> sql_identity_index<Pool>::add_pull_exclusion(const std::string& pri
 
 template <class Pool>
 result<void> sql_identity_index<Pool>::remove_pull_exclusion(const std::string& principal_arn) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run("DELETE FROM pull_time_exclusions WHERE principal_arn = ?", principal_arn);
     if (!n) return n.take_error();
     if (*n == 0) return make_error(errc::no_such_entity, principal_arn);

@@ -24,7 +24,7 @@ result<void> put_tags(Db& db, std::int64_t id, const resource_tags& tags) {
 template <class Pool>
 result<void> sql_repository_index<Pool>::create(const std::string& name, const repository_settings& s,
                                                 const resource_tags& tags, std::int64_t now) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     if (repository_id(db, name)) return make_error(errc::repository_already_exists, name);
     auto id = db.one(
         "INSERT INTO repositories(name, created_at, image_tag_mutability, mutability_exclusions, scan_on_push, "
@@ -75,7 +75,7 @@ result<void> sql_repository_index<Pool>::update_settings(const std::string& name
 
 template <class Pool>
 result<repository_row> sql_repository_index<Pool>::remove(const std::string& name, bool force) {
-  return pool_.write([&](auto& db) -> result<repository_row> {
+  return pool_.write_access([&](auto& db) -> result<repository_row> {
     auto row = db.one(
         "SELECT " BERTH_REPOSITORY_COLUMNS ", id FROM repositories WHERE name = ?",
         [](const auto& s) { return std::make_pair(read_repository(s), s.int64(7)); }, name);
@@ -116,7 +116,7 @@ result<resource_tags> sql_repository_index<Pool>::tags(const std::string& name) 
 
 template <class Pool>
 result<void> sql_repository_index<Pool>::tag(const std::string& name, const resource_tags& tags, std::size_t max_tags) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto id = require_repository(db, name);
     if (!id) return id.take_error();
     if (auto r = put_tags(db, *id, tags); !r) return r;
@@ -130,7 +130,7 @@ result<void> sql_repository_index<Pool>::tag(const std::string& name, const reso
 
 template <class Pool>
 result<void> sql_repository_index<Pool>::untag(const std::string& name, const std::vector<std::string>& keys) {
-  return pool_.write([&](auto& db) -> result<void> {
+  return pool_.write_access([&](auto& db) -> result<void> {
     auto id = require_repository(db, name);
     if (!id) return id.take_error();
     for (const auto& k : keys) {

@@ -79,8 +79,11 @@ error sqlite_connection::last_error(const char* what) const {
 result<std::unique_ptr<connection_pool>> connection_pool::open(const std::string& path) {
   auto w = sqlite_connection::open(path, false);
   if (!w) return w.take_error();
+  auto counter = change_counter::open(path + "-access");
+  if (!counter) return counter.take_error();
   std::unique_ptr<connection_pool> p(new connection_pool());
   p->path_ = path;
+  p->access_ = std::move(counter).value();
   p->writer_ = std::move(w).value();
   return p;
 }

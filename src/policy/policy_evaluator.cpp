@@ -136,6 +136,23 @@ bool conditions_hold(const statement& s, const document& doc, const request_cont
 
 }  // namespace
 
+std::optional<std::vector<std::string>> context_keys(const document& doc) {
+  auto variable = [&](const std::string& t) { return doc.version == "2012-10-17" && t.find("${") != std::string::npos; };
+  auto any_variable = [&](const std::vector<std::string>& v) { return std::any_of(v.begin(), v.end(), variable); };
+  std::vector<std::string> keys;
+  for (const auto& st : doc.statements) {
+    if (any_variable(st.actions) || any_variable(st.resources)) return std::nullopt;
+    if (st.principal && (any_variable(st.principal->aws) || any_variable(st.principal->other))) return std::nullopt;
+    for (const auto& c : st.conditions) {
+      if (variable(c.key) || any_variable(c.values)) return std::nullopt;
+      keys.push_back(lower(c.key));
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
 void request_context::set(std::string key, std::vector<std::string> values) { keys_[lower(key)] = std::move(values); }
 
 const std::vector<std::string>* request_context::find(std::string_view key) const {

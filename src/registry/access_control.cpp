@@ -10,17 +10,66 @@
 namespace berth {
 
 // What the current access generation says; filled lazily, request by request.
+// Which context keys to build: those some applicable policy reads (lower case), or all.
+struct access_control::key_filter {
+  bool all = false;
+  const std::vector<std::string>& keys;
+
+  bool reads(std::string_view key, std::string_view suffix = {}) const {
+    if (all) return true;
+    for (const auto& k : keys) {
+      if (k.size() != key.size() + suffix.size() || !k.starts_with(key)) continue;
+      bool same = true;
+      for (std::size_t i = 0; i < suffix.size() && same; ++i) {
+        same = k[key.size() + i] == static_cast<char>(std::tolower(static_cast<unsigned char>(suffix[i])));
+      }
+      if (same) return true;
+    }
+    return false;
+  }
+};
+
+// Documents with the context keys they read (all of them when one uses policy variables).
+struct policy_set {
+  std::vector<policy::document> docs;
+  bool reads_any_key = false;
+  std::vector<std::string> keys;  // lower case
+  // Resource policies: when each was stored, and the principal ARNs it names.
+  std::vector<std::int64_t> stored_at;
+  std::vector<std::vector<std::string>> named;
+
+  void add(policy::document d, std::int64_t when = 0) {
+    if (auto k = policy::context_keys(d)) {
+      keys.insert(keys.end(), k->begin(), k->end());
+    } else {
+      reads_any_key = true;
+    }
+    std::vector<std::string> arns;
+    for (const auto& st : d.statements) {
+      if (st.principal) arns.insert(arns.end(), st.principal->aws.begin(), st.principal->aws.end());
+    }
+    stored_at.push_back(when);
+    named.push_back(std::move(arns));
+    docs.push_back(std::move(d));
+  }
+  // IAM binds a named user to the user who existed when the policy was stored: a user of that name
+  // created since is someone else.
+  bool names_an_earlier(std::size_t i, const auth::identity& who) const {
+    return who.created_at > stored_at[i] && std::find(named[i].begin(), named[i].end(), who.arn) != named[i].end();
+  }
+};
+
 struct access_control::snapshot {
   struct repository_facts {
-    std::optional<policy::document> policy;
+    policy_set policy;  // zero or one document
     meta::resource_tags tags;
   };
   std::int64_t generation = -1;
   std::mutex mutex;
   std::map<std::string, std::optional<auth::found_credential>, std::less<>> keys;
-  std::map<std::string, std::shared_ptr<const std::vector<policy::document>>, std::less<>> user_policies;
+  std::map<std::string, std::shared_ptr<const policy_set>, std::less<>> user_policies;
   std::map<std::string, std::shared_ptr<const repository_facts>, std::less<>> repositories;
-  std::shared_ptr<const std::optional<policy::document>> registry_policy;
+  std::shared_ptr<const policy_set> registry_policy;
   std::shared_ptr<const std::vector<std::string>> pull_exclusions;  // sorted
 };
 
@@ -92,6 +141,7 @@ std::optional<auth::found_credential> access_control::find(const std::string& ac
       f.who.arn = "arn:aws:iam::" + settings_.account_id + ":user" + (*user)->path + (*user)->name;
       f.who.user_id = (*user)->user_id;
       f.who.basic_pull = (*user)->basic_pull;
+      f.who.created_at = (*user)->created_at;
       f.secret_access_key = std::move(*secret);
       found = std::move(f);
     }
@@ -103,7 +153,7 @@ std::optional<auth::found_credential> access_control::find(const std::string& ac
 }
 
 policy::request_context access_control::context_for(const auth::identity& who, const access_request& what,
-                                                    const snapshot&) const {
+                                                    const key_filter& wanted) const {
   policy::request_context rc;
   rc.action = what.action;
   rc.resource = !what.resource.empty()    ? what.resource
@@ -112,21 +162,21 @@ policy::request_context access_control::context_for(const auth::identity& who, c
   rc.principal_arn = who.arn;
   rc.account = settings_.account_id;
   if (!who.arn.empty()) {
-    rc.set("aws:PrincipalArn", who.arn);
-    rc.set("aws:PrincipalAccount", settings_.account_id);
-    rc.set("aws:PrincipalType", who.root ? "Account" : "User");
-    rc.set("aws:username", who.name);
-    rc.set("aws:userid", who.user_id);
+    if (wanted.reads("aws:principalarn")) rc.set("aws:PrincipalArn", who.arn);
+    if (wanted.reads("aws:principalaccount")) rc.set("aws:PrincipalAccount", settings_.account_id);
+    if (wanted.reads("aws:principaltype")) rc.set("aws:PrincipalType", who.root ? "Account" : "User");
+    if (wanted.reads("aws:username")) rc.set("aws:username", who.name);
+    if (wanted.reads("aws:userid")) rc.set("aws:userid", who.user_id);
   }
-  if (!what.source_ip.empty()) rc.set("aws:SourceIp", what.source_ip);
-  rc.set("aws:SecureTransport", what.secure_transport ? "true" : "false");
+  if (!what.source_ip.empty() && wanted.reads("aws:sourceip")) rc.set("aws:SourceIp", what.source_ip);
+  if (wanted.reads("aws:securetransport")) rc.set("aws:SecureTransport", what.secure_transport ? "true" : "false");
   if (what.request_tags) {
     std::vector<std::string> keys;
     for (const auto& [k, v] : *what.request_tags) {
-      rc.set("aws:RequestTag/" + k, v);
+      if (wanted.reads("aws:requesttag/", k)) rc.set("aws:RequestTag/" + k, v);
       keys.push_back(k);
     }
-    rc.set("aws:TagKeys", keys);
+    if (wanted.reads("aws:tagkeys")) rc.set("aws:TagKeys", keys);
   }
   return rc;
 }
@@ -154,7 +204,7 @@ result<void> access_control::check(const auth::identity& who, const access_reque
   auto& ids = backends_.meta.identities();
 
   // The caller's identity policies (its own and its groups').
-  std::shared_ptr<const std::vector<policy::document>> mine;
+  std::shared_ptr<const policy_set> mine;
   if (!who.arn.empty()) {
     {
       std::lock_guard lock(s->mutex);
@@ -163,10 +213,10 @@ result<void> access_control::check(const auth::identity& who, const access_reque
     if (!mine) {
       auto texts = ids.policies_of_user(who.name);
       if (!texts) return make_error(errc::unavailable, texts.error_value().message);
-      auto docs = std::make_shared<std::vector<policy::document>>();
+      auto docs = std::make_shared<policy_set>();
       for (const auto& t : *texts) {
         if (auto d = parse_stored(t, policy::document_kind::identity, "policy of user " + who.name)) {
-          docs->push_back(std::move(*d));
+          docs->add(std::move(*d));
         }
       }
       mine = docs;
@@ -180,7 +230,7 @@ result<void> access_control::check(const auth::identity& who, const access_reque
   // (only an identity policy grants it, as in AWS) nor for non-ECR actions.
   const bool ecr_action = what.action.starts_with("ecr:") && what.action != "ecr:GetAuthorizationToken";
   std::shared_ptr<const snapshot::repository_facts> repo;
-  std::shared_ptr<const std::optional<policy::document>> registry_doc;
+  std::shared_ptr<const policy_set> registry_doc;
   if (ecr_action && !what.repository.empty()) {
     {
       std::lock_guard lock(s->mutex);
@@ -193,7 +243,10 @@ result<void> access_control::check(const auth::identity& who, const access_reque
         return make_error(errc::unavailable, text.error_value().message);
       }
       if (text && *text) {
-        facts->policy = parse_stored(**text, policy::document_kind::repository, "policy of " + what.repository);
+        if (auto d =
+                parse_stored((*text)->document, policy::document_kind::repository, "policy of " + what.repository)) {
+          facts->policy.add(std::move(*d), (*text)->stored_at);
+        }
       }
       auto tags = backends_.meta.repositories().tags(what.repository);
       if (tags) facts->tags = std::move(*tags);
@@ -211,33 +264,63 @@ result<void> access_control::check(const auth::identity& who, const access_reque
     if (!registry_doc) {
       auto text = ids.registry_policy();
       if (!text) return make_error(errc::unavailable, text.error_value().message);
-      auto doc = std::make_shared<std::optional<policy::document>>();
-      if (*text) *doc = parse_stored(**text, policy::document_kind::registry, "registry policy");
+      auto doc = std::make_shared<policy_set>();
+      if (*text) {
+        if (auto d = parse_stored((*text)->document, policy::document_kind::registry, "registry policy")) {
+          doc->add(std::move(*d), (*text)->stored_at);
+        }
+      }
       registry_doc = doc;
       std::lock_guard lock(s->mutex);
       s->registry_policy = registry_doc;
     }
   }
 
-  auto rc = context_for(who, what, *s);
+  // Only the context keys some applicable policy reads.
+  std::vector<std::string> keys;
+  bool any_key = candidate != nullptr;
+  for (const policy_set* set : {mine.get(), repo ? &repo->policy : nullptr, registry_doc.get()}) {
+    if (set == nullptr) continue;
+    any_key = any_key || set->reads_any_key;
+    keys.insert(keys.end(), set->keys.begin(), set->keys.end());
+  }
+  const key_filter wanted{any_key, keys};
+  auto rc = context_for(who, what, wanted);
   if (repo) {
     for (const auto& [k, v] : repo->tags) {
-      rc.set("ecr:ResourceTag/" + k, v);
-      rc.set("aws:ResourceTag/" + k, v);
+      if (wanted.reads("ecr:resourcetag/", k)) rc.set("ecr:ResourceTag/" + k, v);
+      if (wanted.reads("aws:resourcetag/", k)) rc.set("aws:ResourceTag/" + k, v);
     }
   }
   std::vector<const policy::document*> identity_docs;
   if (mine)
-    for (const auto& d : *mine) identity_docs.push_back(&d);
+    for (const auto& d : mine->docs) identity_docs.push_back(&d);
   std::vector<const policy::document*> resource_docs;
+  std::vector<const policy::document*> stale;  // they name an earlier user of the caller's name
+  auto take = [&](const policy_set& set) {
+    for (std::size_t i = 0; i < set.docs.size(); ++i) {
+      (set.names_an_earlier(i, who) ? stale : resource_docs).push_back(&set.docs[i]);
+    }
+  };
   if (candidate) {
     resource_docs.push_back(candidate);
-  } else if (repo && repo->policy) {
-    resource_docs.push_back(&*repo->policy);
+  } else if (repo) {
+    take(repo->policy);
   }
-  if (registry_doc && *registry_doc) resource_docs.push_back(&**registry_doc);
+  if (registry_doc) take(*registry_doc);
 
   auto d = policy::evaluate(identity_docs, resource_docs, rc);
+  if (!stale.empty()) {
+    // To those, the caller is another principal of the account: "*" and the account still match.
+    auto other = rc;
+    other.principal_arn = who.arn + "#" + who.user_id;
+    auto d2 = policy::evaluate({}, stale, other);
+    if (d2.result == policy::verdict::explicit_deny) {
+      d = d2;
+    } else if (d.result == policy::verdict::implicit_deny && d2.result == policy::verdict::allow) {
+      d = d2;
+    }
+  }
   if (out) *out = d;
   if (d.result == policy::verdict::allow) return {};
   std::string why;

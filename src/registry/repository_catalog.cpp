@@ -208,7 +208,9 @@ result<repository_info> repository_catalog::from_template(const std::string& nam
   // The template's repository policy (validated when the template was written) comes with it.
   if (t.is_object() && t.contains("repositoryPolicy") && t["repositoryPolicy"].is_string() &&
       !t["repositoryPolicy"].get<std::string>().empty()) {
-    if (auto r = meta_.identities().put_repository_policy(name, t["repositoryPolicy"].get<std::string>()); !r) {
+    if (auto r = meta_.identities().put_repository_policy(name, t["repositoryPolicy"].get<std::string>(),
+                                                          clock_.now_seconds());
+        !r) {
       return r.take_error();
     }
   }

@@ -27,10 +27,14 @@ result<void> resource_policies::validate(const std::string& text, bool registry_
     if (!st.principal) continue;
     for (const auto& p : st.principal->aws) {
       if (!p.starts_with(own_users) || p.find_first_of("*?") != std::string::npos) continue;
+      // The whole ARN must name the user: its path as well as its name.
       const auto name = p.substr(p.rfind('/') + 1);
+      const auto path = p.substr(own_users.size() - 1, p.size() - name.size() - own_users.size() + 1);
       auto u = backends_.meta.identities().find_user(name);
       if (!u) return u.take_error();
-      if (!*u) return invalid(field, registry_policy, "Principal not found");
+      if (!*u || (*u)->path != path || (*u)->name != name) {
+        return invalid(field, registry_policy, "Principal not found");
+      }
     }
   }
   return {};
@@ -38,18 +42,18 @@ result<void> resource_policies::validate(const std::string& text, bool registry_
 
 result<void> resource_policies::set_repository_policy(const std::string& repository, const std::string& text) {
   if (auto v = validate(text, false); !v) return v;
-  return backends_.meta.identities().put_repository_policy(repository, text);
+  return backends_.meta.identities().put_repository_policy(repository, text, clock_.now_seconds());
 }
 
 result<std::string> resource_policies::repository_policy(const std::string& repository) {
-  auto text = backends_.meta.identities().repository_policy(repository);
-  if (!text) return text.take_error();
-  if (!*text) {
+  auto stored = backends_.meta.identities().repository_policy(repository);
+  if (!stored) return stored.take_error();
+  if (!*stored) {
     return make_error(errc::repository_policy_not_found,
                       "Repository policy does not exist for the repository with name '" + repository +
                           "' in the registry with id '" + account_id_ + "'");
   }
-  return std::move(**text);
+  return std::move((*stored)->document);
 }
 
 result<std::string> resource_policies::delete_repository_policy(const std::string& repository) {
@@ -62,17 +66,17 @@ result<std::string> resource_policies::delete_repository_policy(const std::strin
 
 result<void> resource_policies::put_registry_policy(const std::string& text) {
   if (auto v = validate(text, true); !v) return v;
-  return backends_.meta.identities().put_registry_policy(text);
+  return backends_.meta.identities().put_registry_policy(text, clock_.now_seconds());
 }
 
 result<std::string> resource_policies::registry_policy() {
-  auto text = backends_.meta.identities().registry_policy();
-  if (!text) return text.take_error();
-  if (!*text) {
+  auto stored = backends_.meta.identities().registry_policy();
+  if (!stored) return stored.take_error();
+  if (!*stored) {
     return make_error(errc::registry_policy_not_found,
                       "Registry policy does not exist in the registry with id '" + account_id_ + "'");
   }
-  return std::move(**text);
+  return std::move((*stored)->document);
 }
 
 result<std::string> resource_policies::delete_registry_policy() {

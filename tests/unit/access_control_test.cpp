@@ -50,7 +50,7 @@ class access_control_test : public testing_support::registry_fixture {
     registry_fixture::SetUp();
     directory = std::make_unique<identity_directory>(backends(), sealer, clk, "000000000000");
     access = std::make_unique<access_control>(backends(), configured, sealer, access_settings{});
-    policies = std::make_unique<resource_policies>(backends(), "000000000000");
+    policies = std::make_unique<resource_policies>(backends(), clk, "000000000000");
   }
 
   auth::identity user_with_key(const std::string& name) {
@@ -166,6 +166,34 @@ TEST_F(access_control_test, repository_and_registry_policies_and_resource_tags) 
                 .error_value()
                 .code,
             errc::name_unknown);
+}
+
+TEST_F(access_control_test, a_policy_names_the_user_who_existed_when_it_was_stored) {
+  clk.now = 1000;
+  auto gone = user_with_key("gone");
+  ASSERT_TRUE(repos->create("kept", {}, {}));
+  ASSERT_TRUE(policies->set_repository_policy("kept", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+      "Principal":{"AWS":"arn:aws:iam::000000000000:user/gone"},"Action":"ecr:ListImages"}]})"));
+  EXPECT_TRUE(may(gone, "ecr:ListImages", "kept"));
+  ASSERT_TRUE(directory->delete_access_key("gone", keys["gone"].access_key_id));
+  ASSERT_TRUE(directory->delete_user("gone"));
+  clk.now = 2000;
+  auto again = user_with_key("gone");  // same name, another user
+  EXPECT_FALSE(may(again, "ecr:ListImages", "kept"));
+  // Stored again now, the policy names the user who exists now.
+  ASSERT_TRUE(policies->set_repository_policy("kept", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+      "Principal":{"AWS":"arn:aws:iam::000000000000:user/gone"},"Action":"ecr:ListImages"}]})"));
+  EXPECT_TRUE(may(again, "ecr:ListImages", "kept"));
+  // A path is part of the name: user/team/pathy is not user/pathy.
+  ASSERT_TRUE(directory->create_user("pathy", "/team/"));
+  EXPECT_EQ(policies
+                ->set_repository_policy("kept", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+      "Principal":{"AWS":"arn:aws:iam::000000000000:user/pathy"},"Action":"ecr:ListImages"}]})")
+                .error_value()
+                .message,
+            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
+  EXPECT_TRUE(policies->set_repository_policy("kept", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+      "Principal":{"AWS":"arn:aws:iam::000000000000:user/team/pathy"},"Action":"ecr:ListImages"}]})"));
 }
 
 TEST_F(access_control_test, anonymous_pull_needs_principal_star_and_exclusions_are_cached_per_generation) {

@@ -1,6 +1,7 @@
 // Who is calling: root, a configured user, or an IAM user, found by access key.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@ struct identity {
   // Root and the users of the config file (auth.users[]): allowed everything, no policy read.
   bool full_access = false;
   bool basic_pull = false;  // may authenticate V2 requests with HTTP Basic key id : secret
+  std::int64_t created_at = 0;  // an IAM user's creation: resource policies stored before name it
 };
 
 // A principal's key and its secret, as SigV4 needs it.

@@ -41,6 +41,12 @@ struct group_row {
   std::int64_t created_at = 0;
 };
 
+// A repository or registry policy with the time it was stored.
+struct stored_policy {
+  std::string document;
+  std::int64_t stored_at = 0;
+};
+
 struct named_policy {
   std::string name;
   std::string document;
@@ -92,12 +98,13 @@ class identity_index {
   virtual result<void> delete_group(const std::string& name) = 0;
 
   // Resource policies. A repository's: errc::name_unknown when the repository does not exist.
-  virtual result<std::optional<std::string>> repository_policy(const std::string& repository) = 0;
-  virtual result<void> put_repository_policy(const std::string& repository, const std::string& document) = 0;
+  virtual result<std::optional<stored_policy>> repository_policy(const std::string& repository) = 0;
+  virtual result<void> put_repository_policy(const std::string& repository, const std::string& document,
+                                             std::int64_t now) = 0;
   // false when it had none.
   virtual result<bool> delete_repository_policy(const std::string& repository) = 0;
-  virtual result<std::optional<std::string>> registry_policy() = 0;
-  virtual result<void> put_registry_policy(const std::string& document) = 0;
+  virtual result<std::optional<stored_policy>> registry_policy() = 0;
+  virtual result<void> put_registry_policy(const std::string& document, std::int64_t now) = 0;
   virtual result<bool> delete_registry_policy() = 0;
 
   // Principal ARNs whose pulls do not update lastRecordedPullTime. add: errc::entity_already_exists

@@ -185,6 +185,12 @@ class pg_pool {
   auto read(F&& f) -> std::invoke_result_t<F, pg_connection&>;
   template <class F>
   auto write(F&& f) -> std::invoke_result_t<F, pg_connection&>;
+  // Servers share the generation through its row: no local shortcut.
+  template <class F>
+  auto write_access(F&& f) -> std::invoke_result_t<F, pg_connection&> {
+    return write(std::forward<F>(f));
+  }
+  std::optional<std::int64_t> local_access_generation() const { return std::nullopt; }
 
  private:
   explicit pg_pool(options o) : options_(std::move(o)) {}

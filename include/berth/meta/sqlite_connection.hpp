@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "berth/core/error.hpp"
+#include "berth/meta/change_counter.hpp"
 #include "berth/meta/pool_lease.hpp"
 #include "berth/meta/sql_values.hpp"
 
@@ -190,11 +191,25 @@ class connection_pool {
   // Runs `f(connection&)` inside BEGIN IMMEDIATE … COMMIT on the writer; a failure rolls it all back.
   template <class F>
   auto write(F&& f) -> std::invoke_result_t<F, sqlite_connection&>;
+  // As write, for what authorization caches: the shared change counter moves before and after the
+  // commit, so a reader never keeps a state older than the commit under the counter's new value.
+  template <class F>
+  auto write_access(F&& f) -> std::invoke_result_t<F, sqlite_connection&> {
+    access_->bump();
+    auto out = write(std::forward<F>(f));
+    access_->bump();
+    return out;
+  }
+  // The access generation without a query (every process on this file shares the counter).
+  std::optional<std::int64_t> local_access_generation() const {
+    return static_cast<std::int64_t>(access_->load());
+  }
 
  private:
   friend class pool_lease<connection_pool, sqlite_connection>;
   void give_back(std::unique_ptr<sqlite_connection> c);
   std::string path_;
+  std::unique_ptr<change_counter> access_;
   std::unique_ptr<sqlite_connection> writer_;
   std::mutex writer_mutex_;
   std::mutex readers_mutex_;

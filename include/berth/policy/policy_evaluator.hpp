@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ struct decision {
   policy_source source = policy_source::none;  // which kind of policy allowed or denied
   friend bool operator==(const decision&, const decision&) = default;
 };
+
+// The context keys a document's conditions read, lower case, or nullopt when it may read any (it
+// uses policy variables): a caller builds only those (the hot path sets no key nobody reads).
+std::optional<std::vector<std::string>> context_keys(const document& doc);
 
 decision evaluate(const std::vector<const document*>& identity_policies,
                   const std::vector<const document*>& resource_policies, const request_context& request);

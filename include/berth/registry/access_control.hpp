@@ -67,10 +67,12 @@ class access_control final : public auth::credential_source {
 
  private:
   struct snapshot;
+  struct key_filter;
   std::shared_ptr<snapshot> current() const;
   result<void> check(const auth::identity& who, const access_request& what, const policy::document* candidate,
                      policy::decision* out) const;
-  policy::request_context context_for(const auth::identity& who, const access_request& what, const snapshot& s) const;
+  policy::request_context context_for(const auth::identity& who, const access_request& what,
+                                      const key_filter& wanted) const;
 
   registry_backends backends_;
   const auth::credential_store& configured_;

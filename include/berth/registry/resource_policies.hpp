@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "berth/core/clock.hpp"
 #include "berth/core/error.hpp"
 #include "berth/registry/registry.hpp"
 
@@ -12,8 +13,8 @@ namespace berth {
 
 class resource_policies {
  public:
-  resource_policies(registry_backends backends, std::string account_id)
-      : backends_(backends), account_id_(std::move(account_id)) {}
+  resource_policies(registry_backends backends, const clock& clk, std::string account_id)
+      : backends_(backends), clock_(clk), account_id_(std::move(account_id)) {}
 
   // errc::malformed_policy_document with ECR's message ("Invalid parameter at 'PolicyText' failed
   // to satisfy constraint: 'Invalid repository policy provided'"), errc::name_unknown.
@@ -33,6 +34,7 @@ class resource_policies {
 
  private:
   registry_backends backends_;
+  const clock& clock_;
   std::string account_id_;
 };
 
