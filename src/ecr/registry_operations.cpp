@@ -73,7 +73,7 @@ result<void> check_template(call_context& ctx, const json& doc) {
       !doc["repositoryPolicy"].get<std::string>().empty()) {
     const auto text = doc["repositoryPolicy"].get<std::string>();
     if (ctx.access.policies) {
-      if (auto v = ctx.access.policies->validate(text, false, "repositoryPolicy"); !v) return v;
+      if (auto v = ctx.access.policies->validate(text, false, "repositoryPolicy"); !v) return v.take_error();
     } else if (!policy::parse(text, policy::document_kind::repository)) {
       return invalid_parameter(
           "Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'Invalid repository policy "

@@ -188,11 +188,14 @@ CREATE TABLE access_generation(
   value INTEGER NOT NULL);
 INSERT INTO access_generation(slot, value) VALUES(1, 0);
 )sql",
-    // 9: when a resource policy was stored: a user principal it names is the user of that name who
-    // existed then (IAM binds it to the user's id), not one created later under the same name.
+    // 9: when a resource policy was stored, and the ids of the users it names then (JSON object ARN →
+    // user id): IAM binds a named user to the user who existed, not to one created later under the
+    // same name.
     R"sql(
 ALTER TABLE repository_policies ADD COLUMN stored_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repository_policies ADD COLUMN principal_ids TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE registry_policy ADD COLUMN stored_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE registry_policy ADD COLUMN principal_ids TEXT NOT NULL DEFAULT '{}';
 )sql",
 };
 

@@ -404,24 +404,24 @@ result<std::optional<stored_policy>> sql_identity_index<Pool>::repository_policy
     auto id = sql_rows::require_repository(db, repository);
     if (!id) return id.take_error();
     return db.one(
-        "SELECT document, stored_at FROM repository_policies WHERE repository_id = ?",
+        "SELECT document, stored_at, principal_ids FROM repository_policies WHERE repository_id = ?",
         [](const auto& s) {
-          return stored_policy{s.text(0), s.int64(1)};
+          return stored_policy{s.text(0), s.int64(1), s.text(2)};
         },
         *id);
   });
 }
 
 template <class Pool>
-result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& repository, const std::string& document,
-                                                             std::int64_t now) {
+result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& repository, const stored_policy& p) {
   return pool_.write_access([&](auto& db) -> result<void> {
     auto id = sql_rows::require_repository(db, repository);
     if (!id) return id.take_error();
     auto n = db.run(
-        "INSERT INTO repository_policies(repository_id, document, stored_at) VALUES(?, ?, ?) "
-        "ON CONFLICT(repository_id) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at",
-        *id, document, now);
+        "INSERT INTO repository_policies(repository_id, document, stored_at, principal_ids) VALUES(?, ?, ?, ?) "
+        "ON CONFLICT(repository_id) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at, "
+        "principal_ids = excluded.principal_ids",
+        *id, p.document, p.stored_at, p.principal_ids);
     if (!n) return n.take_error();
     return bump(db);
   });
@@ -443,19 +443,19 @@ result<bool> sql_identity_index<Pool>::delete_repository_policy(const std::strin
 template <class Pool>
 result<std::optional<stored_policy>> sql_identity_index<Pool>::registry_policy() {
   return pool_.read([&](auto& db) {
-    return db.one("SELECT document, stored_at FROM registry_policy WHERE slot = 1", [](const auto& s) {
-      return stored_policy{s.text(0), s.int64(1)};
-    });
+    return db.one("SELECT document, stored_at, principal_ids FROM registry_policy WHERE slot = 1",
+                  [](const auto& s) { return stored_policy{s.text(0), s.int64(1), s.text(2)}; });
   });
 }
 
 template <class Pool>
-result<void> sql_identity_index<Pool>::put_registry_policy(const std::string& document, std::int64_t now) {
+result<void> sql_identity_index<Pool>::put_registry_policy(const stored_policy& p) {
   return pool_.write_access([&](auto& db) -> result<void> {
     auto n = db.run(
-        "INSERT INTO registry_policy(slot, document, stored_at) VALUES(1, ?, ?) "
-        "ON CONFLICT(slot) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at",
-        document, now);
+        "INSERT INTO registry_policy(slot, document, stored_at, principal_ids) VALUES(1, ?, ?, ?) "
+        "ON CONFLICT(slot) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at, "
+        "principal_ids = excluded.principal_ids",
+        p.document, p.stored_at, p.principal_ids);
     if (!n) return n.take_error();
     return bump(db);
   });

@@ -259,11 +259,10 @@ class sql_identity_index final : public identity_index {
   result<void> remove_user_from_group(const std::string& group, const std::string& user) override;
   result<void> delete_group(const std::string& name) override;
   result<std::optional<stored_policy>> repository_policy(const std::string& repository) override;
-  result<void> put_repository_policy(const std::string& repository, const std::string& document,
-                                     std::int64_t now) override;
+  result<void> put_repository_policy(const std::string& repository, const stored_policy& p) override;
   result<bool> delete_repository_policy(const std::string& repository) override;
   result<std::optional<stored_policy>> registry_policy() override;
-  result<void> put_registry_policy(const std::string& document, std::int64_t now) override;
+  result<void> put_registry_policy(const stored_policy& p) override;
   result<bool> delete_registry_policy() override;
   result<void> add_pull_exclusion(const std::string& principal_arn, std::int64_t now) override;
   result<void> remove_pull_exclusion(const std::string& principal_arn) override;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <map>
 
@@ -34,28 +36,29 @@ struct policy_set {
   std::vector<policy::document> docs;
   bool reads_any_key = false;
   std::vector<std::string> keys;  // lower case
-  // Resource policies: when each was stored, and the principal ARNs it names.
-  std::vector<std::int64_t> stored_at;
-  std::vector<std::vector<std::string>> named;
+  // Resource policies: the user ids they were bound to when stored (ARN → id).
+  std::vector<std::map<std::string, std::string, std::less<>>> bound_ids;
 
-  void add(policy::document d, std::int64_t when = 0) {
+  void add(policy::document d, const std::string& principal_ids = "{}") {
     if (auto k = policy::context_keys(d)) {
       keys.insert(keys.end(), k->begin(), k->end());
     } else {
       reads_any_key = true;
     }
-    std::vector<std::string> arns;
-    for (const auto& st : d.statements) {
-      if (st.principal) arns.insert(arns.end(), st.principal->aws.begin(), st.principal->aws.end());
+    std::map<std::string, std::string, std::less<>> ids;
+    auto j = nlohmann::json::parse(principal_ids, nullptr, false);
+    if (j.is_object()) {
+      for (auto& [arn, id] : j.items())
+        if (id.is_string()) ids.emplace(arn, id.get<std::string>());
     }
-    stored_at.push_back(when);
-    named.push_back(std::move(arns));
+    bound_ids.push_back(std::move(ids));
     docs.push_back(std::move(d));
   }
   // IAM binds a named user to the user who existed when the policy was stored: a user of that name
-  // created since is someone else.
+  // created since (another id) is someone else.
   bool names_an_earlier(std::size_t i, const auth::identity& who) const {
-    return who.created_at > stored_at[i] && std::find(named[i].begin(), named[i].end(), who.arn) != named[i].end();
+    auto it = bound_ids[i].find(who.arn);
+    return it != bound_ids[i].end() && it->second != who.user_id;
   }
 };
 
@@ -141,7 +144,6 @@ std::optional<auth::found_credential> access_control::find(const std::string& ac
       f.who.arn = "arn:aws:iam::" + settings_.account_id + ":user" + (*user)->path + (*user)->name;
       f.who.user_id = (*user)->user_id;
       f.who.basic_pull = (*user)->basic_pull;
-      f.who.created_at = (*user)->created_at;
       f.secret_access_key = std::move(*secret);
       found = std::move(f);
     }
@@ -245,7 +247,7 @@ result<void> access_control::check(const auth::identity& who, const access_reque
       if (text && *text) {
         if (auto d =
                 parse_stored((*text)->document, policy::document_kind::repository, "policy of " + what.repository)) {
-          facts->policy.add(std::move(*d), (*text)->stored_at);
+          facts->policy.add(std::move(*d), (*text)->principal_ids);
         }
       }
       auto tags = backends_.meta.repositories().tags(what.repository);
@@ -267,7 +269,7 @@ result<void> access_control::check(const auth::identity& who, const access_reque
       auto doc = std::make_shared<policy_set>();
       if (*text) {
         if (auto d = parse_stored((*text)->document, policy::document_kind::registry, "registry policy")) {
-          doc->add(std::move(*d), (*text)->stored_at);
+          doc->add(std::move(*d), (*text)->principal_ids);
         }
       }
       registry_doc = doc;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "berth/meta/metadata_store.hpp"
+#include "policy_principals.hpp"
 
 namespace berth {
 namespace {
@@ -208,8 +209,11 @@ result<repository_info> repository_catalog::from_template(const std::string& nam
   // The template's repository policy (validated when the template was written) comes with it.
   if (t.is_object() && t.contains("repositoryPolicy") && t["repositoryPolicy"].is_string() &&
       !t["repositoryPolicy"].get<std::string>().empty()) {
-    if (auto r = meta_.identities().put_repository_policy(name, t["repositoryPolicy"].get<std::string>(),
-                                                          clock_.now_seconds());
+    // Validated when the template was written; the users it names are bound now.
+    auto text = t["repositoryPolicy"].get<std::string>();
+    auto ids = bind_policy_principals(meta_.identities(), registry_id_, text, false, "repositoryPolicy");
+    if (!ids) return ids.take_error();
+    if (auto r = meta_.identities().put_repository_policy(name, meta::stored_policy{text, clock_.now_seconds(), *ids});
         !r) {
       return r.take_error();
     }

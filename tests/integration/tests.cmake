@@ -77,6 +77,20 @@ set_tests_properties(integration_ecr_awscli PROPERTIES
   RUN_SERIAL TRUE
   LABELS "integration")
 
+# IAM users, keys, groups and policies through the IAM/STS Query API (aws-cli v1 via AWS_ENDPOINT_URL,
+# v2 via --endpoint-url, boto3), and what they allow through aws ecr, boto3, skopeo, docker and raw V2:
+# pull-only / push-only / repository-policy users, _catalog filtering, mounts, create-on-push, immutable
+# tags, denials that hide existence, unauthenticated requests, revoked keys and tokens, explicit denies,
+# registry policies, condition keys, pull-time exclusions, a restart (~1-2 min). Runs alone: dockerd.
+add_test(NAME integration_iam
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_iam.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_iam PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 600
+  RUN_SERIAL TRUE
+  LABELS "integration")
+
 # The AWS SDK for JavaScript v3 (node --test js/ecr.test.mjs); `npm ci` first when
 # js/node_modules is missing, which needs the npm registry (~10 s, plus npm ci).
 add_test(NAME integration_ecr_js

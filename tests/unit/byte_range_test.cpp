@@ -31,8 +31,8 @@ TEST(range_header, conformance_cases_on_2048_bytes) {
 }
 
 TEST(range_header, unusable_ranges_mean_whole_body) {
-  for (auto h : {"", "items=0-1", "bytes=a-b", "bytes=0-1,3-4", "bytes=", "bytes=--1", "0-10",
-                 "bytes=99999999999999999999-"}) {
+  for (auto h :
+       {"", "items=0-1", "bytes=a-b", "bytes=0-1,3-4", "bytes=", "bytes=--1", "0-10", "bytes=99999999999999999999-"}) {
     EXPECT_EQ(ok(h, 100), std::nullopt) << h;
   }
 }

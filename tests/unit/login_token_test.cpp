@@ -7,8 +7,8 @@ using namespace berth::auth;
 
 namespace {
 const std::string key(32, 'k');
-const credential_store store("123456789012", {credential{"root", "AKROOT", "s", true},
-                                              credential{"alice", "AKALICE", "s2", false}});
+const credential_store store("123456789012",
+                             {credential{"root", "AKROOT", "s", true}, credential{"alice", "AKALICE", "s2", false}});
 }  // namespace
 
 TEST(login_token, round_trip_and_no_colon) {

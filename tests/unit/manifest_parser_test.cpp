@@ -36,9 +36,11 @@ TEST(manifest_parser, content_type_parameters_and_absent_type) {
 }
 
 TEST(manifest_parser, artifact_with_subject_and_annotations) {
-  auto m = parse_manifest(oci_image(R"(,"artifactType":"application/x.sig","subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                                    d3 + R"(","size":100},"annotations":{"a":"b"})"),
-                          "application/vnd.oci.image.manifest.v1+json");
+  auto m = parse_manifest(
+      oci_image(
+          R"(,"artifactType":"application/x.sig","subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+          d3 + R"(","size":100},"annotations":{"a":"b"})"),
+      "application/vnd.oci.image.manifest.v1+json");
   ASSERT_TRUE(m) << m.error_value().message;
   EXPECT_EQ(m->artifact_type, "application/x.sig");
   ASSERT_TRUE(m->subject);
@@ -47,23 +49,26 @@ TEST(manifest_parser, artifact_with_subject_and_annotations) {
 }
 
 TEST(manifest_parser, index_and_docker_list) {
-  std::string idx = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                    d1 + R"(","size":5,"platform":{"architecture":"amd64","os":"linux"}}]})";
+  std::string idx =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      d1 + R"(","size":5,"platform":{"architecture":"amd64","os":"linux"}}]})";
   auto m = parse_manifest(idx, "application/vnd.oci.image.index.v1+json");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->kind, manifest_kind::index);
   ASSERT_EQ(m->manifests.size(), 1u);
   std::string empty = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
   EXPECT_TRUE(parse_manifest(empty, "application/vnd.oci.image.index.v1+json"));
-  std::string list = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]})";
+  std::string list =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]})";
   auto l = parse_manifest(list, "application/vnd.docker.distribution.manifest.list.v2+json");
   ASSERT_TRUE(l);
   EXPECT_EQ(l->kind, manifest_kind::index);
 }
 
 TEST(manifest_parser, non_distributable_layers) {
-  auto m = parse_manifest(oci_image().replace(oci_image().find(R"("size":10)"), 9, R"("size":10,"urls":["https://example.invalid/l"])"),
-                          "");
+  auto m = parse_manifest(
+      oci_image().replace(oci_image().find(R"("size":10)"), 9, R"("size":10,"urls":["https://example.invalid/l"])"),
+      "");
   ASSERT_TRUE(m) << m.error_value().message;
   EXPECT_TRUE(m->layers[0].has_urls);
 }
@@ -80,8 +85,13 @@ TEST(manifest_parser, rejections) {
                       "application/vnd.docker.distribution.manifest.v1+prettyjws"));
   EXPECT_TRUE(invalid(R"({"schemaVersion":1,"name":"x"})", ""));
   EXPECT_TRUE(invalid(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})", ""));
-  EXPECT_TRUE(invalid(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:bad","size":1}})", ""));
-  EXPECT_TRUE(invalid(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":")" + d1 + R"(","size":-1}})", ""));
+  EXPECT_TRUE(invalid(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:bad","size":1}})",
+      ""));
+  EXPECT_TRUE(invalid(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":")" +
+          d1 + R"(","size":-1}})",
+      ""));
   EXPECT_TRUE(invalid(R"({"schemaVersion":2,"mediaType":"text/plain","config":{}})", "text/plain"));
   EXPECT_TRUE(invalid(std::string("{\"schemaVersion\":2,\"annotations\":{\"a\":\"\xff\"}}"), ""));
   std::string deep(100000, '[');

@@ -634,15 +634,16 @@ TYPED_TEST_P(metadata_suite, users_keys_and_policies_follow_iam_rules) {
 
 TYPED_TEST_P(metadata_suite, resource_policies_and_pull_exclusions) {
   auto& ids = this->m().identities();
-  EXPECT_EQ(ids.put_repository_policy("app", "{}", 1).error_value().code, errc::name_unknown);
+  EXPECT_EQ(ids.put_repository_policy("app", {"{}", 1, "{}"}).error_value().code, errc::name_unknown);
   this->repo("app");
   EXPECT_FALSE(ids.repository_policy("app").value());
   auto g0 = ids.generation().value();
-  ASSERT_TRUE(ids.put_repository_policy("app", "{\"a\":1}", 7));
+  ASSERT_TRUE(ids.put_repository_policy("app", {"{\"a\":1}", 7, R"({"arn:aws:iam::1:user/u":"AIDA1"})"}));
   auto stored = ids.repository_policy("app").value();
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->document, "{\"a\":1}");
   EXPECT_EQ(stored->stored_at, 7);
+  EXPECT_EQ(stored->principal_ids, R"({"arn:aws:iam::1:user/u":"AIDA1"})");
   auto g1 = ids.generation().value();
   EXPECT_GT(g1, g0);
   ASSERT_TRUE(this->m().repositories().tag("app", {{"team", "x"}}, 50));
@@ -655,8 +656,8 @@ TYPED_TEST_P(metadata_suite, resource_policies_and_pull_exclusions) {
   EXPECT_FALSE(ids.delete_repository_policy("app").value());
 
   EXPECT_FALSE(ids.registry_policy().value());
-  ASSERT_TRUE(ids.put_registry_policy("{}", 1));
-  ASSERT_TRUE(ids.put_registry_policy("{ }", 2));
+  ASSERT_TRUE(ids.put_registry_policy({"{}", 1, "{}"}));
+  ASSERT_TRUE(ids.put_registry_policy({"{ }", 2, "{}"}));
   EXPECT_EQ(ids.registry_policy().value()->document, "{ }");
   EXPECT_EQ(ids.registry_policy().value()->stored_at, 2);
   EXPECT_TRUE(ids.delete_registry_policy().value());

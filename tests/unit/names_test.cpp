@@ -14,9 +14,28 @@ TEST(repository_name, accepts_spec_examples) {
 }
 
 TEST(repository_name, rejects_everything_else) {
-  for (const std::string& bad : std::vector<std::string>{"", "A", "Library/ubuntu", "a//b", "/a", "a/", "..", "a/../b", "a/./b", "%2e%2e", "a..b",
-                          "a___b", "-a", "a-", "a_", ".a", "a b", "a:b", std::string("a\0b", 3), "a/b/",
-                          "a?b", "a%2fb"}) {
+  for (const std::string& bad : std::vector<std::string>{"",
+                                                         "A",
+                                                         "Library/ubuntu",
+                                                         "a//b",
+                                                         "/a",
+                                                         "a/",
+                                                         "..",
+                                                         "a/../b",
+                                                         "a/./b",
+                                                         "%2e%2e",
+                                                         "a..b",
+                                                         "a___b",
+                                                         "-a",
+                                                         "a-",
+                                                         "a_",
+                                                         ".a",
+                                                         "a b",
+                                                         "a:b",
+                                                         std::string("a\0b", 3),
+                                                         "a/b/",
+                                                         "a?b",
+                                                         "a%2fb"}) {
     EXPECT_FALSE(is_valid_repository_name(bad)) << bad;
   }
   EXPECT_TRUE(is_valid_repository_name(std::string(255, 'a')));

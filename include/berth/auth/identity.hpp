@@ -18,7 +18,6 @@ struct identity {
   // Root and the users of the config file (auth.users[]): allowed everything, no policy read.
   bool full_access = false;
   bool basic_pull = false;  // may authenticate V2 requests with HTTP Basic key id : secret
-  std::int64_t created_at = 0;  // an IAM user's creation: resource policies stored before name it
 };
 
 // A principal's key and its secret, as SigV4 needs it.

@@ -45,6 +45,7 @@ struct group_row {
 struct stored_policy {
   std::string document;
   std::int64_t stored_at = 0;
+  std::string principal_ids = "{}";  // JSON object: each user ARN it names → that user's id then
 };
 
 struct named_policy {
@@ -99,12 +100,11 @@ class identity_index {
 
   // Resource policies. A repository's: errc::name_unknown when the repository does not exist.
   virtual result<std::optional<stored_policy>> repository_policy(const std::string& repository) = 0;
-  virtual result<void> put_repository_policy(const std::string& repository, const std::string& document,
-                                             std::int64_t now) = 0;
+  virtual result<void> put_repository_policy(const std::string& repository, const stored_policy& p) = 0;
   // false when it had none.
   virtual result<bool> delete_repository_policy(const std::string& repository) = 0;
   virtual result<std::optional<stored_policy>> registry_policy() = 0;
-  virtual result<void> put_registry_policy(const std::string& document, std::int64_t now) = 0;
+  virtual result<void> put_registry_policy(const stored_policy& p) = 0;
   virtual result<bool> delete_registry_policy() = 0;
 
   // Principal ARNs whose pulls do not update lastRecordedPullTime. add: errc::entity_already_exists

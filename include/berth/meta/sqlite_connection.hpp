@@ -201,9 +201,7 @@ class connection_pool {
     return out;
   }
   // The access generation without a query (every process on this file shares the counter).
-  std::optional<std::int64_t> local_access_generation() const {
-    return static_cast<std::int64_t>(access_->load());
-  }
+  std::optional<std::int64_t> local_access_generation() const { return static_cast<std::int64_t>(access_->load()); }
 
  private:
   friend class pool_lease<connection_pool, sqlite_connection>;

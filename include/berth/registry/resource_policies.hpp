@@ -29,8 +29,9 @@ class resource_policies {
   result<std::string> registry_policy();
   result<std::string> delete_registry_policy();
 
-  // Validation alone ("repository" or "registry" wording), for creation templates.
-  result<void> validate(const std::string& text, bool registry_policy, const std::string& field = "PolicyText");
+  // Validation alone ("repository" or "registry" wording), for creation templates. Returns the
+  // ids of the users it names, as stored with it (meta::stored_policy::principal_ids).
+  result<std::string> validate(const std::string& text, bool registry_policy, const std::string& field = "PolicyText");
 
  private:
   registry_backends backends_;
