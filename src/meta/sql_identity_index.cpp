@@ -443,8 +443,9 @@ result<bool> sql_identity_index<Pool>::delete_repository_policy(const std::strin
 template <class Pool>
 result<std::optional<stored_policy>> sql_identity_index<Pool>::registry_policy() {
   return pool_.read([&](auto& db) {
-    return db.one("SELECT document, stored_at, principal_ids FROM registry_policy WHERE slot = 1",
-                  [](const auto& s) { return stored_policy{s.text(0), s.int64(1), s.text(2)}; });
+    return db.one("SELECT document, stored_at, principal_ids FROM registry_policy WHERE slot = 1", [](const auto& s) {
+      return stored_policy{s.text(0), s.int64(1), s.text(2)};
+    });
   });
 }
 

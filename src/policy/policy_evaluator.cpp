@@ -137,7 +137,9 @@ bool conditions_hold(const statement& s, const document& doc, const request_cont
 }  // namespace
 
 std::optional<std::vector<std::string>> context_keys(const document& doc) {
-  auto variable = [&](const std::string& t) { return doc.version == "2012-10-17" && t.find("${") != std::string::npos; };
+  auto variable = [&](const std::string& t) {
+    return doc.version == "2012-10-17" && t.find("${") != std::string::npos;
+  };
   auto any_variable = [&](const std::vector<std::string>& v) { return std::any_of(v.begin(), v.end(), variable); };
   std::vector<std::string> keys;
   for (const auto& st : doc.statements) {
