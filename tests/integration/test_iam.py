@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
     BerthServer, StoredBlobs, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, sha256,
-    strip_origin, http_request, sigv4_sign, oci_image_manifest,
+    strip_origin, http_request, sigv4_sign, oci_image_manifest, berth_bin, metadata_env,
     OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
 )
 from private_dockerd import PrivateDockerd  # noqa: E402
@@ -1837,3 +1837,132 @@ class TestPolicies(IamCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+# ======================================================= operator surface
+class TestOperatorSurface(IamCase):
+    """`berth user|key|policy` on the running server's data, long-lived pull credentials (Basic
+    key id : secret), the audit log, and anonymous pulls (a server of its own, opted in)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.w = world()
+
+    def berth(self, *args, stdin=None):
+        p = subprocess.run([berth_bin()] + list(args) + ["--data-dir", SERVER.data_dir], input=stdin,
+                           capture_output=True, text=True, timeout=60, env=metadata_env(SERVER.data_dir))
+        return p.returncode, p.stdout, p.stderr
+
+    def test_cli_identities_and_basic_pull_credentials(self):
+        rc, out, err = self.berth("user", "create", "--name", "k8s-puller", "--basic-pull")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(user_arn("k8s-puller"), out)
+        rc, out, err = self.berth("key", "create", "--user", "k8s-puller")
+        self.assertEqual(rc, 0, err)
+        key_id = re.search(r"^AWS_ACCESS_KEY_ID=(\S+)$", out, re.M).group(1)
+        secret = re.search(r"^AWS_SECRET_ACCESS_KEY=(\S+)$", out, re.M).group(1)
+        self.assertIn("shown only now", err)
+        doc = json.dumps(policy(allow(PULL, REPO_ARN + "app")))
+        rc, out, err = self.berth("policy", "put", "--user", "k8s-puller", "--name", "pull", "--file", "-", stdin=doc)
+        self.assertEqual(rc, 0, err)
+        rc, out, _ = self.berth("policy", "get", "--user", "k8s-puller", "--name", "pull")
+        self.assertEqual(json.loads(out), json.loads(doc))
+        rc, out, _ = self.berth("user", "list")
+        self.assertIn("k8s-puller\t%s" % user_arn("k8s-puller"), out)
+        self.assertIn("basic-pull", [ln for ln in out.splitlines() if ln.startswith("k8s-puller\t")][0])
+        rc, out, _ = self.berth("key", "list", "--user", "k8s-puller")
+        self.assertEqual(out.strip(), "%s\tActive" % key_id)
+        # What the CLI did, the running server sees on its next request: the key works for SigV4...
+        self.assertEqual(client("sts", (key_id, secret)).get_caller_identity()["Arn"], user_arn("k8s-puller"))
+        # ...and as a long-lived pull credential (reads only, still under the user's policies).
+        basic = "Basic " + base64.b64encode(("%s:%s" % (key_id, secret)).encode()).decode()
+        r = v2("GET", "/v2/app/manifests/v1", raw_auth=basic, headers={"Accept": OCI_MANIFEST})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body, self.w.images["app"][1])
+        self.assertV2Denied(v2("GET", "/v2/secret/manifests/v1", raw_auth=basic),
+                            not_allowed("k8s-puller", "ecr:BatchGetImage", "secret"))
+        self.assertUnauthorized(v2("POST", "/v2/app/blobs/uploads/", raw_auth=basic), basic)
+        wrong = "Basic " + base64.b64encode(("%s:%s" % (key_id, secret[:-1] + "x")).encode()).decode()
+        self.assertUnauthorized(v2("GET", "/v2/app/manifests/v1", raw_auth=wrong), wrong)
+        # Opting out stops it at once; the login-token way keeps working.
+        rc, _, err = self.berth("user", "set", "--name", "k8s-puller", "--no-basic-pull")
+        self.assertEqual(rc, 0, err)
+        self.assertUnauthorized(v2("GET", "/v2/app/manifests/v1", raw_auth=basic), basic)
+        # A user without basic-pull never had it.
+        deploy = self.w.keys["deploy"]
+        deploy_basic = "Basic " + base64.b64encode(("%s:%s" % deploy).encode()).decode()
+        self.assertUnauthorized(v2("GET", "/v2/app/manifests/v1", raw_auth=deploy_basic), deploy_basic)
+        # Deleting needs --force while keys and policies remain, as IAM's DeleteConflict.
+        rc, _, err = self.berth("user", "delete", "--name", "k8s-puller")
+        self.assertEqual((rc, err.strip()), (1, "berth: Cannot delete entity, must delete access keys first."))
+        rc, _, err = self.berth("user", "delete", "--name", "k8s-puller", "--force")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(call_error(client("sts", (key_id, secret)).get_caller_identity)[0], "InvalidClientTokenId")
+
+    def test_audit_lines_name_who_did_what_and_never_a_secret(self):
+        deploy = self.w.keys["deploy"]
+        tok = token_of(deploy)
+        marker = "audit-%d" % int(time.time() * 1000)
+        r = v2("PUT", "/v2/app/manifests/" + marker, tok, body=self.w.images["app"][1],
+               headers={"Content-Type": OCI_MANIFEST})
+        self.assertEqual(r.status, 403)
+        client("iam").create_user(UserName=marker)
+        deadline = time.monotonic() + 10
+        lines = []
+        while time.monotonic() < deadline:
+            lines = [json.loads(ln.split(" audit ", 1)[1]) for ln in SERVER.log_text().splitlines()
+                     if " audit {" in ln]
+            if any(d["resource"].endswith("user/" + marker) for d in lines):
+                break
+            time.sleep(0.2)
+        denied = [d for d in lines if d["result"] == "denied" and d["operation"] == "manifest.put"
+                  and d["principal"] == user_arn("deploy")]
+        self.assertTrue(denied, lines[-5:])
+        self.assertEqual(denied[-1]["access_key_id"], deploy[0])
+        self.assertEqual(denied[-1]["action"], "ecr:PutImage")
+        self.assertEqual(denied[-1]["resource"], REPO_ARN + "app")
+        self.assertEqual(denied[-1]["status"], 403)
+        self.assertTrue(denied[-1]["source"].startswith("127.0.0.1:"), denied[-1])
+        created = [d for d in lines if d["resource"] == "arn:aws:iam::%s:user/%s" % (ACCOUNT, marker)]
+        self.assertEqual([(d["action"], d["result"], d["principal"]) for d in created],
+                         [("iam:CreateUser", "ok", "arn:aws:iam::%s:root" % ACCOUNT)])
+        log = SERVER.log_text()
+        for name, (key_id, secret) in self.w.keys.items():
+            self.assertNotIn(secret, log, name)
+        self.assertNotIn(tok, log)
+
+    def test_anonymous_pull_only_where_a_policy_allows_principal_star(self):
+        anon = BerthServer("iam-anon", auth="sigv4", v2_auth=True, config={"auth": {"anonymous_pull": True}})
+        try:
+            anon.start()
+            self.assertIn("anonymous pull is ON", anon.log_text())
+            for repo in ("public", "private"):
+                anon.create_repository(repo)
+                anon.push_image(repo, "v1")
+            st, _, doc = anon.ecr_call("SetRepositoryPolicy", {"repositoryName": "public", "policyText": json.dumps(
+                policy({"Effect": "Allow", "Principal": "*",
+                        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}))})
+            self.assertEqual(st, 200, doc)
+            r = anon.req("GET", "/v2/public/manifests/v1", headers={"Accept": OCI_MANIFEST}, auth=False)
+            self.assertEqual(r.status, 200, r.body)
+            layer = json.loads(r.body)["layers"][0]["digest"]
+            self.assertEqual(anon.req("GET", "/v2/public/blobs/" + layer, auth=False).status, 200)
+            # Nothing else without credentials: other repositories, listings, writes, the ECR API.
+            for method, path in (("GET", "/v2/private/manifests/v1"), ("GET", "/v2/public/tags/list"),
+                                 ("GET", "/v2/_catalog"), ("POST", "/v2/public/blobs/uploads/"),
+                                 ("DELETE", "/v2/public/manifests/v1"), ("GET", "/v2/nothing/manifests/v1")):
+                self.assertEqual(anon.req(method, path, auth=False).status, 401, (method, path))
+            st, _, doc = anon.ecr_call("DescribeRepositories", {}, sign=False)
+            self.assertEqual(doc.get("__type"), "MissingAuthenticationTokenException", doc)
+        finally:
+            anon.stop()
+            anon.cleanup()
+        # Off by default: the module's server serves nothing without credentials even where a policy
+        # says Principal "*".
+        client("ecr").set_repository_policy(repositoryName="shared", force=True, policyText=json.dumps(policy(
+            SHARED_REPO_POLICY["Statement"][0],
+            {"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]})))
+        try:
+            self.assertUnauthorized(v2("GET", "/v2/shared/manifests/v1"))
+        finally:
+            client("ecr").set_repository_policy(repositoryName="shared", policyText=json.dumps(SHARED_REPO_POLICY))
