@@ -105,7 +105,9 @@ int serve_command(const std::vector<std::string>& args) {
   auth::secret_sealer sealer(*sealing_key);
   // Callers: the configured identities, then the IAM users of the metadata, with their policies.
   access_control access((*opened)->backends(), configured, sealer, access_settings{cfg.account_id, cfg.region});
-  identity_directory directory((*opened)->backends(), sealer, clk, cfg.account_id);
+  std::vector<std::string> configured_names;
+  for (const auto& u : cfg.users) configured_names.push_back(u.name);
+  identity_directory directory((*opened)->backends(), sealer, clk, cfg.account_id, configured_names);
   auth::login_token_issuer tokens(*signing_key, access, cfg.token_lifetime_seconds);
   auth::blob_url_signer blob_urls(*signing_key);
 

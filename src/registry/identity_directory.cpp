@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 #include "berth/meta/metadata_store.hpp"
@@ -86,7 +88,14 @@ user_info info_of(const meta::user_row& u, std::string arn) {
 result<user_info> identity_directory::create_user(const std::string& name, const std::string& path, bool basic_pull) {
   if (auto v = check_name(name, "userName", 64); !v) return v.take_error();
   if (auto v = check_path(path, "path"); !v) return v.take_error();
-  if (name == "root") return make_error(errc::entity_already_exists, "User with name root already exists.");
+  auto same = [&](const std::string& other) {
+    return other.size() == name.size() && std::equal(other.begin(), other.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           });
+  };
+  if (same("root") || std::any_of(reserved_.begin(), reserved_.end(), same)) {
+    return make_error(errc::entity_already_exists, "User with name " + name + " already exists.");
+  }
   meta::user_row u{name, path, "AIDA" + random_from(id_alphabet, 17), clock_.now_seconds(), basic_pull};
   if (auto r = backends_.meta.identities().create_user(u); !r) return r.take_error();
   return info_of(u, user_arn(path, name));

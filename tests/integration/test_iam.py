@@ -1186,6 +1186,10 @@ class TestIamApi(IamCase):
             self.assertEqual(call_error(iam.create_user, UserName=name),
                              ("EntityAlreadyExists", "User with name %s already exists." % name, 409))
         self.assertEqual(iam.get_user(UserName="err-Dup")["User"]["UserName"], "err-Dup")
+        # root and the configured users' names are taken: an IAM user may not share their ARN
+        for name in ("root", "ops", "OPS"):
+            self.assertEqual(call_error(iam.create_user, UserName=name),
+                             ("EntityAlreadyExists", "User with name %s already exists." % name, 409))
         for fn, kw, msg in (
                 (iam.get_user, dict(UserName="err-none"), "The user with name err-none cannot be found."),
                 (iam.delete_user, dict(UserName="err-none"), "The user with name err-none cannot be found."),

@@ -47,9 +47,14 @@ inline constexpr std::size_t max_access_keys_per_user = 2;
 
 class identity_directory {
  public:
+  // `reserved`: names IAM users may not take (the configured users: their ARNs are taken).
   identity_directory(registry_backends backends, const auth::secret_sealer& sealer, const clock& clk,
-                     std::string account_id)
-      : backends_(backends), sealer_(sealer), clock_(clk), account_id_(std::move(account_id)) {}
+                     std::string account_id, std::vector<std::string> reserved = {})
+      : backends_(backends),
+        sealer_(sealer),
+        clock_(clk),
+        account_id_(std::move(account_id)),
+        reserved_(std::move(reserved)) {}
 
   // errc::invalid_parameter (names, paths: IAM's validation message), entity_already_exists.
   result<user_info> create_user(const std::string& name, const std::string& path, bool basic_pull = false);
@@ -96,6 +101,7 @@ class identity_directory {
   const auth::secret_sealer& sealer_;
   const clock& clock_;
   std::string account_id_;
+  std::vector<std::string> reserved_;
 };
 
 }  // namespace berth
