@@ -157,10 +157,22 @@ std::optional<std::vector<std::string>> context_keys(const document& doc) {
   return keys;
 }
 
-void request_context::set(std::string key, std::vector<std::string> values) { keys_[lower(key)] = std::move(values); }
+bool request_context::case_insensitive_less::operator()(std::string_view a, std::string_view b) const {
+  const auto n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = std::tolower(static_cast<unsigned char>(a[i]));
+    const auto y = std::tolower(static_cast<unsigned char>(b[i]));
+    if (x != y) return x < y;
+  }
+  return a.size() < b.size();
+}
+
+void request_context::set(std::string key, std::vector<std::string> values) {
+  keys_.insert_or_assign(std::move(key), std::move(values));
+}
 
 const std::vector<std::string>* request_context::find(std::string_view key) const {
-  auto it = keys_.find(lower(key));
+  auto it = keys_.find(key);
   return it == keys_.end() ? nullptr : &it->second;
 }
 

@@ -154,6 +154,21 @@ std::optional<auth::found_credential> access_control::find(const std::string& ac
   return found;
 }
 
+std::optional<auth::identity> access_control::identity_for(const std::string& access_key_id) const {
+  if (auto c = configured_.find(access_key_id)) return std::move(c->who);
+  // Login tokens on the hot path: a cached identity is copied without its secret.
+  if (auto s = current()) {
+    std::lock_guard lock(s->mutex);
+    if (auto it = s->keys.find(access_key_id); it != s->keys.end()) {
+      if (!it->second) return std::nullopt;
+      return it->second->who;
+    }
+  }
+  auto c = find(access_key_id);
+  if (!c) return std::nullopt;
+  return std::move(c->who);
+}
+
 policy::request_context access_control::context_for(const auth::identity& who, const access_request& what,
                                                     const key_filter& wanted) const {
   policy::request_context rc;

@@ -32,7 +32,8 @@ class credential_source {
  public:
   virtual ~credential_source() = default;
   virtual std::optional<found_credential> find(const std::string& access_key_id) const = 0;
-  std::optional<identity> identity_for(const std::string& access_key_id) const {
+  // The identity alone (what a login token needs): a source may skip copying the secret.
+  virtual std::optional<identity> identity_for(const std::string& access_key_id) const {
     auto c = find(access_key_id);
     if (!c) return std::nullopt;
     return std::move(c->who);

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "berth/policy/policy_document.hpp"
@@ -28,7 +29,12 @@ struct request_context {
   const std::vector<std::string>* find(std::string_view key) const;
 
  private:
-  std::map<std::string, std::vector<std::string>, std::less<>> keys_;  // lower-case names
+  // Names compare without regard to ASCII case, so a lookup builds no lower-case copy.
+  struct case_insensitive_less {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const;
+  };
+  std::map<std::string, std::vector<std::string>, case_insensitive_less> keys_;
 };
 
 enum class verdict { allow, implicit_deny, explicit_deny };

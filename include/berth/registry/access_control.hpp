@@ -46,6 +46,7 @@ class access_control final : public auth::credential_source {
   ~access_control() override;
 
   std::optional<auth::found_credential> find(const std::string& access_key_id) const override;
+  std::optional<auth::identity> identity_for(const std::string& access_key_id) const override;
 
   // errc::denied with AWS's message ("User: … is not authorized to perform: … on resource: …
   // because no identity-based policy allows the … action"); errc::unavailable when the metadata
