@@ -1,4 +1,5 @@
 // Inline policies of users and groups; groups and their members.
+#include "berth/auth/sigv4.hpp"
 #include "query_operations.hpp"
 
 namespace berth::iam {
@@ -50,7 +51,9 @@ result<void> get_policy(query_call& c) {
   } else if (auto g = c.directory.group(*owner)) {
     stored = g->name;
   }
-  c.out.leaf(O.param, stored).leaf("PolicyName", *name).leaf("PolicyDocument", url_encode_document(*doc));
+  c.out.leaf(O.param, stored)
+      .leaf("PolicyName", *name)
+      .leaf("PolicyDocument", auth::uri_encode(*doc, false));  // RFC 3986, as IAM returns documents
   return {};
 }
 

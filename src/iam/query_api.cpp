@@ -185,24 +185,6 @@ void write_truncation(xml_writer& out, bool truncated, const std::string& last_k
   if (truncated) out.leaf("Marker", auth::base64_encode(last_key, true));
 }
 
-std::string url_encode_document(std::string_view document) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(document.size() * 3 / 2);
-  for (unsigned char ch : document) {
-    const bool unreserved = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                            ch == '-' || ch == '_' || ch == '.' || ch == '~';
-    if (unreserved) {
-      out.push_back(static_cast<char>(ch));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[ch >> 4]);
-      out.push_back(hex[ch & 15]);
-    }
-  }
-  return out;
-}
-
 std::string user_arn_of(const query_call& c, const std::string& name) {
   return "arn:aws:iam::" + c.account_id + ":user/" + name;
 }

@@ -49,8 +49,6 @@ struct page {
 };
 result<page> read_page(const query_call& c);
 void write_truncation(xml_writer& out, bool truncated, const std::string& last_key);
-// RFC 3986 percent-encoding of a policy document, as IAM returns them (botocore unquotes them).
-std::string url_encode_document(std::string_view document);
 std::string user_arn_of(const query_call& c, const std::string& name);
 // The user an operation without UserName acts on: the caller's own (IAM users only).
 result<std::string> user_or_caller(const query_call& c);

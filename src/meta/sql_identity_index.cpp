@@ -49,6 +49,15 @@ error no_owner(const std::string& kind, const std::string& name) {
   return kind == "group" ? no_group(name) : no_user(name);
 }
 
+// errc::no_such_entity (IAM's message) unless the user, or the user or group, exists.
+template <class Db>
+result<void> require_owner(Db& db, const std::string& kind, const std::string& name) {
+  auto exists = owner_exists(db, kind, key_of(name));
+  if (!exists) return exists.take_error();
+  if (!*exists) return no_owner(kind, name);
+  return {};
+}
+
 }  // namespace
 
 template <class Pool>
@@ -108,9 +117,7 @@ template <class Pool>
 result<void> sql_identity_index<Pool>::delete_user(const std::string& name) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(name);
-    auto exists = user_exists(db, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_user(name);
+    if (auto r = require_owner(db, "user", name); !r) return r.take_error();
     // IAM's order of conflicts: keys, then policies, then groups.
     struct check {
       const char* sql;
@@ -141,9 +148,7 @@ template <class Pool>
 result<void> sql_identity_index<Pool>::create_access_key(const access_key_row& k, std::size_t max_per_user) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(k.user_name);
-    auto exists = user_exists(db, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_user(k.user_name);
+    if (auto r = require_owner(db, "user", k.user_name); !r) return r.take_error();
     auto count = db.one("SELECT COUNT(*) FROM iam_access_keys WHERE user_key = ?", int_column, key);
     if (!count) return count.take_error();
     if (static_cast<std::size_t>(count->value_or(0)) >= max_per_user) {
@@ -174,9 +179,7 @@ template <class Pool>
 result<std::vector<access_key_row>> sql_identity_index<Pool>::access_keys(const std::string& user) {
   return pool_.read([&](auto& db) -> result<std::vector<access_key_row>> {
     const auto key = key_of(user);
-    auto exists = user_exists(db, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_user(user);
+    if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     return db.all("SELECT " BERTH_KEY_COLUMNS
                   " FROM iam_access_keys k JOIN iam_users u ON u.name_key = k.user_key WHERE k.user_key = ? "
                   "ORDER BY k.access_key_id",
@@ -195,9 +198,7 @@ result<void> sql_identity_index<Pool>::set_access_key_status(const std::string& 
                                                              const std::string& status) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(user);
-    auto exists = user_exists(db, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_user(user);
+    if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     auto n = db.run("UPDATE iam_access_keys SET status = ? WHERE access_key_id = ? AND user_key = ?", status,
                     access_key_id, key);
     if (!n) return n.take_error();
@@ -210,9 +211,7 @@ template <class Pool>
 result<void> sql_identity_index<Pool>::delete_access_key(const std::string& user, const std::string& access_key_id) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(user);
-    auto exists = user_exists(db, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_user(user);
+    if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     auto n = db.run("DELETE FROM iam_access_keys WHERE access_key_id = ? AND user_key = ?", access_key_id, key);
     if (!n) return n.take_error();
     if (*n == 0) return no_key(access_key_id);
@@ -225,9 +224,7 @@ result<void> sql_identity_index<Pool>::put_policy(const std::string& kind, const
                                                   const named_policy& p) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(owner);
-    auto exists = owner_exists(db, kind, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_owner(kind, owner);
+    if (auto r = require_owner(db, kind, owner); !r) return r.take_error();
     auto n = db.run(
         "INSERT INTO iam_inline_policies(owner_kind, owner_key, name, document) VALUES(?, ?, ?, ?) "
         "ON CONFLICT(owner_kind, owner_key, name) DO UPDATE SET document = excluded.document",
@@ -242,9 +239,7 @@ result<named_policy> sql_identity_index<Pool>::get_policy(const std::string& kin
                                                           const std::string& name) {
   return pool_.read([&](auto& db) -> result<named_policy> {
     const auto key = key_of(owner);
-    auto exists = owner_exists(db, kind, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_owner(kind, owner);
+    if (auto r = require_owner(db, kind, owner); !r) return r.take_error();
     auto doc = db.one("SELECT document FROM iam_inline_policies WHERE owner_kind = ? AND owner_key = ? AND name = ?",
                       text_column, kind, key, name);
     if (!doc) return doc.take_error();
@@ -261,9 +256,7 @@ result<std::vector<std::string>> sql_identity_index<Pool>::policy_names(const st
                                                                         const std::string& owner) {
   return pool_.read([&](auto& db) -> result<std::vector<std::string>> {
     const auto key = key_of(owner);
-    auto exists = owner_exists(db, kind, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_owner(kind, owner);
+    if (auto r = require_owner(db, kind, owner); !r) return r.take_error();
     return db.all("SELECT name FROM iam_inline_policies WHERE owner_kind = ? AND owner_key = ? ORDER BY name",
                   text_column, kind, key);
   });
@@ -274,9 +267,7 @@ result<void> sql_identity_index<Pool>::delete_policy(const std::string& kind, co
                                                      const std::string& name) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(owner);
-    auto exists = owner_exists(db, kind, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_owner(kind, owner);
+    if (auto r = require_owner(db, kind, owner); !r) return r.take_error();
     auto n =
         db.run("DELETE FROM iam_inline_policies WHERE owner_kind = ? AND owner_key = ? AND name = ?", kind, key, name);
     if (!n) return n.take_error();
@@ -324,9 +315,7 @@ template <class Pool>
 result<std::vector<group_row>> sql_identity_index<Pool>::groups_of_user(const std::string& user) {
   return pool_.read([&](auto& db) -> result<std::vector<group_row>> {
     const auto key = key_of(user);
-    auto exists = user_exists(db, key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_user(user);
+    if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     return db.all(
         "SELECT g.name, g.path, g.group_id, g.created_at FROM iam_groups g JOIN iam_group_members m "
         "ON m.group_key = g.name_key WHERE m.user_key = ? ORDER BY g.name",
@@ -338,9 +327,7 @@ template <class Pool>
 result<std::vector<user_row>> sql_identity_index<Pool>::users_of_group(const std::string& group) {
   return pool_.read([&](auto& db) -> result<std::vector<user_row>> {
     const auto key = key_of(group);
-    auto exists = owner_exists(db, "group", key);
-    if (!exists) return exists.take_error();
-    if (!*exists) return no_group(group);
+    if (auto r = require_owner(db, "group", group); !r) return r.take_error();
     return db.all(
         "SELECT u.name, u.path, u.user_id, u.created_at, u.basic_pull FROM iam_users u JOIN iam_group_members m "
         "ON m.user_key = u.name_key WHERE m.group_key = ? ORDER BY u.name",
@@ -351,12 +338,8 @@ result<std::vector<user_row>> sql_identity_index<Pool>::users_of_group(const std
 template <class Pool>
 result<void> sql_identity_index<Pool>::add_user_to_group(const std::string& group, const std::string& user) {
   return pool_.write_access([&](auto& db) -> result<void> {
-    auto g = owner_exists(db, "group", key_of(group));
-    if (!g) return g.take_error();
-    if (!*g) return no_group(group);
-    auto u = user_exists(db, key_of(user));
-    if (!u) return u.take_error();
-    if (!*u) return no_user(user);
+    if (auto r = require_owner(db, "group", group); !r) return r.take_error();
+    if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     auto n = db.run("INSERT INTO iam_group_members(group_key, user_key) VALUES(?, ?) ON CONFLICT DO NOTHING",
                     key_of(group), key_of(user));
     if (!n) return n.take_error();
@@ -367,12 +350,8 @@ result<void> sql_identity_index<Pool>::add_user_to_group(const std::string& grou
 template <class Pool>
 result<void> sql_identity_index<Pool>::remove_user_from_group(const std::string& group, const std::string& user) {
   return pool_.write_access([&](auto& db) -> result<void> {
-    auto g = owner_exists(db, "group", key_of(group));
-    if (!g) return g.take_error();
-    if (!*g) return no_group(group);
-    auto u = user_exists(db, key_of(user));
-    if (!u) return u.take_error();
-    if (!*u) return no_user(user);
+    if (auto r = require_owner(db, "group", group); !r) return r.take_error();
+    if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     auto n = db.run("DELETE FROM iam_group_members WHERE group_key = ? AND user_key = ?", key_of(group), key_of(user));
     if (!n) return n.take_error();
     return bump(db);
@@ -383,9 +362,7 @@ template <class Pool>
 result<void> sql_identity_index<Pool>::delete_group(const std::string& name) {
   return pool_.write_access([&](auto& db) -> result<void> {
     const auto key = key_of(name);
-    auto g = owner_exists(db, "group", key);
-    if (!g) return g.take_error();
-    if (!*g) return no_group(name);
+    if (auto r = require_owner(db, "group", name); !r) return r.take_error();
     auto members = db.exists("SELECT 1 FROM iam_group_members WHERE group_key = ?", key);
     if (!members) return members.take_error();
     if (*members) return make_error(errc::delete_conflict, "Cannot delete entity, must remove users from group first.");
@@ -395,111 +372,6 @@ result<void> sql_identity_index<Pool>::delete_group(const std::string& name) {
     auto n = db.run("DELETE FROM iam_groups WHERE name_key = ?", key);
     if (!n) return n.take_error();
     return bump(db);
-  });
-}
-
-template <class Pool>
-result<std::optional<stored_policy>> sql_identity_index<Pool>::repository_policy(const std::string& repository) {
-  return pool_.read([&](auto& db) -> result<std::optional<stored_policy>> {
-    auto id = sql_rows::require_repository(db, repository);
-    if (!id) return id.take_error();
-    return db.one(
-        "SELECT document, stored_at, principal_ids FROM repository_policies WHERE repository_id = ?",
-        [](const auto& s) {
-          return stored_policy{s.text(0), s.int64(1), s.text(2)};
-        },
-        *id);
-  });
-}
-
-template <class Pool>
-result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& repository, const stored_policy& p) {
-  return pool_.write_access([&](auto& db) -> result<void> {
-    auto id = sql_rows::require_repository(db, repository);
-    if (!id) return id.take_error();
-    auto n = db.run(
-        "INSERT INTO repository_policies(repository_id, document, stored_at, principal_ids) VALUES(?, ?, ?, ?) "
-        "ON CONFLICT(repository_id) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at, "
-        "principal_ids = excluded.principal_ids",
-        *id, p.document, p.stored_at, p.principal_ids);
-    if (!n) return n.take_error();
-    return bump(db);
-  });
-}
-
-template <class Pool>
-result<bool> sql_identity_index<Pool>::delete_repository_policy(const std::string& repository) {
-  return pool_.write_access([&](auto& db) -> result<bool> {
-    auto id = sql_rows::require_repository(db, repository);
-    if (!id) return id.take_error();
-    auto n = db.run("DELETE FROM repository_policies WHERE repository_id = ?", *id);
-    if (!n) return n.take_error();
-    if (*n == 0) return false;
-    if (auto b = bump(db); !b) return b.take_error();
-    return true;
-  });
-}
-
-template <class Pool>
-result<std::optional<stored_policy>> sql_identity_index<Pool>::registry_policy() {
-  return pool_.read([&](auto& db) {
-    return db.one("SELECT document, stored_at, principal_ids FROM registry_policy WHERE slot = 1", [](const auto& s) {
-      return stored_policy{s.text(0), s.int64(1), s.text(2)};
-    });
-  });
-}
-
-template <class Pool>
-result<void> sql_identity_index<Pool>::put_registry_policy(const stored_policy& p) {
-  return pool_.write_access([&](auto& db) -> result<void> {
-    auto n = db.run(
-        "INSERT INTO registry_policy(slot, document, stored_at, principal_ids) VALUES(1, ?, ?, ?) "
-        "ON CONFLICT(slot) DO UPDATE SET document = excluded.document, stored_at = excluded.stored_at, "
-        "principal_ids = excluded.principal_ids",
-        p.document, p.stored_at, p.principal_ids);
-    if (!n) return n.take_error();
-    return bump(db);
-  });
-}
-
-template <class Pool>
-result<bool> sql_identity_index<Pool>::delete_registry_policy() {
-  return pool_.write_access([&](auto& db) -> result<bool> {
-    auto n = db.run("DELETE FROM registry_policy WHERE slot = 1");
-    if (!n) return n.take_error();
-    if (*n == 0) return false;
-    if (auto b = bump(db); !b) return b.take_error();
-    return true;
-  });
-}
-
-template <class Pool>
-result<void> sql_identity_index<Pool>::add_pull_exclusion(const std::string& principal_arn, std::int64_t now) {
-  return pool_.write_access([&](auto& db) -> result<void> {
-    auto n = db.run(
-        "INSERT INTO pull_time_exclusions(principal_arn, created_at) VALUES(?, ?) "
-        "ON CONFLICT(principal_arn) DO NOTHING",
-        principal_arn, now);
-    if (!n) return n.take_error();
-    if (*n == 0) return make_error(errc::entity_already_exists, principal_arn);
-    return bump(db);
-  });
-}
-
-template <class Pool>
-result<void> sql_identity_index<Pool>::remove_pull_exclusion(const std::string& principal_arn) {
-  return pool_.write_access([&](auto& db) -> result<void> {
-    auto n = db.run("DELETE FROM pull_time_exclusions WHERE principal_arn = ?", principal_arn);
-    if (!n) return n.take_error();
-    if (*n == 0) return make_error(errc::no_such_entity, principal_arn);
-    return bump(db);
-  });
-}
-
-template <class Pool>
-result<std::vector<std::string>> sql_identity_index<Pool>::pull_exclusions() {
-  return pool_.read([&](auto& db) {
-    return db.all("SELECT principal_arn FROM pull_time_exclusions ORDER BY principal_arn", text_column);
   });
 }
 
