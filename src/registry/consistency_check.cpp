@@ -27,6 +27,13 @@ std::optional<std::pair<digest, std::uint64_t>> hash_blob(blob_content& blob, di
   return std::make_pair(h.peek(), total);
 }
 
+// fsck runs beside a serving registry: a blob whose bytes vanished after its row was read may have
+// been removed by a collection meanwhile, which is not damage.
+bool still_recorded(meta::maintenance_index& maintenance, const std::string& digest) {
+  auto row = maintenance.find_blob(digest);
+  return !row || (*row && !(*row)->deleting);  // a failed read counts as recorded: report, never hide
+}
+
 }  // namespace
 
 fsck_report check_consistency(registry_backends b, bool repair) {
@@ -53,6 +60,7 @@ fsck_report check_consistency(registry_backends b, bool repair) {
       }
       auto opened = b.blobs.open_blob(*d);
       if (!opened) {
+        if (!still_recorded(maintenance, row.digest)) continue;
         report.problems.push_back("blob " + row.digest + " is recorded but its file is missing");
         damaged.insert(row.digest);
         continue;
@@ -60,6 +68,7 @@ fsck_report check_consistency(registry_backends b, bool repair) {
       auto actual = hash_blob(**opened, d->algorithm(), buf);
       opened->reset();
       if (!actual || actual->first != *d || actual->second != static_cast<std::uint64_t>(row.size)) {
+        if (!still_recorded(maintenance, row.digest)) continue;  // removed while it was read
         report.problems.push_back("blob " + row.digest + " is corrupt (" +
                                   (actual ? std::to_string(actual->second) + " bytes hash to " + actual->first.str()
                                           : std::string("unreadable")) +
@@ -86,6 +95,8 @@ fsck_report check_consistency(registry_backends b, bool repair) {
       if (r.child_is_manifest) {
         auto m = b.meta.images().manifest_by_digest(r.repository, r.child);
         if (!m || !*m) {
+          auto parent = b.meta.images().manifest_by_digest(r.repository, r.manifest);
+          if (parent && !*parent) continue;  // the index went too
           report.problems.push_back(r.repository + "@" + r.manifest + " lists manifest " + r.child +
                                     ", which is missing");
         }
@@ -93,6 +104,9 @@ fsck_report check_consistency(registry_backends b, bool repair) {
       }
       auto row = maintenance.find_blob(r.child);
       if (row && (!*row || (*row)->deleting)) {
+        // Its manifest may have been deleted (and the blob collected) since the page was read.
+        auto parent = b.meta.images().manifest_by_digest(r.repository, r.manifest);
+        if (parent && !*parent) continue;
         report.problems.push_back(r.repository + "@" + r.manifest + " references blob " + r.child +
                                   ", which is not recorded");
       } else if (damaged.count(r.child)) {

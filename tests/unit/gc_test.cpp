@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
+#include <utility>
 
 #include "../common/registry_fixture.hpp"
 #include "berth/registry/consistency_check.hpp"
@@ -91,4 +93,45 @@ TEST_F(gc_test, fsck_finds_and_quarantines_corruption) {
   // Pushing the layer again heals the registry.
   push_blob("r", "layer");
   EXPECT_TRUE(check_consistency(backends(), false).problems.empty());
+}
+
+namespace {
+
+// A blob store whose first read of one digest lets a collection remove it first, as a server's
+// online collection may between fsck's reading the rows and opening the bytes.
+class collected_while_checked final : public storage::blob_store {
+ public:
+  collected_while_checked(storage::blob_store& inner, digest target, std::function<void()> collect)
+      : inner_(inner), target_(std::move(target)), collect_(std::move(collect)) {}
+  result<std::shared_ptr<blob_content>> open_blob(const digest& d) override {
+    if (d == target_ && collect_) std::exchange(collect_, nullptr)();
+    return inner_.open_blob(d);
+  }
+  result<std::optional<std::uint64_t>> stat_blob(const digest& d) override { return inner_.stat_blob(d); }
+  std::vector<std::pair<digest, std::int64_t>> list_blobs() override { return inner_.list_blobs(); }
+  result<void> trash_blob(const digest& d) override { return inner_.trash_blob(d); }
+  result<void> restore_blob(const digest& d) override { return inner_.restore_blob(d); }
+  void purge_blob(const digest& d) override { inner_.purge_blob(d); }
+  std::vector<digest> trashed_blobs() override { return inner_.trashed_blobs(); }
+  result<std::string> quarantine_blob(const digest& d) override { return inner_.quarantine_blob(d); }
+
+ private:
+  storage::blob_store& inner_;
+  digest target_;
+  std::function<void()> collect_;
+};
+
+}  // namespace
+
+TEST_F(gc_test, fsck_beside_a_collection_reports_no_removed_blob_as_missing) {
+  auto cfg = push_blob("r", "{}");
+  auto layer = push_blob("r", "layer");
+  auto lonely = push_blob("r", "never used");
+  ASSERT_TRUE(reg->put_manifest("r", std::string("v1"), "", image(cfg, layer)));
+  clk.now += 7200;
+  collected_while_checked racing(*blobs, lonely, [&] { EXPECT_EQ(collect(3600).blobs.size(), 1u); });
+  auto report = check_consistency(registry_backends{racing, *storage.uploads, *meta}, false);
+  EXPECT_TRUE(report.problems.empty()) << report.problems.front();
+  EXPECT_FALSE(has_blob(lonely));
+  EXPECT_EQ(report.references_checked, 2u);
 }
