@@ -6,6 +6,7 @@ namespace berth::cli {
 
 std::unique_ptr<http::exchange> api_router::route(const http::request& head) {
   if (head.path == "/v2" || head.path.starts_with("/v2/")) return v2_.route(head);
+  if (secrets_ && secrets::is_secrets_request(head)) return secrets_->exchange();
   if (head.path == "/" && head.method == http::verb::post && head.header("X-Amz-Target")) return ecr_.exchange();
   if (query_ && iam::is_query_request(head)) return query_->exchange();
   head.notes.api = "none";

@@ -132,10 +132,15 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
   resource_policies policies((*opened)->backends(), clk, cfg.account_id);
+  secret_vault vault((*opened)->backends(), sealer, clk, cfg.account_id, cfg.region);
+  pull_through_rules cache_rules((*opened)->backends(), vault, clk);
   ecr::ecr_api ecr(reg, *(*opened)->lifecycle, access, tokens, blob_urls, clk, ecr_cfg,
-                   auth_enabled ? ecr::ecr_access{&access, &policies, &directory} : ecr::ecr_access{});
+                   auth_enabled ? ecr::ecr_access{&access, &policies, &directory} : ecr::ecr_access{},
+                   ecr::ecr_cache{&cache_rules, nullptr});
   iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});
-  api_router router(v2, ecr, auth_enabled ? &query : nullptr);
+  secrets::secrets_api secrets_json(vault, auth_enabled ? &access : nullptr, access, clk,
+                                    secrets::secrets_settings{cfg.region, auth_enabled});
+  api_router router(v2, ecr, auth_enabled ? &query : nullptr, &secrets_json);
 
   auto addr = config::parse_listen(cfg.listen);
   http::server_options opts;

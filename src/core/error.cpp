@@ -64,6 +64,15 @@ const char* to_string(errc code) {
     case errc::registry_policy_not_found: return "registry_policy_not_found";
     case errc::exclusion_already_exists: return "exclusion_already_exists";
     case errc::exclusion_not_found: return "exclusion_not_found";
+    case errc::secret_already_exists: return "secret_already_exists";
+    case errc::secret_not_found: return "secret_not_found";
+    case errc::invalid_request: return "invalid_request";
+    case errc::pull_through_rule_already_exists: return "pull_through_rule_already_exists";
+    case errc::pull_through_rule_not_found: return "pull_through_rule_not_found";
+    case errc::unsupported_upstream_registry: return "unsupported_upstream_registry";
+    case errc::unable_to_access_secret: return "unable_to_access_secret";
+    case errc::unable_to_decrypt_secret: return "unable_to_decrypt_secret";
+    case errc::upstream_unavailable: return "upstream_unavailable";
     case errc::busy: return "busy";
     case errc::unavailable: return "unavailable";
   }

@@ -67,6 +67,25 @@ bool is_valid_upload_id(std::string_view id) {
   return true;
 }
 
+std::string random_text(std::string_view alphabet, std::size_t n) {
+  std::string bytes(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  std::string out;
+  // Rejection sampling: every character equally likely.
+  const unsigned limit = 256 - 256 % alphabet.size();
+  while (out.size() < n) {
+    for (unsigned char c : bytes) {
+      if (c < limit && out.size() < n) out.push_back(alphabet[c % alphabet.size()]);
+    }
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+  }
+  return out;
+}
+
 std::string new_upload_id() {
   unsigned char b[16];
   if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");

@@ -51,6 +51,15 @@ exception_kind exception_for(errc code) {
     case errc::registry_policy_not_found: return client("RegistryPolicyNotFoundException");
     case errc::exclusion_already_exists: return client("ExclusionAlreadyExistsException");
     case errc::exclusion_not_found: return client("ExclusionNotFoundException");
+    case errc::pull_through_rule_already_exists: return client("PullThroughCacheRuleAlreadyExistsException");
+    case errc::pull_through_rule_not_found: return client("PullThroughCacheRuleNotFoundException");
+    case errc::unsupported_upstream_registry: return client("UnsupportedUpstreamRegistryException");
+    case errc::secret_not_found: return client("SecretNotFoundException");
+    case errc::unable_to_access_secret: return client("UnableToAccessSecretException");
+    case errc::unable_to_decrypt_secret: return client("UnableToDecryptSecretValueException");
+    case errc::upstream_unavailable: return client("UnableToGetUpstreamImageException");
+    case errc::secret_already_exists:
+    case errc::invalid_request: return client("InvalidParameterException");
     case errc::missing_authentication: return client("MissingAuthenticationTokenException");
     case errc::unrecognized_client: return client("UnrecognizedClientException");
     case errc::invalid_signature: return client("InvalidSignatureException");

@@ -25,6 +25,7 @@ struct call_context {
   const ecr_settings& settings;
   const auth::identity& caller;
   const ecr_access& access;
+  const ecr_cache& cache;
   std::string host;  // public host[:port]
   std::int64_t now = 0;
 };
@@ -40,6 +41,7 @@ void add_layer_operations(std::map<std::string, operation>& t);
 void add_registry_operations(std::map<std::string, operation>& t);
 void add_lifecycle_operations(std::map<std::string, operation>& t);
 void add_policy_operations(std::map<std::string, operation>& t);
+void add_pull_through_operations(std::map<std::string, operation>& t);
 
 // Shared helpers.
 std::string str(const json& in, const char* key, const std::string& fallback = "");

@@ -11,6 +11,7 @@ const std::map<std::string, operation>& operation_table() {
     add_registry_operations(t);
     add_lifecycle_operations(t);
     add_policy_operations(t);
+    add_pull_through_operations(t);
     return t;
   }();
   return table;

@@ -63,7 +63,16 @@ query_error_kind query_error_for(errc code) {
     case errc::repository_policy_not_found:
     case errc::registry_policy_not_found:
     case errc::exclusion_already_exists:
-    case errc::exclusion_not_found: return {"InvalidInput", 400};
+    case errc::exclusion_not_found:
+    case errc::secret_already_exists:
+    case errc::secret_not_found:
+    case errc::invalid_request:
+    case errc::pull_through_rule_already_exists:
+    case errc::pull_through_rule_not_found:
+    case errc::unsupported_upstream_registry:
+    case errc::unable_to_access_secret:
+    case errc::unable_to_decrypt_secret: return {"InvalidInput", 400};
+    case errc::upstream_unavailable: return {"ServiceFailure", 500, false};
     case errc::internal:
     case errc::storage_full:
     case errc::unavailable: return {"ServiceFailure", 500, false};

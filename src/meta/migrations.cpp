@@ -197,6 +197,58 @@ ALTER TABLE repository_policies ADD COLUMN principal_ids TEXT NOT NULL DEFAULT '
 ALTER TABLE registry_policy ADD COLUMN stored_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE registry_policy ADD COLUMN principal_ids TEXT NOT NULL DEFAULT '{}';
 )sql",
+    // 10: secrets kept through the Secrets Manager API (values sealed by the domain), their
+    // versions with staging labels, the pull-through cache rules that name them, the cache's
+    // pending imports and when each cached tag was last compared with its upstream.
+    R"sql(
+CREATE TABLE vault_secrets(
+  name TEXT PRIMARY KEY,
+  arn TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL,
+  kms_key_id TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL,
+  accessed_at INTEGER NOT NULL,
+  deletion_date INTEGER NOT NULL,
+  revision INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE vault_versions(
+  secret_name TEXT NOT NULL REFERENCES vault_secrets(name),
+  version_id TEXT NOT NULL,
+  sealed_value TEXT NOT NULL,
+  stages TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(secret_name, version_id)) WITHOUT ROWID;
+CREATE TABLE pull_through_rules(
+  prefix TEXT PRIMARY KEY,
+  upstream_url TEXT NOT NULL,
+  upstream_registry TEXT NOT NULL,
+  credential_arn TEXT NOT NULL,
+  custom_role_arn TEXT NOT NULL,
+  upstream_prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE cache_imports(
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  held_until INTEGER NOT NULL,
+  PRIMARY KEY(repository, digest, tag)) WITHOUT ROWID;
+CREATE INDEX cache_imports_due ON cache_imports(next_at);
+CREATE TABLE cache_tag_checks(
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  checked_at INTEGER NOT NULL,
+  PRIMARY KEY(repository, tag)) WITHOUT ROWID;
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

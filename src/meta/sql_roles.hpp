@@ -161,6 +161,9 @@ class sql_settings_index final : public settings_index {
   result<void> put_template(const template_row& t, bool create) override;
   result<std::vector<template_row>> templates() override;
   result<bool> delete_template(const std::string& prefix) override;
+  result<void> put_pull_through_rule(const pull_through_rule_row& r, bool create) override;
+  result<std::vector<pull_through_rule_row>> pull_through_rules() override;
+  result<bool> delete_pull_through_rule(const std::string& prefix) override;
   result<std::optional<std::string>> account_setting(const std::string& name) override;
   result<void> put_account_setting(const std::string& name, const std::string& value) override;
 
@@ -272,6 +275,41 @@ class sql_identity_index final : public identity_index {
   Pool& pool_;
 };
 
+template <class Pool>
+class sql_vault_index final : public vault_index {
+ public:
+  explicit sql_vault_index(Pool& pool) : pool_(pool) {}
+  result<void> create(const vault_secret_row& secret, const std::optional<vault_version_row>& first) override;
+  result<std::optional<vault_secret_row>> find(const std::string& name) override;
+  result<std::vector<vault_version_row>> versions(const std::string& name) override;
+  result<void> change_versions(const std::string& name, std::int64_t revision, const vault_version_change& change,
+                               std::int64_t now) override;
+  result<void> schedule_deletion(const std::string& name, std::int64_t revision, std::int64_t when) override;
+  result<bool> remove(const std::string& name) override;
+  result<void> mark_accessed(const std::string& name, std::int64_t day) override;
+  result<std::vector<vault_secret_row>> list(const std::string& after, std::size_t limit) override;
+
+ private:
+  Pool& pool_;
+};
+
+template <class Pool>
+class sql_cache_index final : public cache_index {
+ public:
+  explicit sql_cache_index(Pool& pool) : pool_(pool) {}
+  result<void> enqueue(const cache_import_row& r) override;
+  result<std::optional<cache_import_row>> pending(const std::string& repository, const std::string& reference) override;
+  result<std::optional<cache_import_row>> claim_due(const std::string& holder, std::int64_t now,
+                                                    std::int64_t until) override;
+  result<void> finish(const cache_import_row& r) override;
+  result<void> retry(const cache_import_row& r, std::int64_t next_at, const std::string& error) override;
+  result<std::optional<std::int64_t>> tag_checked_at(const std::string& repository, const std::string& tag) override;
+  result<void> set_tag_checked_at(const std::string& repository, const std::string& tag, std::int64_t when) override;
+
+ private:
+  Pool& pool_;
+};
+
 // A metadata store: the roles above on one pool.
 template <class Pool>
 class sql_metadata final : public metadata_store {
@@ -287,7 +325,9 @@ class sql_metadata final : public metadata_store {
         maintenance_(*pool_),
         leases_(*pool_),
         secrets_(*pool_),
-        identities_(*pool_) {}
+        identities_(*pool_),
+        vault_(*pool_),
+        cache_(*pool_) {}
 
   repository_index& repositories() override { return repositories_; }
   image_index& images() override { return images_; }
@@ -299,6 +339,8 @@ class sql_metadata final : public metadata_store {
   lease_index& leases() override { return leases_; }
   secret_index& secrets() override { return secrets_; }
   identity_index& identities() override { return identities_; }
+  vault_index& vault() override { return vault_; }
+  cache_index& cache() override { return cache_; }
   void release_memory() override { pool_->release_memory(); }
 
  private:
@@ -313,6 +355,8 @@ class sql_metadata final : public metadata_store {
   sql_lease_index<Pool> leases_;
   sql_secret_index<Pool> secrets_;
   sql_identity_index<Pool> identities_;
+  sql_vault_index<Pool> vault_;
+  sql_cache_index<Pool> cache_;
 };
 
 }  // namespace berth::meta

@@ -67,7 +67,17 @@ wire_code wire_code_for(errc e) {
     case errc::repository_policy_not_found:
     case errc::registry_policy_not_found:
     case errc::exclusion_already_exists:
-    case errc::exclusion_not_found: return {"UNSUPPORTED", 400};
+    case errc::exclusion_not_found:
+    case errc::secret_already_exists:
+    case errc::secret_not_found:
+    case errc::invalid_request:
+    case errc::pull_through_rule_already_exists:
+    case errc::pull_through_rule_not_found:
+    case errc::unsupported_upstream_registry: return {"UNSUPPORTED", 400};
+    // Pulling through a cache whose upstream fails: the client may retry.
+    case errc::unable_to_access_secret:
+    case errc::unable_to_decrypt_secret:
+    case errc::upstream_unavailable: return {"UNAVAILABLE", 503};
     case errc::busy: return {"TOOMANYREQUESTS", 429};
     case errc::unavailable: return {"UNAVAILABLE", 503};
   }

@@ -1,35 +1,15 @@
 #include "berth/registry/identity_directory.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
+#include "berth/core/names.hpp"
 #include "berth/meta/metadata_store.hpp"
 #include "berth/policy/policy_document.hpp"
 
 namespace berth {
 namespace {
-
-std::string random_from(std::string_view alphabet, std::size_t n) {
-  std::string bytes(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  std::string out;
-  // Rejection sampling: every character equally likely.
-  const unsigned limit = 256 - 256 % alphabet.size();
-  while (out.size() < n) {
-    for (unsigned char c : bytes) {
-      if (c < limit && out.size() < n) out.push_back(alphabet[c % alphabet.size()]);
-    }
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
-      throw std::runtime_error("RAND_bytes failed");
-    }
-  }
-  return out;
-}
 
 constexpr std::string_view id_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 constexpr std::string_view secret_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -96,7 +76,7 @@ result<user_info> identity_directory::create_user(const std::string& name, const
   if (same("root") || std::any_of(reserved_.begin(), reserved_.end(), same)) {
     return make_error(errc::entity_already_exists, "User with name " + name + " already exists.");
   }
-  meta::user_row u{name, path, "AIDA" + random_from(id_alphabet, 17), clock_.now_seconds(), basic_pull};
+  meta::user_row u{name, path, "AIDA" + random_text(id_alphabet, 17), clock_.now_seconds(), basic_pull};
   if (auto r = backends_.meta.identities().create_user(u); !r) return r.take_error();
   return info_of(u, user_arn(path, name));
 }
@@ -128,8 +108,8 @@ result<void> identity_directory::delete_user(const std::string& name) {
 result<access_key_info> identity_directory::create_access_key(const std::string& user) {
   auto u = this->user(user);
   if (!u) return u.take_error();
-  access_key_info k{u->name, "AKIA" + random_from(id_alphabet, 16), "Active", clock_.now_seconds(),
-                    random_from(secret_alphabet, 40)};
+  access_key_info k{u->name, "AKIA" + random_text(id_alphabet, 16), "Active", clock_.now_seconds(),
+                    random_text(secret_alphabet, 40)};
   meta::access_key_row row{k.access_key_id, u->name, sealer_.seal(k.secret_access_key, k.access_key_id), k.status,
                            k.created_at};
   if (auto r = backends_.meta.identities().create_access_key(row, max_access_keys_per_user); !r) {
@@ -194,7 +174,7 @@ result<void> identity_directory::delete_policy(policy_owner owner, const std::st
 result<group_info> identity_directory::create_group(const std::string& name, const std::string& path) {
   if (auto v = check_name(name, "groupName", 128); !v) return v.take_error();
   if (auto v = check_path(path, "path"); !v) return v.take_error();
-  meta::group_row g{name, path, "AGPA" + random_from(id_alphabet, 17), clock_.now_seconds()};
+  meta::group_row g{name, path, "AGPA" + random_text(id_alphabet, 17), clock_.now_seconds()};
   if (auto r = backends_.meta.identities().create_group(g); !r) return r.take_error();
   return group_info{g.name, g.path, g.group_id, "arn:aws:iam::" + account_id_ + ":group" + path + name, g.created_at};
 }

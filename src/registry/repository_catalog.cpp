@@ -226,6 +226,25 @@ result<repository_info> repository_catalog::require_for_push(const std::string& 
   auto existing = meta_.repositories().find(name);
   if (!existing) return existing.take_error();
   if (*existing) return info_from(**existing);
+  auto t = template_for(name, "CREATE_ON_PUSH");
+  if (!t) return t.take_error();
+  if (!*t) return repository_not_found(name);
+  return from_template(name, (*t)->prefix, (*t)->document);
+}
+
+result<repository_info> repository_catalog::require_for_cache(const std::string& name) {
+  auto existing = meta_.repositories().find(name);
+  if (!existing) return existing.take_error();
+  if (*existing) return info_from(**existing);
+  auto t = template_for(name, "PULL_THROUGH_CACHE");
+  if (!t) return t.take_error();
+  auto made = *t ? from_template(name, (*t)->prefix, (*t)->document) : create(name, repository_config{}, {});
+  if (!made && made.error_value().code == errc::repository_already_exists) return get(name);  // a concurrent pull
+  return made;
+}
+
+result<std::optional<meta::template_row>> repository_catalog::template_for(const std::string& name,
+                                                                           const char* applied_for) {
   auto all = meta_.settings().templates();
   if (!all) return all.take_error();
   const meta::template_row* best = nullptr;
@@ -233,7 +252,7 @@ result<repository_info> repository_catalog::require_for_push(const std::string& 
     auto doc = json::parse(t.document, nullptr, false);
     bool on_push = false;
     if (doc.is_object() && doc.contains("appliedFor") && doc["appliedFor"].is_array()) {
-      for (const auto& a : doc["appliedFor"]) on_push = on_push || a == "CREATE_ON_PUSH";
+      for (const auto& a : doc["appliedFor"]) on_push = on_push || a == applied_for;
     }
     if (!on_push) continue;
     bool matches =
@@ -243,8 +262,8 @@ result<repository_info> repository_catalog::require_for_push(const std::string& 
       best = &t;
     }
   }
-  if (best == nullptr) return repository_not_found(name);
-  return from_template(name, best->prefix, best->document);
+  if (best == nullptr) return std::optional<meta::template_row>();
+  return std::optional<meta::template_row>(*best);
 }
 
 result<std::string> repository_catalog::account_setting(const std::string& name) {

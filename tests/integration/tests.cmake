@@ -91,6 +91,18 @@ set_tests_properties(integration_iam PROPERTIES
   RUN_SERIAL TRUE
   LABELS "integration")
 
+# The Secrets Manager JSON API subset (CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret,
+# ListSecrets, DeleteSecret) through boto3, aws-cli v1/v2 and raw SigV4: staging labels, idempotent
+# tokens, filters and pagination, recovery windows (libfaketime), IAM users and policies, values
+# sealed at rest and kept over a restart, --auth none (~35 s).
+add_test(NAME integration_secrets
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_secrets.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_secrets PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")
+
 # The AWS SDK for JavaScript v3 (node --test js/ecr.test.mjs); `npm ci` first when
 # js/node_modules is missing, which needs the npm registry (~10 s, plus npm ci).
 add_test(NAME integration_ecr_js

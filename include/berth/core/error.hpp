@@ -74,6 +74,16 @@ enum class errc {
   registry_policy_not_found,
   exclusion_already_exists,  // pull-time update exclusions
   exclusion_not_found,
+  // Secrets (the Secrets Manager API) and the pull-through cache rules that read them.
+  secret_already_exists,
+  secret_not_found,
+  invalid_request,  // the resource's state does not allow the call (a secret scheduled for deletion)
+  pull_through_rule_already_exists,
+  pull_through_rule_not_found,
+  unsupported_upstream_registry,
+  unable_to_access_secret,   // the secret exists but cannot be used (wrong shape, deleted)
+  unable_to_decrypt_secret,  // the secret's value does not open with this registry's key
+  upstream_unavailable,      // an upstream registry cannot be reached or answered with an error
   // Backends: a step that lost a race with garbage collection of the same blob; the domain retries.
   busy,
   unavailable,  // a backend (database, object store) cannot be reached right now

@@ -19,6 +19,8 @@ bool is_valid_tag(std::string_view tag);
 // Upload session ids are ours: a lower-case RFC 4122 UUID.
 bool is_valid_upload_id(std::string_view id);
 std::string new_upload_id();
+// `n` characters drawn uniformly from `alphabet` (cryptographic randomness): identifiers and secrets.
+std::string random_text(std::string_view alphabet, std::size_t n);
 
 // A manifest reference is either a tag or a digest.
 using reference = std::variant<std::string, digest>;

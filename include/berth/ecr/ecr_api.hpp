@@ -11,6 +11,7 @@
 #include "berth/registry/access_control.hpp"
 #include "berth/registry/identity_directory.hpp"
 #include "berth/registry/lifecycle_service.hpp"
+#include "berth/registry/pull_through_rules.hpp"
 #include "berth/registry/registry.hpp"
 #include "berth/registry/resource_policies.hpp"
 
@@ -33,11 +34,18 @@ struct ecr_access {
   identity_directory* directory = nullptr;
 };
 
+// Pull-through cache rules, and what checks an upstream for ValidatePullThroughCacheRule; absent,
+// the rule operations answer UnsupportedOperationException.
+struct ecr_cache {
+  pull_through_rules* rules = nullptr;
+  upstream_probe* probe = nullptr;
+};
+
 class ecr_api {
  public:
   ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
           const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-          ecr_settings settings, ecr_access access = {});
+          ecr_settings settings, ecr_access access = {}, ecr_cache cache = {});
 
   // The whole exchange for one POST / (the body is buffered: SigV4 hashes it).
   http::response handle(const http::request& req) const;
@@ -52,6 +60,7 @@ class ecr_api {
   const clock& clock_;
   ecr_settings settings_;
   ecr_access access_;
+  ecr_cache cache_;
   auth::sigv4_verifier verifier_;
 };
 

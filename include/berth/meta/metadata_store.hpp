@@ -3,6 +3,7 @@
 #pragma once
 
 #include "berth/meta/blob_index.hpp"
+#include "berth/meta/cache_index.hpp"
 #include "berth/meta/identity_index.hpp"
 #include "berth/meta/image_index.hpp"
 #include "berth/meta/lease_index.hpp"
@@ -12,6 +13,7 @@
 #include "berth/meta/secret_index.hpp"
 #include "berth/meta/settings_index.hpp"
 #include "berth/meta/upload_index.hpp"
+#include "berth/meta/vault_index.hpp"
 
 namespace berth::meta {
 
@@ -29,6 +31,8 @@ class metadata_store {
   virtual lease_index& leases() = 0;
   virtual secret_index& secrets() = 0;
   virtual identity_index& identities() = 0;
+  virtual vault_index& vault() = 0;
+  virtual cache_index& cache() = 0;
 
   // Gives back memory held for speed (idle connections, caches); called when the server is idle.
   virtual void release_memory() {}

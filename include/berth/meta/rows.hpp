@@ -130,6 +130,18 @@ struct template_row {
   std::int64_t updated_at = 0;
 };
 
+// A pull-through cache rule: repositories under `prefix` mirror `upstream_url`.
+struct pull_through_rule_row {
+  std::string prefix;  // ecrRepositoryPrefix ("ROOT" for every repository)
+  std::string upstream_url;
+  std::string upstream_registry;
+  std::string credential_arn;
+  std::string custom_role_arn;
+  std::string upstream_prefix;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
 struct lifecycle_policy_row {
   std::string text;
   std::int64_t last_evaluated_at = 0;  // 0: never

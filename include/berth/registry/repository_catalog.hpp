@@ -11,6 +11,7 @@
 #include "berth/core/clock.hpp"
 #include "berth/core/error.hpp"
 #include "berth/core/wildcard.hpp"
+#include "berth/meta/rows.hpp"
 #include "berth/registry/model.hpp"
 
 namespace berth {
@@ -49,6 +50,10 @@ class repository_catalog {
   // A push may go ahead: the repository exists, or a template with CREATE_ON_PUSH matching the
   // name (longest prefix first, ROOT last) creates it now with the template's settings.
   result<repository_info> require_for_push(const std::string& name);
+  // A pull through a cache rule may store what it fetches: the repository exists, or is created
+  // now, with the settings of a template with PULL_THROUGH_CACHE matching the name, else ECR's
+  // defaults.
+  result<repository_info> require_for_cache(const std::string& name);
 
   result<std::string> account_setting(const std::string& name);
   result<void> put_account_setting(const std::string& name, const std::string& value);
@@ -59,6 +64,8 @@ class repository_catalog {
   error template_not_found(const std::string& prefix) const;
 
  private:
+  // The template with `applied_for` (CREATE_ON_PUSH, PULL_THROUGH_CACHE) covering `name`, if any.
+  result<std::optional<meta::template_row>> template_for(const std::string& name, const char* applied_for);
   result<repository_info> from_template(const std::string& name, const std::string& prefix,
                                         const std::string& document);
   meta::metadata_store& meta_;

@@ -1,0 +1,398 @@
+#include "berth/registry/pull_through_cache.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "berth/meta/metadata_store.hpp"
+#include "berth/registry/manifest.hpp"
+#include "berth/registry/upload_session.hpp"
+
+namespace berth {
+namespace {
+
+constexpr std::int64_t rules_refresh_seconds = 2;
+constexpr int max_index_depth = 2;  // an index of indexes at most
+constexpr std::size_t drain_chunk = 1 << 20;
+
+std::string reference_text(const reference& ref) {
+  if (const auto* d = std::get_if<digest>(&ref)) return d->str();
+  return std::get<std::string>(ref);
+}
+
+error not_found_upstream() { return make_error(errc::manifest_unknown, "Requested image not found"); }
+
+}  // namespace
+
+// One fetch of one blob into one repository; waiters sleep on it.
+struct pull_through_cache::flight {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::optional<error> failure;
+};
+
+// A blob arriving from the upstream: read once, in order, by the client (or drained by a worker);
+// every byte read is written to an upload session, and the digest is verified before the last
+// bytes are handed out, so a lying upstream's bytes never complete a response or reach storage.
+class pull_through_cache::teeing_blob final : public blob_content, public byte_reader {
+ public:
+  teeing_blob(pull_through_cache& cache, std::string repository, digest d, upstream_blob body,
+              std::unique_ptr<upload_session> session, std::string key, std::shared_ptr<flight> f)
+      : cache_(cache),
+        repository_(std::move(repository)),
+        digest_(std::move(d)),
+        size_(body.size),
+        body_(std::move(body.body)),
+        session_(std::move(session)),
+        key_(std::move(key)),
+        flight_(std::move(f)) {}
+
+  ~teeing_blob() override {
+    if (!landed_) end(make_error(errc::upstream_unavailable, "the fetch of " + digest_.str() + " stopped early"));
+  }
+
+  std::uint64_t size() const override { return size_; }
+
+  result<byte_source> bytes(std::uint64_t offset, std::uint64_t length, bool may_redirect) override {
+    if (offset == 0 && length == size_ && !handed_out_ && !landed_) {
+      handed_out_ = true;
+      return byte_source(stream_source{std::shared_ptr<byte_reader>(self_.lock(), this), size_});
+    }
+    // A range, or a second reader: the whole blob first, then its bytes from here.
+    if (auto r = drain(); !r) return r.take_error();
+    auto local = cache_.reg_.open_blob(repository_, digest_);
+    if (!local) return local.take_error();
+    return (*local)->bytes(offset, length, may_redirect);
+  }
+
+  result<std::size_t> read(char* out, std::size_t want) override {
+    if (landed_) return failure_ ? result<std::size_t>(*failure_) : result<std::size_t>(std::size_t{0});
+    const auto left = size_ - received_;
+    auto n = body_->read(out, static_cast<std::size_t>(std::min<std::uint64_t>(want, left)));
+    if (!n)
+      return end(make_error(errc::upstream_unavailable,
+                            "reading " + digest_.str() + " from the upstream failed: " + n.error_value().message));
+    if (*n == 0) {
+      return end(make_error(errc::upstream_unavailable, "the upstream ended " + digest_.str() + " after " +
+                                                            std::to_string(received_) + " of " + std::to_string(size_) +
+                                                            " bytes"));
+    }
+    if (auto w = session_->write(out, *n); !w) return end(w.error_value());
+    received_ += *n;
+    if (received_ == size_) {
+      // The last bytes wait for the verdict: a digest mismatch fails the read instead.
+      if (auto r = session_->checkpoint(); !r) return end(r.error_value());
+      auto committed = cache_.reg_.complete_upload(std::move(session_), digest_);
+      if (!committed) {
+        spdlog::error("pull-through cache: {} from the upstream of {} is not what it claims ({}); nothing stored",
+                      digest_.str(), repository_, committed.error_value().message);
+        return end(make_error(errc::upstream_unavailable,
+                              "the upstream's bytes for " + digest_.str() + " do not match their digest"));
+      }
+      landed_ = true;
+      cache_.land(key_, flight_, std::nullopt);
+    }
+    return *n;
+  }
+
+  result<void> drain() {
+    std::vector<char> buf(drain_chunk);
+    for (;;) {
+      auto n = read(buf.data(), buf.size());
+      if (!n) return n.take_error();
+      if (*n == 0) return {};
+    }
+  }
+
+  void bind(const std::shared_ptr<teeing_blob>& self) { self_ = self; }
+
+ private:
+  error end(error e) {
+    if (!landed_) {
+      landed_ = true;
+      failure_ = e;
+      if (session_) {
+        const auto id = session_->id();
+        session_.reset();
+        (void)cache_.reg_.cancel_upload(repository_, id);
+      }
+      cache_.land(key_, flight_, e);
+    }
+    return e;
+  }
+
+  pull_through_cache& cache_;
+  std::string repository_;
+  digest digest_;
+  std::uint64_t size_;
+  std::unique_ptr<byte_reader> body_;
+  std::unique_ptr<upload_session> session_;
+  std::string key_;
+  std::shared_ptr<flight> flight_;
+  std::weak_ptr<teeing_blob> self_;
+  std::uint64_t received_ = 0;
+  bool handed_out_ = false;
+  bool landed_ = false;
+  std::optional<error> failure_;
+};
+
+pull_through_cache::pull_through_cache(registry& reg, registry_backends backends, pull_through_rules& rules,
+                                       upstream_connector& connector, const clock& clk, cache_settings settings)
+    : reg_(reg), backends_(backends), rules_(rules), connector_(connector), clock_(clk), settings_(settings) {}
+
+pull_through_cache::~pull_through_cache() = default;
+
+void pull_through_cache::forget_rules() {
+  std::lock_guard lock(mutex_);
+  rules_read_at_ = -1;
+}
+
+bool pull_through_cache::covers(const std::string& repository) { return bool(target_of(repository)); }
+
+result<upstream_target> pull_through_cache::target_of(const std::string& repository) {
+  const auto now = clock_.now_seconds();
+  std::lock_guard lock(mutex_);
+  if (rules_read_at_ < 0 || now - rules_read_at_ >= rules_refresh_seconds || now < rules_read_at_) {
+    auto all = rules_.all();
+    if (!all) return all.take_error();
+    rules_snapshot_ = std::move(*all);
+    rules_read_at_ = now;
+  }
+  auto t = pull_through_rules::match(rules_snapshot_, repository);
+  if (!t) return make_error(errc::name_unknown, repository);
+  return std::move(*t);
+}
+
+result<std::shared_ptr<upstream_registry>> pull_through_cache::upstream_for(const upstream_target& t) {
+  auto creds = rules_.credentials(t.rule);
+  if (!creds) return creds.take_error();
+  return connector_.connect(t.rule, *creds);
+}
+
+result<manifest_content> pull_through_cache::fetch_manifest(const std::string& repository, const upstream_target& t,
+                                                            const std::string& reference,
+                                                            const std::vector<std::string>& accept) {
+  auto up = upstream_for(t);
+  if (!up) return up.take_error();
+  auto m = (*up)->manifest(t.repository, reference, accept);
+  if (!m) return m.take_error();
+  // Verified before anything is kept or answered: the digest asked for, and the one announced.
+  auto wanted = digest::parse(reference);
+  const auto actual = digest_of(m->content, wanted ? wanted->algorithm() : digest_algorithm::sha256);
+  if ((wanted && actual != *wanted) ||
+      (!m->digest.empty() && digest::parse(m->digest) && digest::parse(m->digest)->algorithm() == actual.algorithm() &&
+       m->digest != actual.str())) {
+    spdlog::error("pull-through cache: the upstream of {} answered {} with a manifest whose digest is {}; refused",
+                  repository, reference, actual.str());
+    return make_error(errc::upstream_unavailable, "the upstream's manifest does not match its digest");
+  }
+  auto parsed = parse_manifest(m->content, m->media_type);
+  if (!parsed) return parsed.take_error();
+  if (auto r = reg_.repositories().require_for_cache(repository); !r) return r.take_error();
+  meta::cache_import_row row{repository,
+                             actual.str(),
+                             wanted ? std::string() : reference,
+                             parsed->media_type,
+                             m->content,
+                             clock_.now_seconds(),
+                             0,
+                             clock_.now_seconds() + settings_.import_delay_seconds,
+                             ""};
+  if (auto r = backends_.meta.cache().enqueue(row); !r) return r.take_error();
+  return manifest_content{actual.str(), parsed->media_type, std::move(m->content)};
+}
+
+result<manifest_content> pull_through_cache::manifest(const std::string& repository, const reference& ref,
+                                                      const std::vector<std::string>& accept, bool pull) {
+  auto local = reg_.get_manifest(repository, ref, pull);
+  if (!local && local.error_value().code != errc::manifest_unknown && local.error_value().code != errc::name_unknown) {
+    return local;
+  }
+  auto t = target_of(repository);
+  if (!t) return local;
+  const auto text = reference_text(ref);
+  const bool by_tag = std::holds_alternative<std::string>(ref);
+  auto& cache = backends_.meta.cache();
+  const auto now = clock_.now_seconds();
+  if (local) {
+    if (!by_tag) return local;
+    auto checked = cache.tag_checked_at(repository, text);
+    if (checked && *checked && now - **checked < settings_.tag_check_seconds && now >= **checked) return local;
+    // Due: does the tag still name this digest upstream?
+    (void)cache.set_tag_checked_at(repository, text, now);
+    auto up = upstream_for(*t);
+    auto current = up ? (*up)->manifest_digest(t->repository, text, accept) : result<std::string>(up.error_value());
+    if (!current) {
+      spdlog::warn("pull-through cache: cannot check {}:{} with its upstream ({}); serving the cached image",
+                   repository, text, current.error_value().message);
+      return local;
+    }
+    if (current->empty() || *current == local->digest) return local;
+    spdlog::info("pull-through cache: {}:{} moved upstream to {}", repository, text, *current);
+  } else if (auto pending = cache.pending(repository, text); pending && *pending) {
+    return manifest_content{(*pending)->digest, (*pending)->media_type, (*pending)->content};
+  }
+  auto fetched = fetch_manifest(repository, *t, text, accept);
+  if (!fetched) {
+    if (local) {
+      spdlog::warn("pull-through cache: fetching {}:{} from its upstream failed ({}); serving the cached image",
+                   repository, text, fetched.error_value().message);
+      return local;
+    }
+    if (fetched.error_value().code == errc::manifest_unknown) return not_found_upstream();
+    return fetched.take_error();
+  }
+  if (by_tag) (void)cache.set_tag_checked_at(repository, text, now);
+  return fetched;
+}
+
+void pull_through_cache::land(const std::string& key, const std::shared_ptr<flight>& f, std::optional<error> failure) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = flights_.find(key);
+    if (it != flights_.end() && it->second == f) flights_.erase(it);
+  }
+  std::lock_guard lock(f->m);
+  f->done = true;
+  f->failure = std::move(failure);
+  f->cv.notify_all();
+}
+
+result<std::shared_ptr<blob_content>> pull_through_cache::fetch_blob(const std::string& repository, const digest& d,
+                                                                     bool streaming) {
+  const auto key = repository + "@" + d.str();
+  std::optional<error> last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto local = reg_.open_blob(repository, d);
+    if (local || local.error_value().code != errc::blob_unknown) return local;
+    std::shared_ptr<flight> f;
+    bool mine = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto& slot = flights_[key];
+      if (!slot) {
+        slot = std::make_shared<flight>();
+        mine = true;
+      }
+      f = slot;
+    }
+    if (!mine) {
+      // Someone is fetching it: wait for that fetch, then look again.
+      std::unique_lock lock(f->m);
+      f->cv.wait(lock, [&] { return f->done; });
+      if (f->failure) last = f->failure;
+      continue;
+    }
+    auto fail = [&](error e) {
+      land(key, f, e);
+      return e;
+    };
+    auto t = target_of(repository);
+    if (!t) return fail(make_error(errc::blob_unknown, "blob unknown to registry", digest_detail{d.str()}));
+    auto up = upstream_for(*t);
+    if (!up) return fail(up.error_value());
+    auto body = (*up)->blob(t->repository, d);
+    if (!body) return fail(body.error_value());
+    if (auto r = reg_.repositories().require_for_cache(repository); !r) return fail(r.error_value());
+    auto started = reg_.start_upload(repository);
+    if (!started) return fail(started.error_value());
+    auto session = reg_.resume_upload(repository, started->id, std::nullopt, d.algorithm());
+    if (!session) return fail(session.error_value());
+    (*session)->expect(body->size);
+    auto tee = std::make_shared<teeing_blob>(*this, repository, d, std::move(*body), std::move(*session), key, f);
+    tee->bind(tee);
+    if (streaming) return std::shared_ptr<blob_content>(tee);
+    if (auto r = tee->drain(); !r) return r.take_error();
+    return reg_.open_blob(repository, d);
+  }
+  if (last) return *last;
+  return make_error(errc::upstream_unavailable, "fetching " + d.str() + " from the upstream failed");
+}
+
+result<std::shared_ptr<blob_content>> pull_through_cache::blob(const std::string& repository, const digest& d) {
+  return fetch_blob(repository, d, true);
+}
+
+result<std::uint64_t> pull_through_cache::blob_size(const std::string& repository, const digest& d) {
+  auto local = reg_.blob_size(repository, d);
+  if (local || local.error_value().code != errc::blob_unknown) return local;
+  auto t = target_of(repository);
+  if (!t) return local;
+  auto up = upstream_for(*t);
+  if (!up) return up.take_error();
+  return (*up)->blob_size(t->repository, d);
+}
+
+result<void> pull_through_cache::import(const std::string& repository, const std::string& tag,
+                                        const std::string& media_type, const std::string& content, int depth) {
+  auto parsed = parse_manifest(content, media_type);
+  if (!parsed) return parsed.take_error();
+  std::set<std::string> blobs;
+  if (parsed->config) blobs.insert(parsed->config->dgst.str());
+  for (const auto& l : parsed->layers)
+    if (!l.has_urls) blobs.insert(l.dgst.str());
+  for (const auto& b : blobs) {
+    auto d = digest::parse(b);
+    if (!d) continue;
+    if (auto r = fetch_blob(repository, *d, false); !r) return r.take_error();
+  }
+  if (!parsed->manifests.empty()) {
+    if (depth >= max_index_depth) return make_error(errc::manifest_invalid, "indexes nested too deeply");
+    auto t = target_of(repository);
+    if (!t) return t.take_error();
+    for (const auto& child : parsed->manifests) {
+      if (reg_.get_manifest(repository, child.dgst)) continue;
+      auto up = upstream_for(*t);
+      if (!up) return up.take_error();
+      auto m = (*up)->manifest(t->repository, child.dgst.str(), {child.media_type});
+      if (!m) return m.take_error();
+      if (digest_of(m->content, child.dgst.algorithm()) != child.dgst) {
+        return make_error(errc::upstream_unavailable,
+                          "the upstream's manifest " + child.dgst.str() + " does not match its digest");
+      }
+      if (auto r =
+              import(repository, "", m->media_type.empty() ? child.media_type : m->media_type, m->content, depth + 1);
+          !r) {
+        return r;
+      }
+    }
+  }
+  const auto d = digest_of(content);
+  reference ref = tag.empty() ? reference(d) : reference(tag);
+  auto stored = reg_.put_manifest(repository, ref, parsed->media_type, content);
+  if (!stored) return stored.take_error();
+  return {};
+}
+
+bool pull_through_cache::import_next(const std::string& holder) {
+  auto& cache = backends_.meta.cache();
+  const auto now = clock_.now_seconds();
+  auto row = cache.claim_due(holder, now, now + settings_.import_hold_seconds);
+  if (!row || !*row) return false;
+  const auto& r = **row;
+  auto done = import(r.repository, r.tag, r.media_type, r.content, 0);
+  if (done) {
+    (void)cache.finish(r);
+    spdlog::info("pull-through cache: stored {}@{}{}", r.repository, r.digest, r.tag.empty() ? "" : " (" + r.tag + ")");
+    return true;
+  }
+  const auto& e = done.error_value();
+  const bool hopeless =
+      e.code == errc::manifest_invalid || e.code == errc::tag_immutable || e.code == errc::name_unknown;
+  if (hopeless || r.attempts + 1 >= settings_.max_import_attempts) {
+    spdlog::error("pull-through cache: giving up on {}@{} after {} attempt(s): {}", r.repository, r.digest,
+                  r.attempts + 1, e.message);
+    (void)cache.finish(r);
+    return true;
+  }
+  // 30 s, 1 min, 2 min, … at most an hour.
+  const auto wait = std::min<std::int64_t>(3600, std::int64_t{30} << std::min<std::int64_t>(r.attempts, 7));
+  spdlog::warn("pull-through cache: importing {}@{} failed ({}); trying again in {} s", r.repository, r.digest,
+               e.message, wait);
+  (void)cache.retry(r, now + wait, e.message);
+  return true;
+}
+
+}  // namespace berth
