@@ -2,9 +2,13 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include "berth/cli/api_router.hpp"
 #include "berth/cli/commands.hpp"
@@ -19,8 +23,11 @@
 #include "berth/registry/duty_roster.hpp"
 #include "berth/registry/garbage_collector.hpp"
 #include "berth/registry/identity_directory.hpp"
+#include "berth/registry/pull_through_cache.hpp"
 #include "berth/registry/registry.hpp"
 #include "berth/registry/resource_policies.hpp"
+#include "berth/registry/secret_vault.hpp"
+#include "berth/upstream/http_upstream.hpp"
 
 namespace berth::cli {
 namespace {
@@ -122,8 +129,15 @@ int serve_command(const std::vector<std::string>& args) {
         cfg.listen);
   }
   const std::string scheme = cfg.tls_cert.empty() ? "http" : "https";
+  // Secrets (Secrets Manager API) and the pull-through cache that reads its upstream credentials there.
+  secret_vault vault((*opened)->backends(), sealer, clk, cfg.account_id, cfg.region);
+  pull_through_rules cache_rules((*opened)->backends(), vault, clk);
+  upstream::http_upstream_connector upstreams(upstream::upstream_settings{cfg.insecure_upstreams});
+  cache_settings cache_cfg;
+  cache_cfg.tag_check_seconds = cfg.cache_tag_check_seconds;
+  pull_through_cache cache(reg, (*opened)->backends(), cache_rules, upstreams, clk, cache_cfg);
   oci::v2_authenticator v2_auth(tokens, blob_urls, clk, scheme, &access, cfg.anonymous_pull ? &access : nullptr);
-  oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr, auth_enabled ? &access : nullptr);
+  oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr, auth_enabled ? &access : nullptr, &cache);
   ecr::ecr_settings ecr_cfg;
   ecr_cfg.account_id = cfg.account_id;
   ecr_cfg.region = cfg.region;
@@ -132,11 +146,9 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
   resource_policies policies((*opened)->backends(), clk, cfg.account_id);
-  secret_vault vault((*opened)->backends(), sealer, clk, cfg.account_id, cfg.region);
-  pull_through_rules cache_rules((*opened)->backends(), vault, clk);
   ecr::ecr_api ecr(reg, *(*opened)->lifecycle, access, tokens, blob_urls, clk, ecr_cfg,
                    auth_enabled ? ecr::ecr_access{&access, &policies, &directory} : ecr::ecr_access{},
-                   ecr::ecr_cache{&cache_rules, nullptr});
+                   ecr::ecr_cache{&cache_rules, &upstreams});
   iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});
   secrets::secrets_api secrets_json(vault, auth_enabled ? &access : nullptr, access, clk,
                                     secrets::secrets_settings{cfg.region, auth_enabled});
@@ -213,9 +225,28 @@ int serve_command(const std::vector<std::string>& args) {
                 duties.run("gc", lease, [&collector, &gc_opts] { collector.collect(gc_opts); });
               });
   }
+  // Pull-through cache imports: a durable queue in the metadata, worked here until shutdown (any
+  // server may take an import; one a server left unfinished is taken again when its hold expires).
+  std::jthread importer([&cache, holder = (*opened)->duty_holder + "/imports"](std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any idle;
+    while (!stop.stop_requested()) {
+      bool worked = false;
+      try {
+        worked = cache.import_next(holder);
+      } catch (const std::exception& e) {
+        spdlog::error("pull-through cache import failed: {}", e.what());
+      }
+      if (worked) continue;
+      std::unique_lock lock(m);
+      idle.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+    }
+  });
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
   srv.run();
+  importer.request_stop();
+  importer.join();
   reg.flush_pulls();
   duties.release_all();
   return 0;

@@ -161,7 +161,7 @@ result<settings> apply_json(settings s, const std::string& json_text) {
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
   if (auto r = only_keys(doc,
                          {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls",
-                          "metadata", "storage"},
+                          "metadata", "storage", "pull_through_cache"},
                          "config");
       !r) {
     return r.take_error();
@@ -198,6 +198,21 @@ result<settings> apply_json(settings s, const std::string& json_text) {
       if (auto r = read_bool(*s3, "redirect", s.s3_redirect, where); !r) return r.take_error();
       if (auto r = read_int(*s3, "part_size", s.s3_part_size, where); !r) return r.take_error();
     }
+  }
+  if (auto it = doc.find("pull_through_cache"); it != doc.end()) {
+    const std::string where = "pull_through_cache";
+    if (auto r = only_keys(*it, {"insecure_upstreams", "tag_check_seconds"}, where); !r) return r.take_error();
+    if (auto list = it->find("insecure_upstreams"); list != it->end()) {
+      if (!list->is_array()) return bad("pull_through_cache.insecure_upstreams must be an array of host[:port]");
+      s.insecure_upstreams.clear();
+      for (const auto& u : *list) {
+        if (!u.is_string() || u.get<std::string>().empty() || u.get<std::string>().find('/') != std::string::npos) {
+          return bad("pull_through_cache.insecure_upstreams must be an array of host[:port]");
+        }
+        s.insecure_upstreams.push_back(u.get<std::string>());
+      }
+    }
+    if (auto r = read_int(*it, "tag_check_seconds", s.cache_tag_check_seconds, where); !r) return r.take_error();
   }
   if (auto it = doc.find("lifecycle"); it != doc.end()) {
     if (auto r = only_keys(*it, {"interval_seconds"}, "lifecycle"); !r) return r.take_error();

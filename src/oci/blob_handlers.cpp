@@ -4,7 +4,8 @@
 namespace berth::oci {
 namespace {
 
-http::response get_blob(registry& reg, const std::string& name, const digest& d, const http::request& req) {
+http::response get_blob(registry& reg, pull_through_cache* cache, const std::string& name, const digest& d,
+                        const http::request& req) {
   const bool head = req.method == http::verb::head;
   http::response r;
   r.headers.add("Docker-Content-Digest", d.str());
@@ -13,12 +14,12 @@ http::response get_blob(registry& reg, const std::string& name, const digest& d,
   r.headers.add("Content-Type", "application/octet-stream");
   r.headers.add("Cache-Control", "max-age=31536000");
   if (head) {
-    auto size = reg.blob_size(name, d);
+    auto size = cache ? cache->blob_size(name, d) : reg.blob_size(name, d);
     if (!size) return error_response(size.error_value());
     r.head_length = *size;
     return r;
   }
-  auto blob = reg.open_blob(name, d);
+  auto blob = cache ? cache->blob(name, d) : reg.open_blob(name, d);
   if (!blob) return error_response(blob.error_value());
   const auto size = (*blob)->size();
   std::uint64_t offset = 0;
@@ -58,14 +59,17 @@ http::response get_blob(registry& reg, const std::string& name, const digest& d,
 
 }  // namespace
 
-std::unique_ptr<http::exchange> blob_exchange(registry& reg, const v2_route& route, const http::request& req) {
+std::unique_ptr<http::exchange> blob_exchange(registry& reg, const v2_route& route, const http::request& req,
+                                              pull_through_cache* cache) {
   auto d = digest::parse(route.arg);
   if (!d) return error_exchange(d.error_value());
   switch (req.method) {
     case http::verb::get:
     case http::verb::head:
+      // Through the cache the upstream may be asked: blocking, off the I/O threads.
       return std::make_unique<http::function_exchange>(
-          [&reg, name = route.name, d = *d](http::request& r) { return get_blob(reg, name, d, r); }, false);
+          [&reg, cache, name = route.name, d = *d](http::request& r) { return get_blob(reg, cache, name, d, r); },
+          cache != nullptr);
     case http::verb::delete_:
       return std::make_unique<http::function_exchange>(
           [&reg, name = route.name, d = *d](http::request&) {

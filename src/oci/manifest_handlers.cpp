@@ -33,9 +33,31 @@ bool etag_matches(const http::request& req, const std::string& digest) {
   return inm->find(digest) != std::string_view::npos || *inm == "*";
 }
 
-http::response get_manifest(registry& reg, const std::string& name, const reference& ref, const http::request& req,
-                            bool record_pull) {
-  auto m = reg.get_manifest(name, ref, record_pull && req.method == http::verb::get);
+// The media types the client accepts, as it listed them (for the upstream of a cache).
+std::vector<std::string> accept_list(const http::request& req) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : req.headers.items()) {
+    if (k.size() != 6 || !std::equal(k.begin(), k.end(), "accept",
+                                     [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+      continue;
+    }
+    std::size_t i = 0;
+    while (i < v.size()) {
+      auto comma = v.find(',', i);
+      auto item = std::string(
+          bare_media_type(std::string_view(v).substr(i, comma == std::string::npos ? v.size() - i : comma - i)));
+      if (!item.empty() && item != "*/*" && out.size() < 32) out.push_back(std::move(item));
+      if (comma == std::string::npos) break;
+      i = comma + 1;
+    }
+  }
+  return out;
+}
+
+http::response get_manifest(registry& reg, pull_through_cache* cache, const std::string& name, const reference& ref,
+                            const http::request& req, bool record_pull) {
+  const bool pull = record_pull && req.method == http::verb::get;
+  auto m = cache ? cache->manifest(name, ref, accept_list(req), pull) : reg.get_manifest(name, ref, pull);
   if (!m) return error_response(m.error_value());
   if (!accepts(req, m->media_type)) {
     return error_response(make_error(errc::manifest_unknown, "manifest unknown: not in an accepted media type"));
@@ -76,7 +98,7 @@ http::response put_manifest(registry& reg, const std::string& name, const refere
 }  // namespace
 
 std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route& route, const http::request& req,
-                                                  bool record_pull) {
+                                                  bool record_pull, pull_through_cache* cache) {
   auto ref = parse_reference(route.arg);
   if (!ref) {
     // A malformed tag names nothing that exists; on PUT it is the client's mistake.
@@ -89,10 +111,10 @@ std::unique_ptr<http::exchange> manifest_exchange(registry& reg, const v2_route&
     case http::verb::get:
     case http::verb::head:
       return std::make_unique<http::function_exchange>(
-          [&reg, name = route.name, ref = *ref, record_pull](http::request& r) {
-            return get_manifest(reg, name, ref, r, record_pull);
+          [&reg, cache, name = route.name, ref = *ref, record_pull](http::request& r) {
+            return get_manifest(reg, cache, name, ref, r, record_pull);
           },
-          false);
+          cache != nullptr);
     case http::verb::put:
       return std::make_unique<http::buffered_exchange>(
           max_manifest_size,

@@ -105,6 +105,15 @@ bool may_pull(const access_control& access, const auth::identity& who, const htt
          access.authorize(who, request_for(req, repository, "ecr:GetDownloadUrlForLayer"));
 }
 
+bool may_import(const access_control& access, registry& reg, const auth::identity& who, const http::request& req,
+                const std::string& repository) {
+  if (who.full_access) return true;
+  if (!access.authorize(who, request_for(req, repository, "ecr:BatchImportUpstreamImage"))) return false;
+  // The first pull creates the repository: that needs CreateRepository too.
+  auto exists = reg.repositories().get(repository);
+  return exists || access.authorize(who, request_for(req, repository, "ecr:CreateRepository")).has_value();
+}
+
 bool may_describe(const access_control& access, const auth::identity& who, const http::request& req,
                   const std::string& repository) {
   if (who.full_access) return true;

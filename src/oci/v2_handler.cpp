@@ -114,6 +114,14 @@ http::response v2_handler::refuse(http::refusal why) {
   return plain(500, "internal server error");
 }
 
+pull_through_cache* v2_handler::through_cache(const http::request& head, const v2_route& r,
+                                              const auth::identity& who) const {
+  if (!cache_ || (head.method != http::verb::get && head.method != http::verb::head)) return nullptr;
+  if (!cache_->covers(r.name)) return nullptr;
+  if (access_ && !may_import(*access_, reg_, who, head, r.name)) return nullptr;
+  return cache_;
+}
+
 std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
   auto r = parse_v2_path(head.path);
   head.notes.api = "v2";
@@ -152,9 +160,10 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
       case v2_endpoint::tags_list: ex = tags_exchange(reg_, r, head); break;
       case v2_endpoint::manifest:
         ex = manifest_exchange(reg_, r, head,
-                               !access_ || head.method != http::verb::get || !access_->pull_time_excluded(who));
+                               !access_ || head.method != http::verb::get || !access_->pull_time_excluded(who),
+                               through_cache(head, r, who));
         break;
-      case v2_endpoint::blob: ex = blob_exchange(reg_, r, head); break;
+      case v2_endpoint::blob: ex = blob_exchange(reg_, r, head, through_cache(head, r, who)); break;
       case v2_endpoint::upload_start: {
         // A mount reads `from`: without pull there, a normal upload starts instead.
         auto from = head.query_param("from");

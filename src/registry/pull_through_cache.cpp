@@ -144,21 +144,19 @@ pull_through_cache::pull_through_cache(registry& reg, registry_backends backends
 
 pull_through_cache::~pull_through_cache() = default;
 
-void pull_through_cache::forget_rules() {
-  std::lock_guard lock(mutex_);
-  rules_read_at_ = -1;
-}
-
 bool pull_through_cache::covers(const std::string& repository) { return bool(target_of(repository)); }
 
 result<upstream_target> pull_through_cache::target_of(const std::string& repository) {
   const auto now = clock_.now_seconds();
   std::lock_guard lock(mutex_);
-  if (rules_read_at_ < 0 || now - rules_read_at_ >= rules_refresh_seconds || now < rules_read_at_) {
+  const auto changes = rules_.changes();
+  if (rules_read_at_ < 0 || now - rules_read_at_ >= rules_refresh_seconds || now < rules_read_at_ ||
+      changes != rules_seen_) {
     auto all = rules_.all();
     if (!all) return all.take_error();
     rules_snapshot_ = std::move(*all);
     rules_read_at_ = now;
+    rules_seen_ = changes;
   }
   auto t = pull_through_rules::match(rules_snapshot_, repository);
   if (!t) return make_error(errc::name_unknown, repository);

@@ -144,6 +144,7 @@ result<pull_through_rule> pull_through_rules::create(pull_through_rule r) {
     }
     return stored.take_error();
   }
+  ++changes_;
   return r;
 }
 
@@ -181,6 +182,7 @@ result<pull_through_rule> pull_through_rules::update(const std::string& prefix, 
     if (stored.error_value().code == errc::pull_through_rule_not_found) return not_found();
     return stored.take_error();
   }
+  ++changes_;
   return r;
 }
 
@@ -190,6 +192,7 @@ result<pull_through_rule> pull_through_rules::remove(const std::string& prefix) 
   auto removed = backends_.meta.settings().delete_pull_through_rule(r->prefix);
   if (!removed) return removed.take_error();
   if (!*removed) return not_found();
+  ++changes_;
   return r;
 }
 

@@ -672,6 +672,102 @@ TYPED_TEST_P(metadata_suite, resource_policies_and_pull_exclusions) {
   EXPECT_EQ(ids.remove_pull_exclusion("arn:aws:iam::1:user/a").error_value().code, errc::no_such_entity);
 }
 
+TYPED_TEST_P(metadata_suite, vault_secrets_change_only_at_the_revision_read) {
+  auto& v = this->m().vault();
+  meta::vault_secret_row s{
+      "ecr-pullthroughcache/hub", "arn:x:secret:ecr-pullthroughcache/hub-AbCdEf", "d", "", "[]", 10, 10, 0, 0, 0};
+  ASSERT_TRUE(v.create(s, meta::vault_version_row{"v1", "sealed1", R"(["AWSCURRENT"])", 10}));
+  EXPECT_EQ(v.create(s, std::nullopt).error_value().code, errc::secret_already_exists);
+  auto found = v.find("ecr-pullthroughcache/hub").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->arn, s.arn);
+  EXPECT_EQ(found->revision, 0);
+  EXPECT_FALSE(v.find("ECR-PULLTHROUGHCACHE/HUB").value());  // names keep their case
+
+  meta::vault_version_change c;
+  c.added = meta::vault_version_row{"v2", "sealed2", R"(["AWSCURRENT"])", 10};  // the same second as v1
+  c.relabelled = {{"v1", R"(["AWSPREVIOUS"])"}};
+  ASSERT_TRUE(v.change_versions(s.name, 0, c, 11));
+  EXPECT_EQ(v.change_versions(s.name, 0, c, 12).error_value().code, errc::busy);  // a stale writer
+  EXPECT_EQ(v.change_versions("nope", 0, c, 12).error_value().code, errc::secret_not_found);
+  auto versions = v.versions(s.name).value();
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].version_id, "v1");  // in the order written, not by id
+  EXPECT_EQ(versions[0].stages, R"(["AWSPREVIOUS"])");
+  EXPECT_EQ(versions[1].sealed_value, "sealed2");
+  found = v.find(s.name).value();
+  EXPECT_EQ(found->revision, 1);
+  EXPECT_EQ(found->changed_at, 11);
+
+  meta::vault_version_change drop;
+  drop.removed = {"v1"};
+  ASSERT_TRUE(v.change_versions(s.name, 1, drop, 12));
+  EXPECT_EQ(v.versions(s.name).value().size(), 1u);
+  ASSERT_TRUE(v.mark_accessed(s.name, 86400));
+  ASSERT_TRUE(v.mark_accessed(s.name, 0));  // never backwards
+  EXPECT_EQ(v.find(s.name).value()->accessed_at, 86400);
+  EXPECT_EQ(v.schedule_deletion(s.name, 1, 99).error_value().code, errc::busy);
+  ASSERT_TRUE(v.schedule_deletion(s.name, 2, 99));
+  EXPECT_EQ(v.find(s.name).value()->deletion_date, 99);
+
+  ASSERT_TRUE(v.create({"a", "arn:a", "", "", "[]", 1, 1, 0, 0, 0}, std::nullopt));
+  auto page = v.list("", 1).value();
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].name, "a");
+  EXPECT_EQ(v.list("a", 10).value().size(), 1u);
+  EXPECT_TRUE(v.remove(s.name).value());
+  EXPECT_FALSE(v.remove(s.name).value());
+  EXPECT_TRUE(v.versions(s.name).value().empty());
+}
+
+TYPED_TEST_P(metadata_suite, pull_through_rules_and_imports) {
+  auto& settings = this->m().settings();
+  meta::pull_through_rule_row r{"hub", "127.0.0.1:5001", "", "arn:s", "", "ROOT", 1, 1};
+  ASSERT_TRUE(settings.put_pull_through_rule(r, true));
+  EXPECT_EQ(settings.put_pull_through_rule(r, true).error_value().code, errc::pull_through_rule_already_exists);
+  r.credential_arn = "arn:t";
+  r.updated_at = 2;
+  ASSERT_TRUE(settings.put_pull_through_rule(r, false));
+  auto rules = settings.pull_through_rules().value();
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].credential_arn, "arn:t");
+  EXPECT_EQ(rules[0].updated_at, 2);
+  EXPECT_EQ(rules[0].created_at, 1);
+  EXPECT_TRUE(settings.delete_pull_through_rule("hub").value());
+  EXPECT_FALSE(settings.delete_pull_through_rule("hub").value());
+  r.prefix = "gone";
+  EXPECT_EQ(settings.put_pull_through_rule(r, false).error_value().code, errc::pull_through_rule_not_found);
+
+  auto& cache = this->m().cache();
+  const std::string bytes("{\"schemaVersion\":2}\0binary", 26);
+  meta::cache_import_row a{"hub/a", "sha256:aa", "v1", "application/vnd.oci.image.manifest.v1+json", bytes, 100,
+                           0,       105,         ""};
+  ASSERT_TRUE(cache.enqueue(a));
+  ASSERT_TRUE(cache.enqueue(a));  // the same pull twice: one import
+  EXPECT_EQ(cache.pending("hub/a", "v1").value()->content, bytes);
+  EXPECT_EQ(cache.pending("hub/a", "sha256:aa").value()->tag, "v1");
+  EXPECT_FALSE(cache.pending("hub/b", "v1").value());
+  EXPECT_FALSE(cache.claim_due("w1", 104, 200).value());  // not due yet
+  auto claimed = cache.claim_due("w1", 105, 200).value();
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->digest, "sha256:aa");
+  EXPECT_FALSE(cache.claim_due("w2", 150, 300).value());  // held by w1
+  ASSERT_TRUE(cache.retry(*claimed, 400, "upstream down"));
+  EXPECT_FALSE(cache.claim_due("w2", 399, 500).value());
+  claimed = cache.claim_due("w2", 400, 500).value();
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->attempts, 1);
+  EXPECT_EQ(claimed->last_error, "upstream down");
+  EXPECT_TRUE(cache.claim_due("w3", 501, 600).value());  // w2's hold expired: taken over
+  ASSERT_TRUE(cache.finish(a));
+  EXPECT_FALSE(cache.pending("hub/a", "v1").value());
+
+  EXPECT_FALSE(cache.tag_checked_at("hub/a", "v1").value());
+  ASSERT_TRUE(cache.set_tag_checked_at("hub/a", "v1", 7));
+  ASSERT_TRUE(cache.set_tag_checked_at("hub/a", "v1", 9));
+  EXPECT_EQ(cache.tag_checked_at("hub/a", "v1").value(), 9);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
                             recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
                             tags_move_and_die_with_their_manifest,
@@ -686,6 +782,7 @@ REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, 
                             a_commit_in_progress_and_a_removal_exclude_each_other,
                             fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
                             secrets_keep_the_first_value, users_keys_and_policies_follow_iam_rules,
-                            resource_policies_and_pull_exclusions);
+                            resource_policies_and_pull_exclusions, vault_secrets_change_only_at_the_revision_read,
+                            pull_through_rules_and_imports);
 
 }  // namespace berth::testing_support

@@ -52,7 +52,11 @@ struct settings {
   std::int64_t gc_interval_seconds = 3600;
   std::int64_t gc_grace_seconds = 24 * 3600;
   std::string gc_untagged = "keep";  // keep (as ECR does) | delete
-  std::string tls_cert;              // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
+  // Pull-through cache: upstreams reached over plain HTTP (host[:port]; every other is HTTPS), how
+  // often a cached tag is compared with its upstream, and whether this server runs imports.
+  std::vector<std::string> insecure_upstreams;
+  std::int64_t cache_tag_check_seconds = 24 * 3600;
+  std::string tls_cert;  // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
   std::string tls_key;
   // Where metadata lives: sqlite (the data directory's berth.db) or postgres (a database N servers share).
   std::string metadata_driver = "sqlite";  // sqlite | postgres

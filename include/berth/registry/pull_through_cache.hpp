@@ -45,10 +45,9 @@ class pull_through_cache {
                      upstream_connector& connector, const clock& clk, cache_settings settings = {});
   ~pull_through_cache();
 
-  // Whether a rule covers the repository (the rules are read again at most every few seconds,
-  // and at once after forget_rules()).
+  // Whether a rule covers the repository (the rules are read again every few seconds, and at once
+  // after a change through this process).
   bool covers(const std::string& repository);
-  void forget_rules();
 
   // The V2 reads of a covered repository.
   result<manifest_content> manifest(const std::string& repository, const reference& ref,
@@ -84,6 +83,7 @@ class pull_through_cache {
   std::mutex mutex_;
   std::vector<pull_through_rule> rules_snapshot_;
   std::int64_t rules_read_at_ = -1;
+  std::uint64_t rules_seen_ = 0;
   std::map<std::string, std::shared_ptr<flight>> flights_;  // "repository@digest" → its fetch
 };
 

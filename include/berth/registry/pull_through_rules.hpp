@@ -4,6 +4,7 @@
 // words), which rule covers a repository and what the upstream calls it, and the credentials.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -69,6 +70,9 @@ class pull_through_rules {
   result<std::optional<upstream_target>> covering(const std::string& repository);
   static std::optional<upstream_target> match(const std::vector<pull_through_rule>& rules,
                                               const std::string& repository);
+  // Counts this process's changes to the rules (a cache of them reads them again when it moves).
+  std::uint64_t changes() const { return changes_.load(); }
+
   // The rule's upstream credentials (none without a credentialArn); the errors of create.
   result<std::optional<upstream_credentials>> credentials(const pull_through_rule& rule);
 
@@ -76,6 +80,7 @@ class pull_through_rules {
   registry_backends backends_;
   secret_vault& vault_;
   const clock& clock_;
+  std::atomic<std::uint64_t> changes_{0};
 };
 
 }  // namespace berth
