@@ -21,6 +21,7 @@ import io
 import json
 import math
 import os
+import uuid
 import platform
 import re
 import shutil
@@ -53,8 +54,8 @@ EXPECTED_LOG = re.compile(r'err\.code="(blob unknown|manifest unknown|name unkno
                           r'basic authentication challenge for realm')
 SIGPIPE_HINT = (" (a load generator closed connections with responses in flight and the server did not "
                 "ignore SIGPIPE; --berth-ignore-sigpipe starts Berth with SIGPIPE ignored to measure anyway)")
-REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "listing", "memory", "ecr", "limits"]
-SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "memory", "listing"]
+REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "cache", "listing", "memory", "ecr", "limits"]
+SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "memory", "listing"]
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -320,6 +321,7 @@ class Registry:
         self.creds = None                        # "user:password" for skopeo
         self.auth_desc = ""
         self.token = None
+        self.upstream_port = None                # Berth: the reference, reachable as a plain-HTTP upstream
 
     @property
     def pid(self):
@@ -331,6 +333,11 @@ class Registry:
                    "--data-dir", self.data_dir, "--log-level", "warn"]
             if self.opts.berth_auth == "none":
                 cmd += ["--auth", "none"]
+            if self.upstream_port:
+                cfg = os.path.join(self.dir, "berth.json")
+                with open(cfg, "w") as f:
+                    json.dump({"pull_through_cache": {"insecure_upstreams": ["127.0.0.1:%d" % self.upstream_port]}}, f)
+                cmd += ["--config", cfg]
             return cmd
         cfg = os.path.join(self.dir, "config.yml")
         auth = ""
@@ -423,6 +430,11 @@ class Registry:
 
     def ecr_call(self, op, payload):
         return bf.ecr_call(op, payload, ROOT_KEY[0], ROOT_KEY[1], port=self.port)
+
+    def ecr_call_service(self, service, op, payload):
+        """Another JSON API on the same port (secretsmanager)."""
+        return bf.ecr_call(op, payload, ROOT_KEY[0], ROOT_KEY[1], port=self.port, service=service,
+                           target="%s.%s" % (service, op))
 
     def stop(self):
         if self.proc is None:
@@ -1174,6 +1186,71 @@ class Bench:
         self.res.add("skopeo", label % "push", "s", "lower", push["berth"], push["reference"], md=True)
         self.res.add("skopeo", label % "pull", "s", "lower", pull["berth"], pull["reference"], md=True)
 
+    # ------------------------------------------------------------------ 4b. pull-through cache
+    def bench_cache(self):
+        """An image in the reference registry, pulled directly, then through a Berth pull-through cache
+        rule: cold (fetched from the reference while streamed and stored), then warm (from Berth)."""
+        p = self.p
+        ref, berth = self.reg("reference"), self.reg("berth")
+        layout, total = self.make_oci_layout()
+        repo = "bench/cache-%s" % self.runid
+        log("4b. pull-through cache: %d layers, %.0f MB in the reference, pulled directly and through Berth"
+            % (p["skopeo_layers"], total / MB))
+        push = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
+        if ref.creds:
+            push += ["--dest-creds", ref.creds]
+        out = subprocess.run(push + ["oci:%s:bench" % layout, "docker://127.0.0.1:%d/%s:v1" % (ref.port, repo)],
+                             capture_output=True, text=True, timeout=900)
+        shutil.rmtree(layout, ignore_errors=True)
+        if out.returncode != 0:
+            raise RuntimeError("skopeo push to the reference failed: %s" % out.stderr[-800:])
+        rule = {"ecrRepositoryPrefix": "upstream", "upstreamRegistryUrl": "127.0.0.1:%d" % ref.port}
+        if ref.creds:
+            user, _, password = ref.creds.partition(":")
+            st, _, doc = berth.ecr_call_service("secretsmanager", "CreateSecret", {
+                "Name": "ecr-pullthroughcache/bench-%s" % self.runid, "ClientRequestToken": str(uuid.uuid4()),
+                "SecretString": json.dumps({"username": user, "accessToken": password})})
+            if st != 200:
+                raise RuntimeError("CreateSecret -> %d %r" % (st, doc))
+            rule["credentialArn"] = doc["ARN"]
+        st, _, doc = berth.ecr_call("CreatePullThroughCacheRule", rule)
+        if st != 200 and doc.get("__type") != "PullThroughCacheRuleAlreadyExistsException":
+            raise RuntimeError("CreatePullThroughCacheRule -> %d %r" % (st, doc))
+
+        def pull(r, name, creds):
+            dest = os.path.join(self.work, "cache-pulled")
+            shutil.rmtree(dest, ignore_errors=True)
+            cmd = ["skopeo", "copy", "--quiet", "--src-tls-verify=false"]
+            if creds:
+                cmd += ["--src-creds", creds]
+            t0 = time.monotonic()
+            o = subprocess.run(cmd + ["docker://127.0.0.1:%d/%s:v1" % (r.port, name), "oci:%s:bench" % dest],
+                               capture_output=True, text=True, timeout=900)
+            took = time.monotonic() - t0
+            shutil.rmtree(dest, ignore_errors=True)
+            if o.returncode != 0:
+                raise RuntimeError("%s: skopeo pull of %s failed: %s" % (r.name, name, o.stderr[-800:]))
+            return took
+
+        direct = pull(ref, repo, ref.creds)
+        cold = pull(berth, "upstream/" + repo, berth.creds)
+        # The import stores the manifest once its blobs are here (a few seconds after the pull).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st, _, doc = berth.ecr_call("DescribeImages", {"repositoryName": "upstream/" + repo})
+            if st == 200 and doc.get("imageDetails"):
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("the cached image was not stored within 120 s")
+        warm = pull(berth, "upstream/" + repo, berth.creds)
+        direct_again = pull(ref, repo, ref.creds)
+        label = "pull-through cache, %d layers, %.0f MB: %s (Berth) vs a direct pull from the reference"
+        self.res.add("cache", label % (p["skopeo_layers"], total / MB, "cold pull through the cache"), "s", "lower",
+                     cold, direct, md=True, note="target: at most 1.2x the direct pull")
+        self.res.add("cache", label % (p["skopeo_layers"], total / MB, "warm pull from the cache"), "s", "lower",
+                     warm, direct_again, md=True, note="target: at most the direct pull")
+
     # ------------------------------------------------------------------ 6. memory
     def bench_memory(self):
         p = self.p
@@ -1357,6 +1434,7 @@ class Bench:
         log("generating %s of random data" % human_bytes(need))
         self.data = Data(need)
         self.regs = [Registry("berth", self.work, self.o), Registry("reference", self.work, self.o)]
+        self.regs[0].upstream_port = self.regs[1].port
         try:
             for r in self.regs:
                 r.start()
@@ -1372,7 +1450,8 @@ class Bench:
                          idle0["reference"] / MB, md=True)
             steps = [("manifest", self.bench_manifests), ("authz", self.bench_authz), ("ecr", self.bench_ecr),
                      ("blobs", self.bench_blobs),
-                     ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("memory", self.bench_memory),
+                     ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("cache", self.bench_cache),
+                     ("memory", self.bench_memory),
                      ("listing", self.bench_listing)]
             if self.want("ecr") and not self.want("manifest"):
                 steps.insert(0, ("ecr-setup", self.setup_ecr_repo))

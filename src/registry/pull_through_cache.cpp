@@ -21,6 +21,9 @@ std::string reference_text(const reference& ref) {
   return std::get<std::string>(ref);
 }
 
+// Not here: the blob, or its whole repository (the first pull may ask for a blob first).
+bool missing_here(const error& e) { return e.code == errc::blob_unknown || e.code == errc::name_unknown; }
+
 error not_found_upstream() { return make_error(errc::manifest_unknown, "Requested image not found"); }
 
 }  // namespace
@@ -216,6 +219,11 @@ result<manifest_content> pull_through_cache::manifest(const std::string& reposit
   const auto now = clock_.now_seconds();
   if (local) {
     if (!by_tag) return local;
+    // A move already seen upstream whose import is not finished: the new manifest, not the old.
+    if (auto pending = cache.pending(repository, text);
+        pending && *pending && (*pending)->tag == text && (*pending)->digest != local->digest) {
+      return manifest_content{(*pending)->digest, (*pending)->media_type, (*pending)->content};
+    }
     auto checked = cache.tag_checked_at(repository, text);
     if (checked && *checked && now - **checked < settings_.tag_check_seconds && now >= **checked) return local;
     // Due: does the tag still name this digest upstream?
@@ -264,7 +272,7 @@ result<std::shared_ptr<blob_content>> pull_through_cache::fetch_blob(const std::
   std::optional<error> last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto local = reg_.open_blob(repository, d);
-    if (local || local.error_value().code != errc::blob_unknown) return local;
+    if (local || !missing_here(local.error_value())) return local;
     std::shared_ptr<flight> f;
     bool mine = false;
     {
@@ -315,7 +323,7 @@ result<std::shared_ptr<blob_content>> pull_through_cache::blob(const std::string
 
 result<std::uint64_t> pull_through_cache::blob_size(const std::string& repository, const digest& d) {
   auto local = reg_.blob_size(repository, d);
-  if (local || local.error_value().code != errc::blob_unknown) return local;
+  if (local || !missing_here(local.error_value())) return local;
   auto t = target_of(repository);
   if (!t) return local;
   auto up = upstream_for(*t);

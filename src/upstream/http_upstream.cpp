@@ -1,7 +1,7 @@
 #include "berth/upstream/http_upstream.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -17,10 +17,10 @@ constexpr std::size_t max_manifest_bytes = 4 * 1024 * 1024;
 constexpr std::size_t max_token_bytes = 1024 * 1024;
 constexpr int max_redirects = 5;
 
-const std::vector<std::string> default_accept{
-    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json"};
+const std::vector<std::string> default_accept{"application/vnd.oci.image.manifest.v1+json",
+                                              "application/vnd.oci.image.index.v1+json",
+                                              "application/vnd.docker.distribution.manifest.v2+json",
+                                              "application/vnd.docker.distribution.manifest.list.v2+json"};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -79,7 +79,9 @@ class http_upstream final : public upstream_registry {
                                                          const std::string& scope) {
     auto client = connector_.client_for(origin_);
     if (!client) return client.take_error();
-    const auto token_key = origin_ + "\n" + (creds_ ? creds_->username : "") + "\n" + scope;
+    // Keyed by the credentials themselves: a changed secret does not reuse the old one's tokens.
+    const auto token_key =
+        origin_ + "\n" + (creds_ ? digest_of(creds_->username + "\n" + creds_->access_token).str() : "") + "\n" + scope;
     std::string authorization;
     if (auto t = connector_.cached_token(token_key); !t.empty()) authorization = "Bearer " + t;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -112,8 +114,8 @@ class http_upstream final : public upstream_registry {
     if (auto e = status_error(**r, errc::manifest_unknown)) return *e;
     auto body = read_all(**r, max_manifest_bytes);
     if (!body) return body.take_error();
-    return upstream_manifest{header((*r)->headers(), "Docker-Content-Digest"),
-                             header((*r)->headers(), "Content-Type"), std::move(*body)};
+    return upstream_manifest{header((*r)->headers(), "Docker-Content-Digest"), header((*r)->headers(), "Content-Type"),
+                             std::move(*body)};
   }
 
   result<std::string> manifest_digest(const std::string& repository, const std::string& reference,
@@ -139,7 +141,8 @@ class http_upstream final : public upstream_registry {
       auto client = connector_.client_for(where->origin);
       if (!client) return client.take_error();
       auto next = (*client)->open(http::client_request{"GET", where->target, {}, {}});
-      if (!next) return unavailable("the upstream's redirect for " + d.str() + " failed: " + next.error_value().message);
+      if (!next)
+        return unavailable("the upstream's redirect for " + d.str() + " failed: " + next.error_value().message);
       r = std::move(next);
     }
     if (auto e = status_error(**r, errc::blob_unknown)) return *e;
@@ -191,7 +194,8 @@ class http_upstream final : public upstream_registry {
     const auto s = r.status();
     if (s == 200) return std::nullopt;
     if (s == 404) {
-      return make_error(missing, missing == errc::blob_unknown ? "blob unknown to registry" : "Requested image not found");
+      return make_error(missing,
+                        missing == errc::blob_unknown ? "blob unknown to registry" : "Requested image not found");
     }
     if (s == 401 || s == 403) return auth_failed();
     if (s == 429) return unavailable("the upstream registry " + origin_ + " is rate-limiting (HTTP 429)");

@@ -91,6 +91,21 @@ set_tests_properties(integration_iam PROPERTIES
   RUN_SERIAL TRUE
   LABELS "integration")
 
+# The pull-through cache against real upstreams: the reference registry (docker-registry) open, with
+# htpasswd (Basic) and with token auth (Bearer, a test-only ES256 token server), a second Berth (Basic
+# pull credentials), a counting proxy and a lying upstream; rules and secrets through boto3, pulls with
+# skopeo / podman / docker and raw V2: byte-for-byte pulls, imports, upstream outages, moved tags, one
+# upstream fetch for two concurrent pulls of a 200 MB layer, digest mismatches, IAM (~2 min).
+# Runs alone: it starts dockerd and moves ~200 MB layers around.
+add_test(NAME integration_pull_through
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_pull_through.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_pull_through PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 900
+  RUN_SERIAL TRUE
+  LABELS "integration")
+
 # The Secrets Manager JSON API subset (CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret,
 # ListSecrets, DeleteSecret) through boto3, aws-cli v1/v2 and raw SigV4: staging labels, idempotent
 # tokens, filters and pagination, recovery windows (libfaketime), IAM users and policies, values
@@ -197,11 +212,12 @@ set_tests_properties(integration_postgres_shared_metadata PROPERTIES
 # (wire level and boto3), online GC under load, kill -9 crash safety, lifecycle, hostile input,
 # limits, the command line (~4 min in all). The suites that drive docker/skopeo/podman run on
 # SQLite only for now (their paths above the metadata roles are the same). Hostile input, limits and
-# the command line test the transport and the CLI more than the metadata roles: they carry the label
-# "full" (the whole run; CI runs `ctest -LE full`, see .ci/run).
+# the command line test the transport and the CLI more than the metadata roles, and lifecycle's rules
+# sit above them (the metadata suite covers its role on PostgreSQL): they carry the label "full" (the
+# whole run; CI runs `ctest -LE full`, see .ci/run).
 foreach(suite v2_api ecr_protocol ecr_boto3 gc crash_safety lifecycle hostile_input limits cli)
   set(labels "integration;postgres")
-  if(suite MATCHES "^(hostile_input|limits|cli)$")
+  if(suite MATCHES "^(hostile_input|limits|cli|lifecycle)$")
     list(APPEND labels full)
   endif()
   add_test(NAME integration_postgres_${suite}
@@ -234,10 +250,11 @@ set_tests_properties(integration_fleet PROPERTIES
 # docker/skopeo/podman through the balancer; the clients once more with storage.s3.redirect on
 # (blob GETs answered with 307 to RGW presigned URLs, which docker, skopeo and podman follow).
 # Lifecycle and ECR/boto3 add little on a fleet over one PostgreSQL server (their rules sit above
-# the metadata roles): label "full", not in CI's run.
+# the metadata roles), nor the clients without redirects beside the run with them: label "full",
+# not in CI's run.
 foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
   set(labels "integration;fleet")
-  if(suite MATCHES "^(lifecycle|ecr_boto3)$")
+  if(suite MATCHES "^(lifecycle|ecr_boto3|clients)$")
     list(APPEND labels full)
   endif()
   add_test(NAME integration_fleet_${suite}
