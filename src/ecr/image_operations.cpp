@@ -1,4 +1,4 @@
-// ListImages, DescribeImages, BatchGetImage, BatchDeleteImage, PutImage.
+// ListImages, ListImageReferrers, DescribeImages, BatchGetImage, BatchDeleteImage, PutImage.
 #include <algorithm>
 
 #include "operations.hpp"
@@ -46,6 +46,59 @@ result<json> list_images(call_context& ctx, const json& in) {
   for (const auto& id : page->items) ids.push_back(image_id_json(id.digest, id.tag));
   json out = {{"imageIds", ids}};
   if (!page->next.empty()) out["nextToken"] = next_token(page->next);
+  return out;
+}
+
+// The referrers index, as ECR lists it: by digest, ACTIVE ones unless the filter asks for others,
+// artifactTypes narrowing; an unknown subject has none (the operation has no ImageNotFound).
+result<json> list_image_referrers(call_context& ctx, const json& in) {
+  if (auto r = check_registry_id(ctx, in); !r) return r.take_error();
+  const auto repo = str(in, "repositoryName");
+  auto subject = digest::parse(str(in["subjectId"], "imageDigest"));
+  if (!subject) {
+    return invalid_parameter(
+        "Invalid parameter at 'subjectId.imageDigest' failed to satisfy constraint: 'Invalid "
+        "image digest'");
+  }
+  if (auto r = ctx.repos.get(repo); !r) return r.take_error();
+  std::string status = "ACTIVE";
+  std::vector<std::string> types;
+  if (auto f = in.find("filter"); f != in.end() && f->is_object()) {
+    status = str(*f, "artifactStatus", "ACTIVE");
+    if (auto t = f->find("artifactTypes"); t != f->end() && t->is_array()) {
+      for (const auto& x : *t) types.push_back(x.get<std::string>());
+    }
+  }
+  auto referrers = ctx.reg.referrers(repo, *subject);
+  if (!referrers) return referrers.take_error();
+  std::sort(referrers->begin(), referrers->end(), [](const auto& a, const auto& b) { return a.digest < b.digest; });
+  std::vector<std::pair<referrer_info, bool>> kept;  // (referrer, archived)
+  for (auto& r : *referrers) {
+    if (!types.empty() && std::find(types.begin(), types.end(), r.artifact_type) == types.end()) continue;
+    auto img = ctx.reg.find_image(repo, r.digest, "");
+    if (!img) return img.take_error();
+    const bool archived = *img && (*img)->archived;
+    if (status != "ANY" && status != (archived ? "ARCHIVED" : "ACTIVE")) continue;
+    kept.emplace_back(std::move(r), archived);
+  }
+  json items = json::array();
+  auto next = fill_page(
+      in, 20, kept, [](const auto& k) { return k.first.digest; },
+      [&](const auto& k) {
+        json j = {{"digest", k.first.digest},
+                  {"mediaType", k.first.media_type},
+                  {"size", k.first.size},
+                  {"artifactStatus", k.second ? "ARCHIVED" : "ACTIVE"}};
+        if (!k.first.artifact_type.empty()) j["artifactType"] = k.first.artifact_type;
+        if (!k.first.annotations.empty()) {
+          auto a = json::parse(k.first.annotations, nullptr, false);
+          if (a.is_object()) j["annotations"] = std::move(a);
+        }
+        items.push_back(std::move(j));
+      });
+  if (!next) return next.take_error();
+  json out = {{"referrers", std::move(items)}};
+  if (!next->empty()) out["nextToken"] = *next;
   return out;
 }
 
@@ -249,6 +302,7 @@ result<json> put_image(call_context& ctx, const json& in) {
 
 void add_image_operations(std::map<std::string, operation>& t) {
   t["ListImages"] = list_images;
+  t["ListImageReferrers"] = list_image_referrers;
   t["DescribeImages"] = describe_images;
   t["BatchGetImage"] = batch_get_image;
   t["BatchDeleteImage"] = batch_delete_image;

@@ -147,21 +147,37 @@ pull_through_cache::pull_through_cache(registry& reg, registry_backends backends
 
 pull_through_cache::~pull_through_cache() = default;
 
-bool pull_through_cache::covers(const std::string& repository) { return bool(target_of(repository)); }
+// Every V2 read asks: the common answer (no rule covers it) takes a shared lock and no allocation.
+bool pull_through_cache::covers(const std::string& repository) {
+  auto rules = rules_now();
+  return rules && !(*rules)->empty() && pull_through_rules::match(**rules, repository).has_value();
+}
+
+result<std::shared_ptr<const std::vector<pull_through_rule>>> pull_through_cache::rules_now() {
+  const auto now = clock_.now_seconds();
+  const auto changes = rules_.changes();
+  auto fresh = [&] {
+    return rules_snapshot_ && now >= rules_read_at_ && now - rules_read_at_ < rules_refresh_seconds &&
+           changes == rules_seen_;
+  };
+  {
+    std::shared_lock lock(rules_mutex_);
+    if (fresh()) return rules_snapshot_;
+  }
+  std::unique_lock lock(rules_mutex_);
+  if (fresh()) return rules_snapshot_;
+  auto all = rules_.all();
+  if (!all) return all.take_error();
+  rules_snapshot_ = std::make_shared<const std::vector<pull_through_rule>>(std::move(*all));
+  rules_read_at_ = now;
+  rules_seen_ = changes;
+  return rules_snapshot_;
+}
 
 result<upstream_target> pull_through_cache::target_of(const std::string& repository) {
-  const auto now = clock_.now_seconds();
-  std::lock_guard lock(mutex_);
-  const auto changes = rules_.changes();
-  if (rules_read_at_ < 0 || now - rules_read_at_ >= rules_refresh_seconds || now < rules_read_at_ ||
-      changes != rules_seen_) {
-    auto all = rules_.all();
-    if (!all) return all.take_error();
-    rules_snapshot_ = std::move(*all);
-    rules_read_at_ = now;
-    rules_seen_ = changes;
-  }
-  auto t = pull_through_rules::match(rules_snapshot_, repository);
+  auto rules = rules_now();
+  if (!rules) return rules.take_error();
+  auto t = pull_through_rules::match(**rules, repository);
   if (!t) return make_error(errc::name_unknown, repository);
   return std::move(*t);
 }

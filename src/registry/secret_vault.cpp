@@ -349,11 +349,12 @@ result<secret_version> secret_vault::put_value(const std::string& secret_id, con
     }
     // At most max_versions: the oldest versions without a label go first.
     std::size_t count = labels.size() + 1;
-    for (const auto& [id, l] : labels) {
+    for (const auto& entry : labels) {
       if (count <= max_versions) break;
-      if (l.empty()) {
+      if (entry.second.empty()) {
+        const auto& id = entry.first;
         change.removed.push_back(id);
-        std::erase_if(change.relabelled, [&](const auto& p) { return p.first == id; });
+        std::erase_if(change.relabelled, [&id](const auto& p) { return p.first == id; });
         --count;
       }
     }

@@ -393,6 +393,52 @@ class TestImages(Boto3Case):
         cls.B = push_image("b3/images", "b1", layers=[os.urandom(700)])
         cls.C = push_image("b3/images", None)             # untagged
 
+    def test_list_image_referrers(self):
+        self.require_op("ListImageReferrers")
+        self.ecr.create_repository(repositoryName="b3/referrers")
+        S = push_image("b3/referrers", "s1", layers=[os.urandom(500)])
+        subject = {"mediaType": OCI_MANIFEST, "digest": S["digest"], "size": len(S["raw"])}
+        made = []
+        for kind in ("application/vnd.example.signature", "application/vnd.example.sbom",
+                     "application/vnd.example.signature"):
+            d, raw, _ = SERVER.push_image("b3/referrers", None, annotations={"kind": kind},
+                                          extra={"subject": subject, "artifactType": kind})
+            made.append((d, kind, len(raw)))
+        got = self.ecr.list_image_referrers(repositoryName="b3/referrers",
+                                            subjectId={"imageDigest": S["digest"]})
+        want = sorted(made)
+        self.assertEqual([r["digest"] for r in got["referrers"]], [d for d, _, _ in want])
+        for r, (d, kind, size) in zip(got["referrers"], want):
+            self.assertEqual(r["mediaType"], OCI_MANIFEST)
+            self.assertEqual(r["artifactType"], kind)
+            self.assertEqual(r["size"], size)
+            self.assertEqual(r["annotations"], {"kind": kind})
+            self.assertEqual(r["artifactStatus"], "ACTIVE")
+        self.assertNotIn("nextToken", got)
+        only = self.ecr.list_image_referrers(repositoryName="b3/referrers", subjectId={"imageDigest": S["digest"]},
+                                             filter={"artifactTypes": ["application/vnd.example.sbom"]})
+        self.assertEqual([r["digest"] for r in only["referrers"]], [d for d, k, _ in want if k.endswith("sbom")])
+        archived = self.ecr.list_image_referrers(repositoryName="b3/referrers",
+                                                 subjectId={"imageDigest": S["digest"]},
+                                                 filter={"artifactStatus": "ARCHIVED"})
+        self.assertEqual(archived["referrers"], [])
+        # Paged: one at a time, each exactly once.
+        seen, token = [], None
+        for _ in range(5):
+            kw = {"nextToken": token} if token else {}
+            page = self.ecr.list_image_referrers(repositoryName="b3/referrers",
+                                                 subjectId={"imageDigest": S["digest"]}, maxResults=1, **kw)
+            seen += [r["digest"] for r in page["referrers"]]
+            token = page.get("nextToken")
+            if not token:
+                break
+        self.assertEqual(seen, [d for d, _, _ in want])
+        # An unknown subject has no referrers; an unknown repository is RepositoryNotFoundException.
+        none = self.ecr.list_image_referrers(repositoryName="b3/referrers", subjectId={"imageDigest": "sha256:" + "0" * 64})
+        self.assertEqual(none["referrers"], [])
+        self.assertEcrRaises("RepositoryNotFoundException", self.ecr.list_image_referrers,
+                             repositoryName="b3/nothere", subjectId={"imageDigest": S["digest"]})
+
     def test_list_images(self):
         A, B, C = self.A["digest"], self.B["digest"], self.C["digest"]
         got = self.ecr.list_images(repositoryName="b3/images")["imageIds"]

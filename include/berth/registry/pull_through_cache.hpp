@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,7 @@ class pull_through_cache {
   class teeing_blob;
   friend class teeing_blob;
 
+  result<std::shared_ptr<const std::vector<pull_through_rule>>> rules_now();
   result<upstream_target> target_of(const std::string& repository);
   result<std::shared_ptr<upstream_registry>> upstream_for(const upstream_target& t);
   result<manifest_content> fetch_manifest(const std::string& repository, const upstream_target& t,
@@ -80,10 +82,11 @@ class pull_through_cache {
   const clock& clock_;
   cache_settings settings_;
 
-  std::mutex mutex_;
-  std::vector<pull_through_rule> rules_snapshot_;
-  std::int64_t rules_read_at_ = -1;
+  std::shared_mutex rules_mutex_;
+  std::shared_ptr<const std::vector<pull_through_rule>> rules_snapshot_;
+  std::int64_t rules_read_at_ = 0;
   std::uint64_t rules_seen_ = 0;
+  std::mutex mutex_;                                        // flights_
   std::map<std::string, std::shared_ptr<flight>> flights_;  // "repository@digest" → its fetch
 };
 
