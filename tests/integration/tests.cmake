@@ -212,12 +212,13 @@ set_tests_properties(integration_postgres_shared_metadata PROPERTIES
 # (wire level and boto3), online GC under load, kill -9 crash safety, lifecycle, hostile input,
 # limits, the command line (~4 min in all). The suites that drive docker/skopeo/podman run on
 # SQLite only for now (their paths above the metadata roles are the same). Hostile input, limits and
-# the command line test the transport and the CLI more than the metadata roles, and lifecycle's rules
-# sit above them (the metadata suite covers its role on PostgreSQL): they carry the label "full" (the
-# whole run; CI runs `ctest -LE full`, see .ci/run).
+# the command line test the transport and the CLI more than the metadata roles, lifecycle's rules sit
+# above them (the metadata suite covers its role on PostgreSQL), and GC under load on PostgreSQL runs
+# again on the fleet (PostgreSQL + S3): they carry the label "full" (the whole run; CI runs
+# `ctest -LE full`, see .ci/run).
 foreach(suite v2_api ecr_protocol ecr_boto3 gc crash_safety lifecycle hostile_input limits cli)
   set(labels "integration;postgres")
-  if(suite MATCHES "^(hostile_input|limits|cli|lifecycle)$")
+  if(suite MATCHES "^(hostile_input|limits|cli|lifecycle|gc)$")
     list(APPEND labels full)
   endif()
   add_test(NAME integration_postgres_${suite}
@@ -250,11 +251,12 @@ set_tests_properties(integration_fleet PROPERTIES
 # docker/skopeo/podman through the balancer; the clients once more with storage.s3.redirect on
 # (blob GETs answered with 307 to RGW presigned URLs, which docker, skopeo and podman follow).
 # Lifecycle and ECR/boto3 add little on a fleet over one PostgreSQL server (their rules sit above
-# the metadata roles), nor the clients without redirects beside the run with them: label "full",
-# not in CI's run.
+# the metadata roles), nor the clients without redirects beside the run with them, nor kill -9 of
+# the fleet beside kill -9 on one PostgreSQL server and test_fleet's kill of one server mid-push:
+# label "full", not in CI's run.
 foreach(suite v2_api ecr_boto3 gc crash_safety lifecycle clients)
   set(labels "integration;fleet")
-  if(suite MATCHES "^(lifecycle|ecr_boto3|clients)$")
+  if(suite MATCHES "^(lifecycle|ecr_boto3|clients|crash_safety)$")
     list(APPEND labels full)
   endif()
   add_test(NAME integration_fleet_${suite}
