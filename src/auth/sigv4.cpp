@@ -361,4 +361,8 @@ result<identity> sigv4_verifier::verify_parts(const signable_request& r, const a
   return std::move(cred->who);
 }
 
+signable_request signable_post(const http::request& req) {
+  return signable_request{"POST", req.path, req.query, req.headers.items(), sha256_hex(req.body)};
+}
+
 }  // namespace berth::auth

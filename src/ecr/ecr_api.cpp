@@ -136,12 +136,7 @@ http::response ecr_api::handle(const http::request& req) const {
   caller.name = "anonymous";
   caller.full_access = true;  // auth: none
   if (settings_.auth_enabled) {
-    auth::signable_request sr;
-    sr.method = "POST";
-    sr.path = req.path;
-    sr.query = req.query;
-    sr.headers = req.headers.items();
-    sr.payload_hash = auth::sha256_hex(req.body);
+    const auto sr = auth::signable_post(req);
     auto who = verifier_.verify(sr, now);
     if (!who) return fail(who.error_value());
     caller = *who;

@@ -86,12 +86,7 @@ http::response query_api::handle(const http::request& req) const {
   req.notes.api = service == "sts" ? "sts" : "iam";
   req.notes.operation = op->first;  // the table's key: a static string
 
-  auth::signable_request sr;
-  sr.method = "POST";
-  sr.path = req.path;
-  sr.query = req.query;
-  sr.headers = req.headers.items();
-  sr.payload_hash = auth::sha256_hex(req.body);
+  const auto sr = auth::signable_post(req);
   auto who = (service == "sts" ? sts_verifier_ : iam_verifier_).verify(sr, clock_.now_seconds());
   if (!who) return error_response(who.error_value(), service, request_id);
   req.notes.principal = who->arn;

@@ -75,12 +75,7 @@ http::response secrets_api::handle(const http::request& req) const {
   caller.name = "anonymous";
   caller.full_access = true;  // auth: none
   if (settings_.auth_enabled) {
-    auth::signable_request sr;
-    sr.method = "POST";
-    sr.path = req.path;
-    sr.query = req.query;
-    sr.headers = req.headers.items();
-    sr.payload_hash = auth::sha256_hex(req.body);
+    const auto sr = auth::signable_post(req);
     auto who = verifier_.verify(sr, clock_.now_seconds());
     if (!who) return fail(who.error_value());
     caller = *who;
@@ -100,7 +95,8 @@ http::response secrets_api::handle(const http::request& req) const {
     return r;
   }
   req.notes.operation = it->first;
-  if (!json_depth_within(req.body)) return fail(make_error(errc::malformed_request, "The request body is nested too deeply"));
+  if (!json_depth_within(req.body))
+    return fail(make_error(errc::malformed_request, "The request body is nested too deeply"));
   json input = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   if (input.is_discarded() || !input.is_object()) {
     return fail(make_error(errc::malformed_request, "The request body is not a valid JSON object"));

@@ -11,6 +11,7 @@
 
 #include "berth/auth/identity.hpp"
 #include "berth/core/error.hpp"
+#include "berth/http/message.hpp"
 
 namespace berth::auth {
 
@@ -21,6 +22,10 @@ struct signable_request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string payload_hash;  // hex SHA-256 of the body, or "UNSIGNED-PAYLOAD"
 };
+
+// A POST of the AWS JSON and Query APIs as received (clients send no X-Amz-Content-Sha256: the
+// body is hashed here).
+signable_request signable_post(const http::request& req);
 
 // SigV4's percent-encoding: everything but unreserved characters (and '/' with keep_slash).
 std::string uri_encode(std::string_view s, bool keep_slash);
