@@ -25,8 +25,10 @@
 #include "berth/registry/identity_directory.hpp"
 #include "berth/registry/pull_through_cache.hpp"
 #include "berth/registry/registry.hpp"
+#include "berth/registry/replicator.hpp"
 #include "berth/registry/resource_policies.hpp"
 #include "berth/registry/secret_vault.hpp"
+#include "berth/upstream/http_replication_target.hpp"
 #include "berth/upstream/http_upstream.hpp"
 
 namespace berth::cli {
@@ -136,6 +138,19 @@ int serve_command(const std::vector<std::string>& args) {
   cache_settings cache_cfg;
   cache_cfg.tag_check_seconds = cfg.cache_tag_check_seconds;
   pull_through_cache cache(reg, (*opened)->backends(), cache_rules, upstreams, clk, cache_cfg);
+  // Replication: the configuration (data), the peers (config), and the worker that copies pushes.
+  std::vector<replication_peer> peers;
+  for (const auto& p : cfg.replication_peers) {
+    peers.push_back(replication_peer{p.region, p.registry_id, p.endpoint, p.access_key_id, p.secret_access_key});
+  }
+  replication_rules replication((*opened)->backends(), std::move(peers), cfg.account_id, cfg.region, clk);
+  reg.set_replication(&replication);
+  upstream::http_replication_connector replication_peers(upstream::replication_client_settings{cfg.account_id}, clk);
+  replication_settings replication_cfg;
+  replication_cfg.retry_base_seconds = cfg.replication_retry_base_seconds;
+  replication_cfg.retry_max_seconds = cfg.replication_retry_max_seconds;
+  replication_cfg.max_attempts = static_cast<int>(cfg.replication_max_attempts);
+  replicator replication_worker(reg, (*opened)->backends(), replication, replication_peers, clk, replication_cfg);
   oci::v2_authenticator v2_auth(tokens, blob_urls, clk, scheme, &access, cfg.anonymous_pull ? &access : nullptr);
   oci::v2_handler v2(reg, auth_enabled ? &v2_auth : nullptr, auth_enabled ? &access : nullptr, &cache);
   ecr::ecr_settings ecr_cfg;
@@ -148,7 +163,7 @@ int serve_command(const std::vector<std::string>& args) {
   resource_policies policies((*opened)->backends(), clk, cfg.account_id);
   ecr::ecr_api ecr(reg, *(*opened)->lifecycle, access, tokens, blob_urls, clk, ecr_cfg,
                    auth_enabled ? ecr::ecr_access{&access, &policies, &directory} : ecr::ecr_access{},
-                   ecr::ecr_cache{&cache_rules, &upstreams});
+                   ecr::ecr_cache{&cache_rules, &upstreams}, ecr::ecr_replication{&replication, &replication_worker});
   iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});
   secrets::secrets_api secrets_json(vault, auth_enabled ? &access : nullptr, access, clk,
                                     secrets::secrets_settings{cfg.region, auth_enabled});
@@ -242,11 +257,36 @@ int serve_command(const std::vector<std::string>& args) {
       idle.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
     }
   });
+  // Replication jobs: a durable queue in the metadata, written with each push the configuration
+  // covers; these workers copy them until shutdown (a job a server left unfinished is taken again
+  // when its hold expires).
+  std::vector<std::jthread> replicators;
+  for (std::int64_t i = 0; !cfg.replication_peers.empty() && i < cfg.replication_workers; ++i) {
+    auto holder = (*opened)->duty_holder + "/replication/" + std::to_string(i);
+    replication_worker.recover(holder);
+    replicators.emplace_back([&replication_worker, holder](std::stop_token stop) {
+      std::mutex m;
+      std::condition_variable_any idle;
+      while (!stop.stop_requested()) {
+        bool worked = false;
+        try {
+          worked = replication_worker.replicate_next(holder);
+        } catch (const std::exception& e) {
+          spdlog::error("replication failed: {}", e.what());
+        }
+        if (worked) continue;
+        std::unique_lock lock(m);
+        idle.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
+      }
+    });
+  }
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
   srv.run();
   importer.request_stop();
+  for (auto& r : replicators) r.request_stop();
   importer.join();
+  replicators.clear();
   reg.flush_pulls();
   duties.release_all();
   return 0;

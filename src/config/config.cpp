@@ -161,7 +161,7 @@ result<settings> apply_json(settings s, const std::string& json_text) {
   if (doc.is_discarded()) return bad("configuration file is not valid JSON");
   if (auto r = only_keys(doc,
                          {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls",
-                          "metadata", "storage", "pull_through_cache"},
+                          "metadata", "storage", "pull_through_cache", "replication"},
                          "config");
       !r) {
     return r.take_error();
@@ -213,6 +213,57 @@ result<settings> apply_json(settings s, const std::string& json_text) {
       }
     }
     if (auto r = read_int(*it, "tag_check_seconds", s.cache_tag_check_seconds, where); !r) return r.take_error();
+  }
+  if (auto it = doc.find("replication"); it != doc.end()) {
+    const std::string where = "replication";
+    if (auto r = only_keys(*it, {"peers", "retry_base_seconds", "retry_max_seconds", "max_attempts", "workers"}, where);
+        !r) {
+      return r.take_error();
+    }
+    if (auto list = it->find("peers"); list != it->end()) {
+      if (!list->is_array()) return bad("replication.peers must be an array of peers");
+      s.replication_peers.clear();
+      for (const auto& p : *list) {
+        const std::string at = "replication.peers[" + std::to_string(s.replication_peers.size()) + "]";
+        if (!p.is_object()) return bad(at + " must be an object");
+        if (auto r = only_keys(p, {"region", "registry_id", "endpoint", "access_key_id", "secret_access_key"}, at);
+            !r) {
+          return r.take_error();
+        }
+        settings::replication_peer peer;
+        for (auto [key, field] :
+             {std::pair{"region", &peer.region}, std::pair{"registry_id", &peer.registry_id},
+              std::pair{"endpoint", &peer.endpoint}, std::pair{"access_key_id", &peer.access_key_id},
+              std::pair{"secret_access_key", &peer.secret_access_key}}) {
+          if (auto r = read_string(p, key, *field, at); !r) return r.take_error();
+          if (field->empty()) return bad(at + "." + key + " is required");
+        }
+        if (peer.registry_id.size() != 12 || peer.registry_id.find_first_not_of("0123456789") != std::string::npos) {
+          return bad(at + ".registry_id must be 12 digits");
+        }
+        if (!peer.endpoint.starts_with("http://") && !peer.endpoint.starts_with("https://")) {
+          return bad(at + ".endpoint must be http(s)://host[:port]");
+        }
+        for (const auto& other : s.replication_peers) {
+          if (other.region == peer.region && other.registry_id == peer.registry_id) {
+            return bad(at + " repeats the destination " + peer.region + "/" + peer.registry_id);
+          }
+        }
+        s.replication_peers.push_back(std::move(peer));
+      }
+    }
+    for (auto [key, field] :
+         {std::pair{"retry_base_seconds", &s.replication_retry_base_seconds},
+          std::pair{"retry_max_seconds", &s.replication_retry_max_seconds},
+          std::pair{"max_attempts", &s.replication_max_attempts}, std::pair{"workers", &s.replication_workers}}) {
+      if (auto r = read_int(*it, key, *field, where); !r) return r.take_error();
+      if (*field < 1) return bad(where + "." + key + " must be at least 1");
+    }
+    if (s.replication_workers > 64) return bad("replication.workers must be at most 64");
+    if (s.replication_max_attempts > 100000) return bad("replication.max_attempts must be at most 100000");
+    if (s.replication_retry_base_seconds > s.replication_retry_max_seconds) {
+      return bad("replication.retry_base_seconds must not exceed replication.retry_max_seconds");
+    }
   }
   if (auto it = doc.find("lifecycle"); it != doc.end()) {
     if (auto r = only_keys(*it, {"interval_seconds"}, "lifecycle"); !r) return r.take_error();

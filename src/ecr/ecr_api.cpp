@@ -95,7 +95,7 @@ result<void> authorize(const access_control& access, const std::string& op, cons
 
 ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
                  const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-                 ecr_settings settings, ecr_access access, ecr_cache cache)
+                 ecr_settings settings, ecr_access access, ecr_cache cache, ecr_replication replication)
     : reg_(reg),
       lifecycle_(lifecycle),
       credentials_(credentials),
@@ -105,6 +105,7 @@ ecr_api::ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::creden
       settings_(std::move(settings)),
       access_(access),
       cache_(cache),
+      replication_(replication),
       verifier_(credentials_, settings_.region, "ecr") {}
 
 std::unique_ptr<http::exchange> ecr_api::exchange() const {
@@ -185,6 +186,7 @@ http::response ecr_api::handle(const http::request& req) const {
       caller,
       access_,
       cache_,
+      replication_,
       settings_.public_host.empty() ? std::string(req.header("Host").value_or("localhost")) : settings_.public_host,
       now};
   result<json> out = make_error(errc::internal, "no result");

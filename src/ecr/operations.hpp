@@ -26,6 +26,7 @@ struct call_context {
   const auth::identity& caller;
   const ecr_access& access;
   const ecr_cache& cache;
+  const ecr_replication& replication;
   std::string host;  // public host[:port]
   std::int64_t now = 0;
 };
@@ -42,6 +43,7 @@ void add_registry_operations(std::map<std::string, operation>& t);
 void add_lifecycle_operations(std::map<std::string, operation>& t);
 void add_policy_operations(std::map<std::string, operation>& t);
 void add_pull_through_operations(std::map<std::string, operation>& t);
+void add_replication_operations(std::map<std::string, operation>& t);
 
 // Shared helpers.
 std::string str(const json& in, const char* key, const std::string& fallback = "");

@@ -12,6 +12,7 @@ const std::map<std::string, operation>& operation_table() {
     add_lifecycle_operations(t);
     add_policy_operations(t);
     add_pull_through_operations(t);
+    add_replication_operations(t);
     return t;
   }();
   return table;

@@ -33,10 +33,6 @@ result<json> get_authorization_token(call_context& ctx, const json& in) {
   return json{{"authorizationData", data}};
 }
 
-result<json> describe_registry(call_context& ctx, const json&) {
-  return json{{"registryId", ctx.settings.account_id}, {"replicationConfiguration", {{"rules", json::array()}}}};
-}
-
 result<json> get_account_setting(call_context& ctx, const json& in) {
   auto name = str(in, "name");
   auto value = ctx.repos.account_setting(name);
@@ -180,7 +176,6 @@ result<json> describe_templates(call_context& ctx, const json& in) {
 
 void add_registry_operations(std::map<std::string, operation>& t) {
   t["GetAuthorizationToken"] = get_authorization_token;
-  t["DescribeRegistry"] = describe_registry;
   t["GetAccountSetting"] = get_account_setting;
   t["PutAccountSetting"] = put_account_setting;
   t["CreateRepositoryCreationTemplate"] = create_template;

@@ -76,6 +76,31 @@ class connection {
     return run("cannot send to", ec);
   }
 
+  // A streamed request: its header, then its body a buffer at a time (need_buffer only says the
+  // serializer wants the next one).
+  template <class Serializer>
+  result<void> write_head(Serializer& sr) {
+    boost::system::error_code ec;
+    visit([&](auto& s) {
+      beast::get_lowest_layer(s).expires_after(opt_.io_timeout);
+      bhttp::async_write_header(s, sr, [&](const boost::system::error_code& e, std::size_t) { ec = e; });
+    });
+    return run("cannot send to", ec);
+  }
+
+  template <class Serializer>
+  result<void> write_some(Serializer& sr) {
+    boost::system::error_code ec;
+    visit([&](auto& s) {
+      beast::get_lowest_layer(s).expires_after(opt_.io_timeout);
+      bhttp::async_write(s, sr, [&](const boost::system::error_code& e, std::size_t) { ec = e; });
+    });
+    ioc_.restart();
+    ioc_.run();
+    if (ec && ec != bhttp::error::need_buffer) return unavailable(ep_.host_header, "cannot send to", ec);
+    return {};
+  }
+
   template <class Parser>
   result<void> read_header(Parser& p) {
     boost::system::error_code ec;
@@ -217,6 +242,57 @@ class pooled_client final : public http_client, public std::enable_shared_from_t
       keep = msg.keep_alive();
       return out;
     });
+  }
+
+  result<client_response> send_streamed(const client_request& r, byte_reader& body, std::uint64_t length,
+                                        std::size_t max_body) override {
+    for (int attempt = 0;; ++attempt) {
+      auto taken = take();
+      if (!taken) return taken.take_error();
+      auto [c, reused] = std::move(taken).value();
+      bhttp::request<bhttp::buffer_body> m;
+      m.method_string(r.method);
+      m.target(r.target);
+      m.version(11);
+      m.set(bhttp::field::host, ep_.host_header);
+      for (const auto& [k, v] : r.headers) m.insert(k, v);
+      m.content_length(length);
+      m.keep_alive(true);
+      m.body().data = nullptr;
+      m.body().more = length > 0;
+      bhttp::request_serializer<bhttp::buffer_body> sr{m};
+      if (auto w = c->write_head(sr); !w) {
+        if (reused && attempt == 0) continue;  // the peer closed an idle connection: once more, fresh
+        return w.take_error();
+      }
+      // Past the header the body has been read from: no second attempt.
+      std::vector<char> buffer(256 * 1024);
+      std::uint64_t sent = 0;
+      while (sent < length) {
+        auto n =
+            body.read(buffer.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - sent)));
+        if (!n) return n.take_error();
+        if (*n == 0) return make_error(errc::internal, "the body ended before its length");
+        sent += *n;
+        m.body().data = buffer.data();
+        m.body().size = *n;
+        m.body().more = sent < length;
+        if (auto w = c->write_some(sr); !w) return w.take_error();
+      }
+      if (length == 0) {
+        if (auto w = c->write_some(sr); !w) return w.take_error();
+      }
+      bhttp::response_parser<bhttp::string_body> p;
+      p.body_limit(max_body);
+      if (auto rd = c->read_all(p); !rd) return rd.take_error();
+      auto& msg = p.get();
+      client_response out;
+      out.status = msg.result_int();
+      out.headers = to_headers(msg.base());
+      out.body = std::move(msg.body());
+      if (msg.keep_alive()) give_back(std::move(c));
+      return out;
+    }
   }
 
   result<std::unique_ptr<client_body_reader>> open(const client_request& r) override {

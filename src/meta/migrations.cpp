@@ -249,6 +249,32 @@ CREATE TABLE cache_tag_checks(
   checked_at INTEGER NOT NULL,
   PRIMARY KEY(repository, tag)) WITHOUT ROWID;
 )sql",
+    // 11: replication: a job per (image, tag, destination), written with the manifest and kept
+    // for DescribeImageReplicationStatus, and which repository on a destination holds a blob
+    // (mounted from there into another repository instead of sent again).
+    R"sql(
+CREATE TABLE replication_jobs(
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  region TEXT NOT NULL,
+  registry_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  failure TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  holder TEXT NOT NULL,
+  held_until INTEGER NOT NULL,
+  PRIMARY KEY(repository, digest, region, registry_id, tag)) WITHOUT ROWID;
+CREATE INDEX replication_jobs_due ON replication_jobs(status, next_at);
+CREATE TABLE replicated_blobs(
+  region TEXT NOT NULL,
+  registry_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  PRIMARY KEY(region, registry_id, digest)) WITHOUT ROWID;
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

@@ -157,6 +157,21 @@ result<void> sql_image_index<Pool>::put_manifest(const manifest_write& m) {
           *rid, t, m.digest, m.pushed_at);
       if (!r) return r.take_error();
     }
+    // Replication jobs, in this transaction: a committed push is never left unreplicated. Pushed
+    // again, a job is due again (a new generation), whatever became of it before.
+    static const std::vector<std::string> by_digest{""};
+    for (const auto& [region, registry_id] : m.replicate_to) {
+      for (const auto& t : m.tags.empty() ? by_digest : m.tags) {
+        auto r = db.run(
+            "INSERT INTO replication_jobs(repository, digest, tag, region, registry_id, status, attempts, next_at, "
+            "failure, generation, holder, held_until) VALUES(?, ?, ?, ?, ?, 'IN_PROGRESS', 0, ?, '', 1, '', 0) "
+            "ON CONFLICT(repository, digest, region, registry_id, tag) DO UPDATE SET status = 'IN_PROGRESS', "
+            "attempts = 0, next_at = excluded.next_at, failure = '', holder = '', held_until = 0, "
+            "generation = replication_jobs.generation + 1",
+            m.repository, m.digest, t, region, registry_id, m.pushed_at);
+        if (!r) return r.take_error();
+      }
+    }
     return {};
   });
 }
@@ -205,6 +220,10 @@ result<std::vector<image_ref>> sql_image_index<Pool>::delete_image(const std::st
     if (*parent) return make_error(errc::image_referenced_by_index, target, digest_detail{**parent});
     // Tags and references go with the manifest (ON DELETE CASCADE).
     if (auto r = db.run("DELETE FROM manifests WHERE repository_id = ? AND digest = ?", *rid, target); !r) {
+      return r.take_error();
+    }
+    // Deletes are not replicated; what was reported for the image goes with it.
+    if (auto r = db.run("DELETE FROM replication_jobs WHERE repository = ? AND digest = ?", repo, target); !r) {
       return r.take_error();
     }
     if (tags->empty()) removed.push_back(image_ref{target, ""});

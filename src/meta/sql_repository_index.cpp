@@ -97,6 +97,7 @@ result<repository_row> sql_repository_index<Pool>::remove(const std::string& nam
           "DELETE FROM repository_policies WHERE repository_id = ?", "DELETE FROM repositories WHERE id = ?"}) {
       if (auto r = db.run(sql, id); !r) return r.take_error();
     }
+    if (auto r = db.run("DELETE FROM replication_jobs WHERE repository = ?", name); !r) return r.take_error();
     // Authorization caches what it read about the repository (policy, tags): it is gone now.
     if (auto r = db.run(bump_access_generation); !r) return r.take_error();
     return (*row)->first;

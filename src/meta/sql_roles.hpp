@@ -310,6 +310,28 @@ class sql_cache_index final : public cache_index {
   Pool& pool_;
 };
 
+template <class Pool>
+class sql_replication_index final : public replication_index {
+ public:
+  explicit sql_replication_index(Pool& pool) : pool_(pool) {}
+  result<std::optional<replication_job_row>> claim_due(const std::string& holder, std::int64_t now,
+                                                       std::int64_t until) override;
+  result<void> complete(const replication_job_row& r) override;
+  result<void> retry(const replication_job_row& r, std::int64_t next_at, const std::string& error) override;
+  result<void> fail(const replication_job_row& r, const std::string& failure_code) override;
+  result<bool> extend(const replication_job_row& r, const std::string& holder, std::int64_t until) override;
+  result<void> release(const std::string& holder) override;
+  result<void> drop(const replication_job_row& r) override;
+  result<std::vector<replication_job_row>> jobs_of(const std::string& repository, const std::string& digest) override;
+  result<std::optional<std::string>> blob_holder(const std::string& region, const std::string& registry_id,
+                                                 const std::string& digest) override;
+  result<void> note_blob(const std::string& region, const std::string& registry_id, const std::string& digest,
+                         const std::string& repository) override;
+
+ private:
+  Pool& pool_;
+};
+
 // A metadata store: the roles above on one pool.
 template <class Pool>
 class sql_metadata final : public metadata_store {
@@ -327,7 +349,8 @@ class sql_metadata final : public metadata_store {
         secrets_(*pool_),
         identities_(*pool_),
         vault_(*pool_),
-        cache_(*pool_) {}
+        cache_(*pool_),
+        replication_(*pool_) {}
 
   repository_index& repositories() override { return repositories_; }
   image_index& images() override { return images_; }
@@ -341,6 +364,7 @@ class sql_metadata final : public metadata_store {
   identity_index& identities() override { return identities_; }
   vault_index& vault() override { return vault_; }
   cache_index& cache() override { return cache_; }
+  replication_index& replication() override { return replication_; }
   void release_memory() override { pool_->release_memory(); }
 
  private:
@@ -357,6 +381,7 @@ class sql_metadata final : public metadata_store {
   sql_identity_index<Pool> identities_;
   sql_vault_index<Pool> vault_;
   sql_cache_index<Pool> cache_;
+  sql_replication_index<Pool> replication_;
 };
 
 }  // namespace berth::meta

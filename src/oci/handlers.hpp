@@ -42,6 +42,9 @@ result<void> authorize_v2(const access_control& access, registry& reg, const aut
 bool may_pull(const access_control& access, const auth::identity& who, const http::request& req,
               const std::string& repository);
 // ecr:BatchImportUpstreamImage, and ecr:CreateRepository when the repository does not exist yet.
+// A replication push may mount a blob from a repository it may replicate into.
+bool may_replicate(const access_control& access, const auth::identity& who, const http::request& req,
+                   const std::string& repository);
 bool may_import(const access_control& access, registry& reg, const auth::identity& who, const http::request& req,
                 const std::string& repository);
 bool may_describe(const access_control& access, const auth::identity& who, const http::request& req,

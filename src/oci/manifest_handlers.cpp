@@ -82,6 +82,7 @@ http::response put_manifest(registry& reg, const std::string& name, const refere
   auto type = req.header("Content-Type").value_or("");
   put_manifest_options options;
   options.extra_tags = req.query_params("tag");
+  options.replicated = req.header("X-Berth-Replication").has_value();
   auto pushed = reg.put_manifest(name, ref, type, std::move(req.body), options);
   if (!pushed) return error_response(pushed.error_value());
   http::response r;

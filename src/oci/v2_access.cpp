@@ -12,8 +12,34 @@ struct action_set {
   std::vector<const char*> any;  // one of them suffices
 };
 
+// A push another Berth replicates here (it says so with X-Berth-Replication) is authorized as
+// ecr:ReplicateImage, as ECR authorizes its replication into a destination registry; the HEADs it
+// checks with accept that action too.
+action_set replication_actions_of(const v2_route& route, const http::request& req) {
+  switch (route.endpoint) {
+    case v2_endpoint::base:
+    case v2_endpoint::catalog:
+    case v2_endpoint::not_found:
+    case v2_endpoint::tags_list:
+    case v2_endpoint::referrers: return {};
+    case v2_endpoint::manifest:
+      if (req.method == http::verb::head) return {{}, {"ecr:ReplicateImage", "ecr:BatchGetImage"}};
+      if (req.method == http::verb::put) return {{"ecr:ReplicateImage"}, {}};
+      return {};
+    case v2_endpoint::blob:
+      if (req.method == http::verb::head) return {{}, {"ecr:ReplicateImage", "ecr:BatchCheckLayerAvailability"}};
+      return {};
+    case v2_endpoint::upload_start:
+    case v2_endpoint::upload: return {{"ecr:ReplicateImage"}, {}};
+  }
+  return {};
+}
+
 action_set actions_of(const v2_route& route, const http::request& req) {
   const bool read = req.method == http::verb::get || req.method == http::verb::head;
+  if (req.header("X-Berth-Replication")) {
+    if (auto r = replication_actions_of(route, req); !r.all.empty() || !r.any.empty()) return r;
+  }
   switch (route.endpoint) {
     case v2_endpoint::base:
     case v2_endpoint::catalog:  // filtered per repository instead
@@ -103,6 +129,12 @@ bool may_pull(const access_control& access, const auth::identity& who, const htt
   if (who.full_access) return true;
   return access.authorize(who, request_for(req, repository, "ecr:BatchGetImage")) &&
          access.authorize(who, request_for(req, repository, "ecr:GetDownloadUrlForLayer"));
+}
+
+bool may_replicate(const access_control& access, const auth::identity& who, const http::request& req,
+                   const std::string& repository) {
+  if (who.full_access) return true;
+  return access.authorize(who, request_for(req, repository, "ecr:ReplicateImage")).has_value();
 }
 
 bool may_import(const access_control& access, registry& reg, const auth::identity& who, const http::request& req,

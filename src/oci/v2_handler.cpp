@@ -167,7 +167,8 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
       case v2_endpoint::upload_start: {
         // A mount reads `from`: without pull there, a normal upload starts instead.
         auto from = head.query_param("from");
-        const bool may_mount = !access_ || !from || may_pull(*access_, who, head, *from);
+        const bool may_mount = !access_ || !from || may_pull(*access_, who, head, *from) ||
+                               (head.header("X-Berth-Replication") && may_replicate(*access_, who, head, *from));
         ex = upload_start_exchange(reg_, r, head, may_mount);
         break;
       }

@@ -149,6 +149,11 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
   w.blob_refs.assign(blob_refs.begin(), blob_refs.end());
   w.manifest_refs.assign(manifest_refs.begin(), manifest_refs.end());
   w.content = std::move(bytes);
+  if (replication_ && !options.replicated) {
+    auto to = replication_->destinations_for(repo);
+    if (!to) return to.take_error();
+    w.replicate_to = std::move(*to);
+  }
   if (auto r = backends_.meta.images().put_manifest(w); !r) {
     const auto& e = r.error_value();
     if (e.code == errc::tag_immutable) {

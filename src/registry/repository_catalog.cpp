@@ -267,6 +267,8 @@ result<std::optional<meta::template_row>> repository_catalog::template_for(const
 }
 
 result<std::string> repository_catalog::account_setting(const std::string& name) {
+  // Berth keeps its own registry-wide data beside ECR's settings, under names ECR's never have.
+  if (name.starts_with("berth:")) return make_error(errc::invalid_parameter, "Unknown account setting: " + name);
   auto v = meta_.settings().account_setting(name);
   if (!v) return v.take_error();
   if (*v) return **v;

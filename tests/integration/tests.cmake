@@ -106,6 +106,23 @@ set_tests_properties(integration_pull_through PROPERTIES
   RUN_SERIAL TRUE
   LABELS "integration")
 
+# ECR replication between Berth processes (a source and peer Berths with their own accounts and
+# regions): Put/DescribeRegistry through boto3 and the aws CLI, its validation (10 rules, 25
+# destinations, the source itself, unconfigured peers); skopeo, docker and PutImage pushes replicated
+# byte for byte with their tags and repository settings (indexes with their children, shared layers,
+# deletes not replicated), DescribeImageReplicationStatus; a peer stopped and started again, the source
+# SIGKILLed mid-replication of a 100 MB layer (a throttling proxy), three processes, the peer's IAM
+# (ecr:ReplicateImage, ACCESS_DENIED), TAG_IMMUTABLE (~3 min). Runs alone: it starts dockerd and
+# moves a 100 MB layer around.
+add_test(NAME integration_replication
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_replication.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_replication PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 900
+  RUN_SERIAL TRUE
+  LABELS "integration")
+
 # The Secrets Manager JSON API subset (CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret,
 # ListSecrets, DeleteSecret) through boto3, aws-cli v1/v2 and raw SigV4: staging labels, idempotent
 # tokens, filters and pagination, recovery windows (libfaketime), IAM users and policies, values

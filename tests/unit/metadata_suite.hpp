@@ -768,6 +768,108 @@ TYPED_TEST_P(metadata_suite, pull_through_rules_and_imports) {
   EXPECT_EQ(cache.tag_checked_at("hub/a", "v1").value(), 9);
 }
 
+TYPED_TEST_P(metadata_suite, replication_jobs_are_written_with_their_manifest) {
+  auto& m = this->m();
+  this->repo("prod/a");
+  this->blob("prod/a", "sha256:b1");
+  auto& jobs = m.replication();
+  const std::pair<std::string, std::string> west{"eu-west-1", "210987654321"}, south{"ap-south-1", "310987654321"};
+
+  // A push that fails writes no job; one that commits writes one per destination and tag.
+  auto w = this->manifest("prod/a", "sha256:m1", {"sha256:missing"}, {"v1"});
+  w.replicate_to = {west};
+  EXPECT_EQ(m.images().put_manifest(w).error_value().code, errc::manifest_blob_unknown);
+  EXPECT_TRUE(jobs.jobs_of("prod/a", "sha256:m1").value().empty());
+  w = this->manifest("prod/a", "sha256:m1", {"sha256:b1"}, {"v1", "latest"});
+  w.replicate_to = {west, south};
+  ASSERT_TRUE(m.images().put_manifest(w));
+  auto all = jobs.jobs_of("prod/a", "sha256:m1").value();
+  ASSERT_EQ(all.size(), 4u);  // ordered by destination, then tag
+  EXPECT_EQ(all[0].region, "ap-south-1");
+  EXPECT_EQ(all[0].tag, "latest");
+  EXPECT_EQ(all[3].region, "eu-west-1");
+  EXPECT_EQ(all[3].tag, "v1");
+  for (const auto& j : all) EXPECT_EQ(j.status, "IN_PROGRESS");
+  // By digest (no tag): one job with tag "".
+  auto d = this->manifest("prod/a", "sha256:m2", {"sha256:b1"}, {});
+  d.replicate_to = {west};
+  ASSERT_TRUE(m.images().put_manifest(d));
+  const auto by_digest = jobs.jobs_of("prod/a", "sha256:m2").value();
+  ASSERT_EQ(by_digest.size(), 1u);
+  EXPECT_EQ(by_digest[0].tag, "");
+
+  // Claims: one holder at a time, taken over when the hold expires.
+  EXPECT_FALSE(jobs.claim_due("w1", 9, 100).value());  // not due before its push
+  auto c = jobs.claim_due("w1", 10, 100).value();
+  ASSERT_TRUE(c);
+  std::vector<meta::replication_job_row> claimed{*c};
+  for (int i = 0; i < 4; ++i) {
+    auto next = jobs.claim_due("w1", 10, 100).value();
+    ASSERT_TRUE(next);
+    claimed.push_back(*next);
+  }
+  EXPECT_FALSE(jobs.claim_due("w2", 50, 200).value());  // all five held
+  EXPECT_TRUE(jobs.extend(claimed[0], "w1", 150).value());
+  EXPECT_FALSE(jobs.extend(claimed[0], "w9", 150).value());  // not its holder
+  auto same = [](const meta::replication_job_row& a, const meta::replication_job_row& b) {
+    return a.digest == b.digest && a.tag == b.tag && a.region == b.region;
+  };
+  int taken = 0;
+  while (auto t = jobs.claim_due("w2", 101, 200).value()) {  // w1's other holds expired
+    EXPECT_FALSE(same(*t, claimed[0]));
+    ++taken;
+  }
+  EXPECT_EQ(taken, 4);
+  ASSERT_TRUE(jobs.release("w1"));  // w1 restarted: what it held is due at once
+  auto released = jobs.claim_due("w3", 102, 300).value();
+  ASSERT_TRUE(released);
+  EXPECT_TRUE(same(*released, claimed[0]));
+  ASSERT_TRUE(jobs.complete(claimed[0]));
+  ASSERT_TRUE(jobs.retry(claimed[1], 500, "peer down"));
+  ASSERT_TRUE(jobs.fail(claimed[2], "ACCESS_DENIED"));
+  auto find = [&](const meta::replication_job_row& want) {
+    const auto of = jobs.jobs_of(want.repository, want.digest).value();
+    for (const auto& j : of) {
+      if (j.region == want.region && j.tag == want.tag) return j;
+    }
+    return meta::replication_job_row{};
+  };
+  EXPECT_EQ(find(claimed[0]).status, "COMPLETE");
+  EXPECT_EQ(find(claimed[1]).status, "IN_PROGRESS");
+  EXPECT_EQ(find(claimed[1]).attempts, 1);
+  EXPECT_EQ(find(claimed[1]).failure, "peer down");
+  EXPECT_EQ(find(claimed[2]).status, "FAILED");
+  EXPECT_EQ(find(claimed[2]).failure, "ACCESS_DENIED");
+
+  // Pushed again, every job of the image is due again, and an outcome for the generation claimed
+  // before does not apply.
+  ASSERT_TRUE(m.images().put_manifest(w));
+  const auto again = jobs.jobs_of("prod/a", "sha256:m1").value();
+  for (const auto& j : again) {
+    EXPECT_EQ(j.status, "IN_PROGRESS");
+    EXPECT_EQ(j.attempts, 0);
+  }
+  for (const auto& stale : claimed) {
+    if (stale.digest != "sha256:m1") continue;
+    ASSERT_TRUE(jobs.complete(stale));
+    EXPECT_EQ(find(stale).status, "IN_PROGRESS");
+  }
+
+  // A deleted image takes its jobs along; a dropped job is gone.
+  ASSERT_TRUE(jobs.drop(claimed[4]));
+  ASSERT_TRUE(m.images().delete_image("prod/a", "sha256:m1", "").has_value());
+  EXPECT_TRUE(jobs.jobs_of("prod/a", "sha256:m1").value().empty());
+  ASSERT_TRUE(m.repositories().remove("prod/a", true));
+  EXPECT_TRUE(jobs.jobs_of("prod/a", "sha256:m2").value().empty());
+
+  // Which repository on a destination holds a blob.
+  EXPECT_FALSE(jobs.blob_holder("eu-west-1", "210987654321", "sha256:b1").value());
+  ASSERT_TRUE(jobs.note_blob("eu-west-1", "210987654321", "sha256:b1", "prod/a"));
+  ASSERT_TRUE(jobs.note_blob("eu-west-1", "210987654321", "sha256:b1", "prod/b"));
+  EXPECT_EQ(jobs.blob_holder("eu-west-1", "210987654321", "sha256:b1").value(), "prod/b");
+  EXPECT_FALSE(jobs.blob_holder("ap-south-1", "310987654321", "sha256:b1").value());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
                             recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
                             tags_move_and_die_with_their_manifest,
@@ -783,6 +885,6 @@ REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, 
                             fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
                             secrets_keep_the_first_value, users_keys_and_policies_follow_iam_rules,
                             resource_policies_and_pull_exclusions, vault_secrets_change_only_at_the_revision_read,
-                            pull_through_rules_and_imports);
+                            pull_through_rules_and_imports, replication_jobs_are_written_with_their_manifest);
 
 }  // namespace berth::testing_support

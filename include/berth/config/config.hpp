@@ -56,6 +56,21 @@ struct settings {
   // often a cached tag is compared with its upstream, and whether this server runs imports.
   std::vector<std::string> insecure_upstreams;
   std::int64_t cache_tag_check_seconds = 24 * 3600;
+  // Replication: the peers a destination {region, registry_id} of the replication configuration
+  // names (another Berth: its endpoint and the credentials to sign in there with), the back-off of
+  // a failing copy and how many attempts it gets, and how many copies run at once per server.
+  struct replication_peer {
+    std::string region;
+    std::string registry_id;
+    std::string endpoint;
+    std::string access_key_id;
+    std::string secret_access_key;
+  };
+  std::vector<replication_peer> replication_peers;
+  std::int64_t replication_retry_base_seconds = 5;
+  std::int64_t replication_retry_max_seconds = 600;
+  std::int64_t replication_max_attempts = 100;
+  std::int64_t replication_workers = 2;
   std::string tls_cert;  // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
   std::string tls_key;
   // Where metadata lives: sqlite (the data directory's berth.db) or postgres (a database N servers share).

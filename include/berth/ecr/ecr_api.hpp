@@ -13,6 +13,7 @@
 #include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/pull_through_rules.hpp"
 #include "berth/registry/registry.hpp"
+#include "berth/registry/replicator.hpp"
 #include "berth/registry/resource_policies.hpp"
 
 namespace berth::ecr {
@@ -41,11 +42,19 @@ struct ecr_cache {
   upstream_probe* probe = nullptr;
 };
 
+// The replication configuration and the replicator's report; absent, DescribeRegistry shows no
+// rules and PutReplicationConfiguration / DescribeImageReplicationStatus answer
+// UnsupportedOperationException.
+struct ecr_replication {
+  replication_rules* rules = nullptr;
+  replicator* worker = nullptr;
+};
+
 class ecr_api {
  public:
   ecr_api(registry& reg, lifecycle_service& lifecycle, const auth::credential_source& credentials,
           const auth::login_token_issuer& tokens, const auth::blob_url_signer& urls, const clock& clk,
-          ecr_settings settings, ecr_access access = {}, ecr_cache cache = {});
+          ecr_settings settings, ecr_access access = {}, ecr_cache cache = {}, ecr_replication replication = {});
 
   // The whole exchange for one POST / (the body is buffered: SigV4 hashes it).
   http::response handle(const http::request& req) const;
@@ -61,6 +70,7 @@ class ecr_api {
   ecr_settings settings_;
   ecr_access access_;
   ecr_cache cache_;
+  ecr_replication replication_;
   auth::sigv4_verifier verifier_;
 };
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "berth/core/byte_source.hpp"
 #include "berth/core/error.hpp"
 #include "berth/http/message.hpp"
 
@@ -51,6 +52,10 @@ class http_client {
   virtual ~http_client() = default;
   // The whole response; a body over `max_body` bytes is an error (errc::internal).
   virtual result<client_response> send(const client_request& r, std::size_t max_body = 16 * 1024 * 1024) = 0;
+  // A request whose body of `length` bytes is read from `body` as it is sent (a blob pushed to
+  // another registry is never held in memory); the whole response, as send.
+  virtual result<client_response> send_streamed(const client_request& r, byte_reader& body, std::uint64_t length,
+                                                std::size_t max_body = 1024 * 1024) = 0;
   // The status and headers; the body is read through the reader.
   virtual result<std::unique_ptr<client_body_reader>> open(const client_request& r) = 0;
   // Host[:port] as sent in the Host header.

@@ -9,6 +9,7 @@
 #include "berth/meta/lease_index.hpp"
 #include "berth/meta/lifecycle_index.hpp"
 #include "berth/meta/maintenance_index.hpp"
+#include "berth/meta/replication_index.hpp"
 #include "berth/meta/repository_index.hpp"
 #include "berth/meta/secret_index.hpp"
 #include "berth/meta/settings_index.hpp"
@@ -33,6 +34,7 @@ class metadata_store {
   virtual identity_index& identities() = 0;
   virtual vault_index& vault() = 0;
   virtual cache_index& cache() = 0;
+  virtual replication_index& replication() = 0;
 
   // Gives back memory held for speed (idle connections, caches); called when the server is idle.
   virtual void release_memory() {}

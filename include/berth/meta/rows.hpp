@@ -80,6 +80,9 @@ struct manifest_write {
   // PutImage: errc::image_already_exists when the first tag already names this digest (or, with
   // no tag, when the manifest is already in the repository).
   bool reject_unchanged = false;
+  // Replication destinations (region, registry id) the push is copied to: a job per destination
+  // and tag (or one with tag "" without tags) is written with the manifest.
+  std::vector<std::pair<std::string, std::string>> replicate_to;
 };
 
 struct referrer_row {

@@ -65,6 +65,9 @@ struct put_manifest_options {
   // PutImage: pushing the manifest a tag already names (or, without a tag, a manifest already in
   // the repository) is an error.
   bool reject_unchanged = false;
+  // A push replicated here from another registry: not replicated onward (as in ECR, replication
+  // does not chain; two registries replicating to each other would otherwise copy forever).
+  bool replicated = false;
 };
 
 // One image id as BatchDeleteImage and ListImages report it (tag "" for an untagged image).

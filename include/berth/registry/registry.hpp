@@ -50,6 +50,15 @@ struct registry_options {
   std::string server_identity = {};
 };
 
+// Where a push to a repository is replicated: (region, registry id) pairs, written with the
+// manifest as durable jobs (replication_rules implements it; none: no replication).
+class replication_targets {
+ public:
+  virtual ~replication_targets() = default;
+  // An error fails the push: a push that commits has its jobs.
+  virtual result<std::vector<std::pair<std::string, std::string>>> destinations_for(const std::string& repository) = 0;
+};
+
 // ECR's layer API: the smallest part but the last, and the part size it advertises.
 inline constexpr std::int64_t min_layer_part_size = 5 * 1024 * 1024;
 
@@ -62,6 +71,8 @@ class registry {
   registry& operator=(const registry&) = delete;
 
   repository_catalog& repositories() { return repositories_; }
+  // Set once at start-up, before requests.
+  void set_replication(replication_targets* targets) { replication_ = targets; }
   const clock& time_source() const { return clock_; }
   const std::string& registry_id() const { return repositories_.registry_id(); }
 
@@ -161,6 +172,7 @@ class registry {
   repository_catalog& repositories_;
   const clock& clock_;
   registry_options options_;
+  replication_targets* replication_ = nullptr;
   std::string writer_id_;  // this process: its upload claims are writer_id_/<n>, one per request
   std::mutex pulls_mutex_;
   std::vector<std::pair<std::string, std::string>> pulls_;
