@@ -54,8 +54,10 @@ EXPECTED_LOG = re.compile(r'err\.code="(blob unknown|manifest unknown|name unkno
                           r'basic authentication challenge for realm')
 SIGPIPE_HINT = (" (a load generator closed connections with responses in flight and the server did not "
                 "ignore SIGPIPE; --berth-ignore-sigpipe starts Berth with SIGPIPE ignored to measure anyway)")
-REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "cache", "listing", "memory", "ecr", "limits"]
-SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "memory", "listing"]
+REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "cache", "replication", "listing", "memory", "ecr",
+                "limits"]
+SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "replication", "memory",
+            "listing"]
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -322,6 +324,9 @@ class Registry:
         self.auth_desc = ""
         self.token = None
         self.upstream_port = None                # Berth: the reference, reachable as a plain-HTTP upstream
+        self.extra_config = {}                   # Berth: further config file keys (replication peers)
+        self.extra_args = []                     # Berth: further flags (--account-id, --region)
+        self.region = "us-east-1"                # Berth: what its ECR calls are signed for
 
     @property
     def pid(self):
@@ -333,12 +338,15 @@ class Registry:
                    "--data-dir", self.data_dir, "--log-level", "warn"]
             if self.opts.berth_auth == "none":
                 cmd += ["--auth", "none"]
-            if self.upstream_port:
+            if self.upstream_port or self.extra_config:
                 cfg = os.path.join(self.dir, "berth.json")
+                doc = dict(self.extra_config)
+                if self.upstream_port:
+                    doc["pull_through_cache"] = {"insecure_upstreams": ["127.0.0.1:%d" % self.upstream_port]}
                 with open(cfg, "w") as f:
-                    json.dump({"pull_through_cache": {"insecure_upstreams": ["127.0.0.1:%d" % self.upstream_port]}}, f)
+                    json.dump(doc, f)
                 cmd += ["--config", cfg]
-            return cmd
+            return cmd + self.extra_args
         cfg = os.path.join(self.dir, "config.yml")
         auth = ""
         if self.opts.ref_auth == "htpasswd":
@@ -429,7 +437,7 @@ class Registry:
                 self.auth_desc = "NO authentication (open registry)"
 
     def ecr_call(self, op, payload):
-        return bf.ecr_call(op, payload, ROOT_KEY[0], ROOT_KEY[1], port=self.port)
+        return bf.ecr_call(op, payload, ROOT_KEY[0], ROOT_KEY[1], region=self.region, port=self.port)
 
     def ecr_call_service(self, service, op, payload):
         """Another JSON API on the same port (secretsmanager)."""
@@ -1217,9 +1225,22 @@ class Bench:
         if st != 200 and doc.get("__type") != "PullThroughCacheRuleAlreadyExistsException":
             raise RuntimeError("CreatePullThroughCacheRule -> %d %r" % (st, doc))
 
-        def pull(r, name, creds):
+        def drop_page_cache():
+            """Both servers then read their blobs from the disk: the reference's were just pushed through
+            the page cache, Berth's cached blobs were written with O_DIRECT (not in the page cache)."""
+            try:
+                os.sync()
+                with open("/proc/sys/vm/drop_caches", "w") as f:
+                    f.write("1\n")
+                return True
+            except OSError:
+                return False
+
+        def pull(r, name, creds, drop=False):
             dest = os.path.join(self.work, "cache-pulled")
             shutil.rmtree(dest, ignore_errors=True)
+            if drop and not drop_page_cache():
+                return None
             cmd = ["skopeo", "copy", "--quiet", "--src-tls-verify=false"]
             if creds:
                 cmd += ["--src-creds", creds]
@@ -1245,11 +1266,90 @@ class Bench:
             raise RuntimeError("the cached image was not stored within 120 s")
         warm = pull(berth, "upstream/" + repo, berth.creds)
         direct_again = pull(ref, repo, ref.creds)
+        warm_disk = pull(berth, "upstream/" + repo, berth.creds, drop=True)
+        direct_disk = pull(ref, repo, ref.creds, drop=True)
         label = "pull-through cache, %d layers, %.0f MB: %s (Berth) vs a direct pull from the reference"
         self.res.add("cache", label % (p["skopeo_layers"], total / MB, "cold pull through the cache"), "s", "lower",
                      cold, direct, md=True, note="target: at most 1.2x the direct pull")
         self.res.add("cache", label % (p["skopeo_layers"], total / MB, "warm pull from the cache"), "s", "lower",
-                     warm, direct_again, md=True, note="target: at most the direct pull")
+                     warm, direct_again, md=True, note="target: at most the direct pull; the reference's blobs are "
+                     "in the page cache (just pushed), Berth's are not (written with O_DIRECT)")
+        if warm_disk is not None and direct_disk is not None:
+            self.res.add("cache", label % (p["skopeo_layers"], total / MB,
+                                           "warm pull from the cache, page cache dropped before each"), "s",
+                         "lower", warm_disk, direct_disk, md=True,
+                         note="both read from the disk (echo 1 > /proc/sys/vm/drop_caches before each pull)")
+
+    # ------------------------------------------------------------------ 4c. replication
+    def bench_replication(self):
+        """A second Berth replicating to a third: how long after its push is acknowledged an image is
+        COMPLETE on the peer (DescribeImageReplicationStatus polled every 50 ms), beside what a user
+        without replication does: skopeo copy of the same image from the reference to a second
+        reference registry."""
+        p = self.p
+        ref = self.reg("reference")
+        layout, total = self.make_oci_layout()
+        log("4c. replication: %d layers, %.0f MB, Berth to Berth vs skopeo copy between two references"
+            % (p["skopeo_layers"], total / MB))
+        peer = Registry("berth", os.path.join(self.work, "repl-peer"), self.o)
+        peer.extra_args = ["--account-id", "210987654321", "--region", "eu-west-1"]
+        peer.region = "eu-west-1"
+        source = Registry("berth", os.path.join(self.work, "repl-source"), self.o)
+        source.extra_config = {"replication": {"peers": [{
+            "region": "eu-west-1", "registry_id": "210987654321", "endpoint": "http://127.0.0.1:%d" % peer.port,
+            "access_key_id": ROOT_KEY[0], "secret_access_key": ROOT_KEY[1]}], "retry_base_seconds": 1}}
+        ref2 = Registry("reference", os.path.join(self.work, "repl-ref2"), self.o)
+        started = []
+        try:
+            for r in (peer, source, ref2):
+                r.start()
+                started.append(r)
+            st, _, doc = source.ecr_call("PutReplicationConfiguration", {"replicationConfiguration": {
+                "rules": [{"destinations": [{"region": "eu-west-1", "registryId": "210987654321"}]}]}})
+            if st != 200:
+                raise RuntimeError("PutReplicationConfiguration -> %d %r" % (st, doc))
+            repo = "bench/repl-%s" % self.runid
+
+            def skopeo(src, dest, src_creds=None, dest_creds=None):
+                cmd = ["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false"]
+                if src_creds:
+                    cmd += ["--src-creds", src_creds]
+                if dest_creds:
+                    cmd += ["--dest-creds", dest_creds]
+                t0 = time.monotonic()
+                o = subprocess.run(cmd + [src, dest], capture_output=True, text=True, timeout=900)
+                if o.returncode != 0:
+                    raise RuntimeError("skopeo copy %s -> %s failed: %s" % (src, dest, o.stderr[-800:]))
+                return time.monotonic() - t0
+
+            push = skopeo("oci:%s:bench" % layout, "docker://127.0.0.1:%d/%s:v1" % (source.port, repo),
+                          dest_creds=source.creds)
+            t0 = time.monotonic()
+            deadline = t0 + 600
+            while True:
+                st, _, doc = source.ecr_call("DescribeImageReplicationStatus",
+                                             {"repositoryName": repo, "imageId": {"imageTag": "v1"}})
+                statuses = doc.get("replicationStatuses", []) if st == 200 else []
+                if statuses and statuses[0]["status"] == "COMPLETE":
+                    break
+                if statuses and statuses[0]["status"] == "FAILED":
+                    raise RuntimeError("replication FAILED: %r\n%s" % (statuses, source.log_tail()))
+                if time.monotonic() > deadline:
+                    raise RuntimeError("replication not COMPLETE within 600 s: %r\n%s" % (doc, source.log_tail()))
+                time.sleep(0.05)
+            lag = time.monotonic() - t0
+            skopeo("oci:%s:bench" % layout, "docker://127.0.0.1:%d/%s:v1" % (ref.port, repo), dest_creds=ref.creds)
+            copy = skopeo("docker://127.0.0.1:%d/%s:v1" % (ref.port, repo),
+                          "docker://127.0.0.1:%d/%s:v1" % (ref2.port, repo), src_creds=ref.creds,
+                          dest_creds=ref.creds)
+        finally:
+            for r in started:
+                r.stop()
+            shutil.rmtree(layout, ignore_errors=True)
+        label = "replication, %d layers, %.0f MB: %s (Berth) vs skopeo copy between two references"
+        self.res.add("replication", label % (p["skopeo_layers"], total / MB,
+                                             "push acknowledged until COMPLETE on the peer"), "s", "lower",
+                     lag, copy, md=True, note="the source's push itself took %.2f s" % push)
 
     # ------------------------------------------------------------------ 6. memory
     def bench_memory(self):
@@ -1451,6 +1551,7 @@ class Bench:
             steps = [("manifest", self.bench_manifests), ("authz", self.bench_authz), ("ecr", self.bench_ecr),
                      ("blobs", self.bench_blobs),
                      ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("cache", self.bench_cache),
+                     ("replication", self.bench_replication),
                      ("memory", self.bench_memory),
                      ("listing", self.bench_listing)]
             if self.want("ecr") and not self.want("manifest"):

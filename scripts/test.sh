@@ -17,4 +17,6 @@ scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-20}"
 echo "== all tests (unit + integration with real clients)"
 scripts/build.sh ci
 cd build
-ctest --output-on-failure --timeout 900 "$@"
+# Two at a time (BERTH_TEST_JOBS): the unit tests and the lighter integration suites share the two
+# cores; the suites that start dockerd, move big layers or kill servers are RUN_SERIAL and run alone.
+ctest --output-on-failure --timeout 900 -j "${BERTH_TEST_JOBS:-2}" "$@"

@@ -88,6 +88,7 @@ net::awaitable<bool> send_stream(Stream& stream, const stream_payload& s, net::t
     tcp_layer(stream).expires_after(idle_timeout);
     if (unread == 0) {
       auto [ec, written] = co_await net::async_write(stream, out, use_tuple);
+      if (!ec && s.read_past_end) co_await read_next(chunks[1 - current]);
       co_return !ec;
     }
     // The operator flattens the write's (error, size) and the read's count into one tuple.

@@ -61,7 +61,7 @@ class pull_through_cache::teeing_blob final : public blob_content, public byte_r
   result<byte_source> bytes(std::uint64_t offset, std::uint64_t length, bool may_redirect) override {
     if (offset == 0 && length == size_ && !handed_out_ && !landed_) {
       handed_out_ = true;
-      return byte_source(stream_source{std::shared_ptr<byte_reader>(self_.lock(), this), size_});
+      return byte_source(stream_source{std::shared_ptr<byte_reader>(self_.lock(), this), size_, true});
     }
     // A range, or a second reader: the whole blob first, then its bytes from here.
     if (auto r = drain(); !r) return r.take_error();
@@ -72,8 +72,32 @@ class pull_through_cache::teeing_blob final : public blob_content, public byte_r
 
   result<std::size_t> read(char* out, std::size_t want) override {
     if (landed_) return failure_ ? result<std::size_t>(*failure_) : result<std::size_t>(std::size_t{0});
+    if (verified_) {
+      // Past the end, every byte sent: now the blob is made durable and recorded. A client that
+      // leaves first leaves it unstored (the import fetches it again).
+      auto committed = cache_.reg_.complete_upload(std::move(session_), digest_);
+      if (!committed) {
+        return end(make_error(errc::upstream_unavailable,
+                              "storing " + digest_.str() + " failed: " + committed.error_value().message));
+      }
+      landed_ = true;
+      cache_.land(key_, flight_, std::nullopt);
+      return std::size_t{0};
+    }
     const auto left = size_ - received_;
-    auto n = body_->read(out, static_cast<std::size_t>(std::min<std::uint64_t>(want, left)));
+    // A socket read gives what has arrived (often a few KiB): fill the caller's buffer, so each
+    // chunk costs one hash update, one write to the upload and one write to the client.
+    const auto goal = static_cast<std::size_t>(std::min<std::uint64_t>(want, left));
+    result<std::size_t> n = std::size_t{0};
+    for (std::size_t filled = 0; filled < goal;) {
+      auto got = body_->read(out + filled, goal - filled);
+      if (!got || *got == 0) {
+        n = filled > 0 ? result<std::size_t>(filled) : got;
+        break;
+      }
+      filled += *got;
+      n = filled;
+    }
     if (!n)
       return end(make_error(errc::upstream_unavailable,
                             "reading " + digest_.str() + " from the upstream failed: " + n.error_value().message));
@@ -85,17 +109,17 @@ class pull_through_cache::teeing_blob final : public blob_content, public byte_r
     if (auto w = session_->write(out, *n); !w) return end(w.error_value());
     received_ += *n;
     if (received_ == size_) {
-      // The last bytes wait for the verdict: a digest mismatch fails the read instead.
-      if (auto r = session_->checkpoint(); !r) return end(r.error_value());
-      auto committed = cache_.reg_.complete_upload(std::move(session_), digest_);
-      if (!committed) {
+      // The last bytes wait for the verdict: a digest mismatch fails the read instead. The commit
+      // (an fsync, the metadata) waits for the read past the end, after the client has them.
+      auto actual = cache_.reg_.upload_digest(*session_);
+      if (!actual || *actual != digest_) {
+        const auto why = actual ? "its digest is " + actual->str() : actual.error_value().message;
         spdlog::error("pull-through cache: {} from the upstream of {} is not what it claims ({}); nothing stored",
-                      digest_.str(), repository_, committed.error_value().message);
+                      digest_.str(), repository_, why);
         return end(make_error(errc::upstream_unavailable,
                               "the upstream's bytes for " + digest_.str() + " do not match their digest"));
       }
-      landed_ = true;
-      cache_.land(key_, flight_, std::nullopt);
+      verified_ = true;
     }
     return *n;
   }
@@ -138,6 +162,7 @@ class pull_through_cache::teeing_blob final : public blob_content, public byte_r
   std::uint64_t received_ = 0;
   bool handed_out_ = false;
   bool landed_ = false;
+  bool verified_ = false;  // every byte received and its digest checked; the commit comes next
   std::optional<error> failure_;
 };
 

@@ -249,6 +249,8 @@ result<void> registry::complete_upload(std::unique_ptr<upload_session> session, 
   return commit_session(*session, expected);
 }
 
+result<digest> registry::upload_digest(upload_session& session) { return session.finish_hash(); }
+
 result<void> registry::cancel_upload(const std::string& repo, const std::string& id) {
   auto& uploads = backends_.meta.uploads();
   const auto writer = new_writer();

@@ -732,6 +732,10 @@ class Test01Basics(PtcCase):
         self.assertEqual((r.status, r.headers.get("Content-Length")), (200, str(layer["size"])), r.describe())
         r = CACHE.req("GET", "/v2/hub/library/gone2/blobs/" + layer["digest"])
         self.assertEqual((r.status, sha256(r.body)), (200, layer["digest"]), r.describe())
+        # Stored right after its last bytes went out (the commit follows the response).
+        deadline = time.monotonic() + 10
+        while not StoredBlobs(CACHE.data_dir).exists(layer["digest"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.assertTrue(StoredBlobs(CACHE.data_dir).exists(layer["digest"]))
 
     def test_7_podman_pull_uncached(self):

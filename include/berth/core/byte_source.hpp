@@ -32,6 +32,9 @@ class byte_reader {
 struct stream_source {
   std::shared_ptr<byte_reader> reader;
   std::uint64_t length = 0;
+  // Read once more after `length` bytes, once they are all sent: the reader finishes its work
+  // there (the pull-through cache commits the blob it streamed) without holding up the last bytes.
+  bool read_past_end = false;
 };
 
 // Somewhere a client may fetch the bytes itself (an object store's presigned URL).

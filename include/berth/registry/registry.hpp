@@ -94,6 +94,9 @@ class registry {
   // Verifies the digest of everything written, then makes the blob durable and visible. On a
   // mismatch the session is discarded and nothing is committed.
   result<void> complete_upload(std::unique_ptr<upload_session> session, const digest& expected);
+  // The digest of everything written so far, as complete_upload will check it (sha256 sessions);
+  // the session stays open for complete_upload or cancel_upload.
+  result<digest> upload_digest(upload_session& session);
   result<void> cancel_upload(const std::string& repo, const std::string& id);
   // Removes sessions idle longer than the expiry and upload files with no session. Returns the count.
   std::size_t expire_uploads();
