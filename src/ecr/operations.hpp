@@ -77,6 +77,8 @@ result<std::string> fill_page(const json& in, std::size_t fallback, const Items&
   return std::string();
 }
 image_filter filter_of(const json& in);
+// PutReplicationConfiguration's rules, from a request the model has validated.
+std::vector<replication_rule> replication_rules_of(const json& in);
 error invalid_parameter(const std::string& message);
 
 }  // namespace berth::ecr

@@ -21,11 +21,9 @@ json rules_json(const std::vector<replication_rule>& rules) {
   return out;
 }
 
-result<json> put_replication_configuration(call_context& ctx, const json& in) {
-  if (ctx.replication.rules == nullptr) {
-    return make_error(errc::unsupported_operation, "This registry has no replication");
-  }
-  // The model has checked the shape (lengths, patterns, the filter type); the domain the rest.
+}  // namespace
+
+std::vector<replication_rule> replication_rules_of(const json& in) {
   std::vector<replication_rule> rules;
   for (const auto& r : in["replicationConfiguration"]["rules"]) {
     replication_rule rule;
@@ -35,7 +33,17 @@ result<json> put_replication_configuration(call_context& ctx, const json& in) {
     }
     rules.push_back(std::move(rule));
   }
-  auto stored = ctx.replication.rules->put(std::move(rules));
+  return rules;
+}
+
+namespace {
+
+result<json> put_replication_configuration(call_context& ctx, const json& in) {
+  if (ctx.replication.rules == nullptr) {
+    return make_error(errc::unsupported_operation, "This registry has no replication");
+  }
+  // The model has checked the shape (lengths, patterns, the filter type); the domain the rest.
+  auto stored = ctx.replication.rules->put(replication_rules_of(in));
   if (!stored) return stored.take_error();
   return json{{"replicationConfiguration", {{"rules", rules_json(*stored)}}}};
 }

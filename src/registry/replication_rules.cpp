@@ -60,6 +60,24 @@ replication_rules::replication_rules(registry_backends backends, std::vector<rep
       clock_(clk) {}
 
 result<std::vector<replication_rule>> replication_rules::put(std::vector<replication_rule> rules) {
+  auto checked = check(std::move(rules), peers_, account_id_, region_);
+  if (!checked) return checked.take_error();
+  if (auto r = backends_.meta.settings().put_account_setting(setting_name, to_text(*checked)); !r) {
+    return r.take_error();
+  }
+  changes_.fetch_add(1);
+  return checked;
+}
+
+result<std::vector<replication_rule>> replication_rules::check(std::vector<replication_rule> rules,
+                                                               const std::vector<replication_peer>& peers,
+                                                               const std::string& account_id,
+                                                               const std::string& region) {
+  auto known = [&](const replication_destination& d) {
+    return std::any_of(peers.begin(), peers.end(), [&](const replication_peer& p) {
+      return p.region == d.region && p.registry_id == d.registry_id;
+    });
+  };
   if (rules.size() > max_replication_rules) {
     return invalid("A replication configuration can have at most " + std::to_string(max_replication_rules) + " rules");
   }
@@ -72,10 +90,10 @@ result<std::vector<replication_rule>> replication_rules::put(std::vector<replica
     }
     std::vector<replication_destination> seen;
     for (const auto& d : rule.destinations) {
-      if (d.region == region_ && d.registry_id == account_id_) {
+      if (d.region == region && d.registry_id == account_id) {
         return invalid("Replication destination cannot be the same as the source registry");
       }
-      if (!peer(d)) {
+      if (!known(d)) {
         return invalid("Replication destination " + d.region + "/" + d.registry_id +
                        " is not a configured peer (replication.peers)");
       }
@@ -88,8 +106,6 @@ result<std::vector<replication_rule>> replication_rules::put(std::vector<replica
     return invalid("A replication configuration can have at most " + std::to_string(max_replication_destinations) +
                    " unique destinations");
   }
-  if (auto r = backends_.meta.settings().put_account_setting(setting_name, to_text(rules)); !r) return r.take_error();
-  changes_.fetch_add(1);
   return rules;
 }
 

@@ -54,6 +54,10 @@ class replication_rules : public replication_targets {
   // turns replication off.
   result<std::vector<replication_rule>> put(std::vector<replication_rule> rules);
   result<std::vector<replication_rule>> all();
+  // put's validation, without storing: the rules as they would be kept (repeated destinations once).
+  static result<std::vector<replication_rule>> check(std::vector<replication_rule> rules,
+                                                     const std::vector<replication_peer>& peers,
+                                                     const std::string& account_id, const std::string& region);
 
   // Where a push to `repository` is copied (each destination once); read from a snapshot of the
   // configuration refreshed every few seconds and at once after a change through this process.
