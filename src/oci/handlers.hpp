@@ -29,7 +29,8 @@ std::unique_ptr<http::exchange> tags_exchange(registry& reg, const v2_route& rou
 // `visible`: which repositories the caller may see (null: all).
 std::unique_ptr<http::exchange> catalog_exchange(registry& reg, const http::request& req,
                                                  std::function<bool(const std::string&)> visible = nullptr);
-std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route& route, const http::request& req);
+std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route& route, const http::request& req,
+                                                   pull_through_cache* cache = nullptr);
 
 inline std::unique_ptr<http::exchange> error_exchange(const error& e) { return http::respond_with(error_response(e)); }
 inline std::unique_ptr<http::exchange> unsupported_method() {

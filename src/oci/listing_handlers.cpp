@@ -99,13 +99,15 @@ std::unique_ptr<http::exchange> catalog_exchange(registry& reg, const http::requ
       false);
 }
 
-std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route& route, const http::request& req) {
+std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route& route, const http::request& req,
+                                                   pull_through_cache* cache) {
   if (req.method != http::verb::get && req.method != http::verb::head) return unsupported_method();
   auto d = digest::parse(route.arg);
   if (!d) return error_exchange(d.error_value());
+  // Through the cache the upstream is asked too: blocking, off the I/O threads.
   return std::make_unique<http::function_exchange>(
-      [&reg, name = route.name, d = *d](http::request& r) {
-        auto rows = reg.referrers(name, d);
+      [&reg, cache, name = route.name, d = *d](http::request& r) {
+        auto rows = cache ? cache->referrers(name, d) : reg.referrers(name, d);
         if (!rows) return error_response(rows.error_value());
         auto filter = r.query_param("artifactType");
         json manifests = json::array();
@@ -127,7 +129,7 @@ std::unique_ptr<http::exchange> referrers_exchange(registry& reg, const v2_route
         res.body = index.dump();
         return res;
       },
-      false);
+      cache != nullptr);
 }
 
 }  // namespace berth::oci

@@ -173,7 +173,7 @@ std::unique_ptr<http::exchange> v2_handler::route(const http::request& head) {
         break;
       }
       case v2_endpoint::upload: ex = upload_exchange(reg_, r, head); break;
-      case v2_endpoint::referrers: ex = referrers_exchange(reg_, r, head); break;
+      case v2_endpoint::referrers: ex = referrers_exchange(reg_, r, head, through_cache(head, r, who)); break;
       case v2_endpoint::not_found: ex = http::respond_with(not_found()); break;
     }
   }

@@ -1,6 +1,7 @@
 #include "berth/registry/pull_through_cache.hpp"
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <set>
@@ -293,6 +294,61 @@ result<manifest_content> pull_through_cache::manifest(const std::string& reposit
   }
   if (by_tag) (void)cache.set_tag_checked_at(repository, text, now);
   return fetched;
+}
+
+result<std::vector<referrer_info>> pull_through_cache::referrers(const std::string& repository, const digest& subject) {
+  std::vector<referrer_info> out;
+  auto local = reg_.referrers(repository, subject);
+  if (local) {
+    out = std::move(*local);
+  } else if (local.error_value().code != errc::name_unknown) {
+    return local.take_error();
+  }
+  auto t = target_of(repository);
+  if (!t) return out;
+  auto up = upstream_for(*t);
+  auto listed = up ? (*up)->referrers(t->repository, subject) : result<std::string>(up.error_value());
+  if (!listed) {
+    spdlog::warn("pull-through cache: cannot list the referrers of {}@{} upstream ({}); answering those here",
+                 repository, subject.str(), listed.error_value().message);
+    return out;
+  }
+  if (listed->empty()) return out;
+  auto index = nlohmann::json::parse(*listed, nullptr, false);
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    spdlog::warn("pull-through cache: the upstream of {} listed the referrers of {} in no image index", repository,
+                 subject.str());
+    return out;
+  }
+  std::size_t added = 0;
+  for (const auto& d : index["manifests"]) {
+    if (!d.is_object() || !d.contains("digest") || !d["digest"].is_string()) continue;
+    auto dg = digest::parse(d["digest"].get<std::string>());
+    if (!dg) continue;
+    if (std::any_of(out.begin(), out.end(), [&](const referrer_info& r) { return r.digest == dg->str(); })) continue;
+    if (added == max_cached_referrers) break;
+    // Fetched and verified like a pull by digest (and queued for import): what is answered is
+    // what the manifest says, not what the upstream's index claims.
+    const std::string type = d.value("mediaType", std::string(media_type::oci_manifest));
+    auto m = manifest(repository, *dg, {type}, false);
+    if (!m) {
+      spdlog::warn("pull-through cache: referrer {} of {}@{} not fetched: {}", dg->str(), repository, subject.str(),
+                   m.error_value().message);
+      continue;
+    }
+    auto parsed = parse_manifest(m->content, m->media_type);
+    if (!parsed || !parsed->subject || parsed->subject->dgst != subject) continue;
+    referrer_info r;
+    r.digest = m->digest;
+    r.media_type = parsed->media_type;
+    r.size = static_cast<std::int64_t>(m->content.size());
+    r.artifact_type = parsed->artifact_type;
+    r.annotations = parsed->annotations_json;
+    out.push_back(std::move(r));
+    ++added;
+  }
+  std::sort(out.begin(), out.end(), [](const referrer_info& a, const referrer_info& b) { return a.digest < b.digest; });
+  return out;
 }
 
 void pull_through_cache::land(const std::string& key, const std::shared_ptr<flight>& f, std::optional<error> failure) {

@@ -7,6 +7,7 @@
 
 #include "berth/auth/login_token.hpp"
 #include "berth/auth/sigv4.hpp"
+#include "berth/registry/manifest.hpp"
 
 namespace berth::upstream {
 namespace {
@@ -129,6 +130,22 @@ class http_upstream final : public upstream_registry {
     auto m = manifest(repository, reference, accept);  // an upstream that does not say: the bytes tell
     if (!m) return m.take_error();
     return digest_of(m->content).str();
+  }
+
+  result<std::string> referrers(const std::string& repository, const digest& subject) override {
+    const std::string index(media_type::oci_index);
+    auto r =
+        send("GET", "/v2/" + repository + "/referrers/" + subject.str(), {{"Accept", index}}, scope_of(repository));
+    if (!r) return r.take_error();
+    if ((*r)->status() == 200) return read_all(**r, max_manifest_bytes);
+    if ((*r)->status() != 404) {
+      if (auto e = status_error(**r, errc::manifest_unknown)) return *e;
+    }
+    // No referrers API there (distribution 2.8 answers 404): the tag clients push instead.
+    auto tagged = manifest(repository, std::string(subject.algorithm_name()) + "-" + subject.hex(), {index});
+    if (!tagged && tagged.error_value().code == errc::manifest_unknown) return std::string();
+    if (!tagged) return tagged.take_error();
+    return std::move(tagged->content);
   }
 
   result<upstream_blob> blob(const std::string& repository, const digest& d) override {

@@ -206,6 +206,30 @@ def wait_for_image(test, srv, repo, digest, tag=None, timeout=30):
         repo, digest, " (%s)" % tag if tag else "", timeout, got))
 
 
+def ref_put(port, repo, data=None, manifest_ref=None, media_type=None):
+    """A raw push to an open reference registry: a blob (returns its digest), or with manifest_ref a
+    manifest of media_type (returns its digest)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        if manifest_ref is None:
+            c.request("POST", "/v2/%s/blobs/uploads/" % repo, body=b"")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 202, (r.status, r.getheader("Location"))
+            loc = urllib.parse.urlsplit(r.getheader("Location"))
+            target = loc.path + "?" + (loc.query + "&" if loc.query else "") + "digest=" + sha256(data)
+            c.request("PUT", target, body=data, headers={"Content-Type": "application/octet-stream"})
+        else:
+            c.request("PUT", "/v2/%s/manifests/%s" % (repo, manifest_ref), body=data,
+                      headers={"Content-Type": media_type})
+        r = c.getresponse()
+        body = r.read()
+        assert r.status == 201, (r.status, body[:300])
+        return sha256(data)
+    finally:
+        c.close()
+
+
 def fsck(test, srv):
     p = subprocess.run([berth_bin(), "fsck", "--data-dir", srv.data_dir], capture_output=True, text=True,
                        timeout=CMD_TIMEOUT, env=metadata_env(srv.data_dir), stdin=subprocess.DEVNULL)
@@ -712,6 +736,39 @@ class Test01Basics(PtcCase):
         tags = ecr.list_tags_for_resource(resourceArn=repos["tmpl/library/small"]["repositoryArn"])["tags"]
         self.assertEqual(tags, [{"Key": "team", "Value": "ptc"}])
 
+    def test_4b_referrers_of_an_upstream_without_the_referrers_api(self):
+        # distribution 2.8 has no referrers API: its clients push the referrers tag schema's
+        # sha256-<hex> index instead, which the cache reads.
+        c = http.client.HTTPConnection("127.0.0.1", REF.port, timeout=30)
+        c.request("GET", "/v2/library/second/manifests/v1", headers={"Accept": OCI_MANIFEST})
+        r = c.getresponse()
+        subject_raw = r.read()
+        c.close()
+        self.assertEqual(r.status, 200)
+        subject = {"mediaType": OCI_MANIFEST, "digest": sha256(subject_raw), "size": len(subject_raw)}
+        kind = "application/vnd.example.sbom"
+        config = b"{}"
+        layer = b"an sbom for library/second"
+        art = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": kind,
+                          "config": {"mediaType": OCI_CONFIG, "digest": ref_put(REF.port, "library/second", config),
+                                     "size": len(config)},
+                          "layers": [{"mediaType": OCI_LAYER, "digest": ref_put(REF.port, "library/second", layer),
+                                      "size": len(layer)}],
+                          "subject": subject}).encode()
+        art_digest = ref_put(REF.port, "library/second", art, art_digest_ref := sha256(art), OCI_MANIFEST)
+        self.assertEqual(art_digest, art_digest_ref)
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": art_digest, "size": len(art), "artifactType": kind}]}).encode()
+        ref_put(REF.port, "library/second", index, "sha256-" + subject["digest"].split(":")[1], OCI_INDEX)
+        r = CACHE.req("GET", "/v2/hub/library/second/referrers/" + subject["digest"])
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual([(m["digest"], m["artifactType"], m["size"]) for m in json.loads(r.body)["manifests"]],
+                         [(art_digest, kind, len(art))])
+        # a subject with no referrers upstream: none (the tag is not there)
+        r = CACHE.req("GET", "/v2/hub/library/second/referrers/" + sha256(b"no such subject"))
+        self.assertEqual((r.status, json.loads(r.body)["manifests"]), (200, []), r.describe())
+        wait_for_image(self, CACHE, "hub/library/second", art_digest)
+
     def test_5_upstream_404_is_manifest_unknown_and_creates_nothing(self):
         r = manifest(CACHE, "hub/library/nothing-here", "v1")
         self.assertV2(r, 404, "MANIFEST_UNKNOWN", "Requested image not found")
@@ -918,6 +975,28 @@ class Test04AuthenticatedUpstreams(PtcCase):
                 with open(blobs[l["digest"]], "rb") as f:
                     self.assertEqual(f.read(), b.body)
             wait_for_image(self, CACHE, "berth-up/team/app", digest, "v1")
+            # Referrers of a cached image: listed from the upstream (each fetched and verified), then
+            # imported, then listed by ListImageReferrers too.
+            subject = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(raw)}
+            kind = "application/vnd.example.signature"
+            sig, sig_raw, _ = up.push_image("team/app", None, layers=[b"a signature"], annotations={"k": "v"},
+                                            extra={"subject": subject, "artifactType": kind})
+            r = CACHE.req("GET", "/v2/berth-up/team/app/referrers/" + digest)
+            self.assertEqual(r.status, 200, r.describe())
+            self.assertEqual(r.headers.get("Content-Type"), OCI_INDEX)
+            listed = json.loads(r.body)["manifests"]
+            self.assertEqual([(m["digest"], m["artifactType"], m["size"], m["annotations"]) for m in listed],
+                             [(sig, kind, len(sig_raw), {"k": "v"})], listed)
+            wait_for_image(self, CACHE, "berth-up/team/app", sig)
+            got = client("ecr", CACHE).list_image_referrers(repositoryName="berth-up/team/app",
+                                                            subjectId={"imageDigest": digest})
+            self.assertEqual([(x["digest"], x["artifactType"]) for x in got["referrers"]], [(sig, kind)])
+            # the upstream gone: the referrers here are still listed
+            up.stop()
+            r = CACHE.req("GET", "/v2/berth-up/team/app/referrers/" + digest)
+            self.assertEqual((r.status, [m["digest"] for m in json.loads(r.body)["manifests"]]), (200, [sig]),
+                             r.describe())
+            up.start()
             # the policy denies what is outside team/*: the upstream's 403 is not "not found"
             up.create_repository("private/app")
             up.push_image("private/app", "v1")

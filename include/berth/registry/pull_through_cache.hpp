@@ -31,6 +31,8 @@
 
 namespace berth {
 
+inline constexpr std::size_t max_cached_referrers = 100;
+
 struct cache_settings {
   std::int64_t tag_check_seconds = 24 * 3600;
   // An import waits this long before its worker starts, so the client's own blob requests come
@@ -55,6 +57,10 @@ class pull_through_cache {
                                     const std::vector<std::string>& accept, bool pull);
   result<std::shared_ptr<blob_content>> blob(const std::string& repository, const digest& d);
   result<std::uint64_t> blob_size(const std::string& repository, const digest& d);
+  // The referrers API: those here, and those the upstream lists that are not here yet (each
+  // fetched, verified and queued for import as a pull by digest would be; at most
+  // max_cached_referrers). With the upstream unreachable, those here.
+  result<std::vector<referrer_info>> referrers(const std::string& repository, const digest& subject);
 
   // Runs one due import; false when there was none.
   bool import_next(const std::string& holder);

@@ -37,6 +37,9 @@ class upstream_registry {
   // The digest a tag names now (HEAD), without its bytes.
   virtual result<std::string> manifest_digest(const std::string& repository, const std::string& reference,
                                               const std::vector<std::string>& accept) = 0;
+  // The OCI referrers of `subject` there, as an image index (the referrers API, or the referrers
+  // tag schema's `sha256-<hex>` tag where the upstream has no such API); "" when it lists none.
+  virtual result<std::string> referrers(const std::string& repository, const digest& subject) = 0;
   virtual result<upstream_blob> blob(const std::string& repository, const digest& d) = 0;
   virtual result<std::uint64_t> blob_size(const std::string& repository, const digest& d) = 0;
 };
