@@ -61,6 +61,27 @@ config file); without them Berth generates one on first start, keeps it in DIR/r
 (mode 0600) and prints it once.
 )";
 
+// A thread that works a durable queue until shutdown: `next` runs one item (false: none was due),
+// and the thread waits `idle` before it looks again.
+template <class Next>
+std::jthread queue_worker(const char* what, std::chrono::milliseconds idle, Next next) {
+  return std::jthread([what, idle, next = std::move(next)](std::stop_token stop) mutable {
+    std::mutex m;
+    std::condition_variable_any wake;
+    while (!stop.stop_requested()) {
+      bool worked = false;
+      try {
+        worked = next();
+      } catch (const std::exception& e) {
+        spdlog::error("{} failed: {}", what, e.what());
+      }
+      if (worked) continue;
+      std::unique_lock lock(m);
+      wake.wait_for(lock, stop, idle, [] { return false; });
+    }
+  });
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "berth: %s\n", message.c_str());
   return 1;
@@ -242,43 +263,19 @@ int serve_command(const std::vector<std::string>& args) {
   }
   // Pull-through cache imports: a durable queue in the metadata, worked here until shutdown (any
   // server may take an import; one a server left unfinished is taken again when its hold expires).
-  std::jthread importer([&cache, holder = (*opened)->duty_holder + "/imports"](std::stop_token stop) {
-    std::mutex m;
-    std::condition_variable_any idle;
-    while (!stop.stop_requested()) {
-      bool worked = false;
-      try {
-        worked = cache.import_next(holder);
-      } catch (const std::exception& e) {
-        spdlog::error("pull-through cache import failed: {}", e.what());
-      }
-      if (worked) continue;
-      std::unique_lock lock(m);
-      idle.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
-    }
-  });
+  std::jthread importer =
+      queue_worker("pull-through cache import", std::chrono::seconds(1),
+                   [&cache, holder = (*opened)->duty_holder + "/imports"] { return cache.import_next(holder); });
   // Replication jobs: a durable queue in the metadata, written with each push the configuration
   // covers; these workers copy them until shutdown (a job a server left unfinished is taken again
-  // when its hold expires).
+  // when its hold expires, or at once by its successor on the same data directory).
   std::vector<std::jthread> replicators;
   for (std::int64_t i = 0; !cfg.replication_peers.empty() && i < cfg.replication_workers; ++i) {
     auto holder = (*opened)->duty_holder + "/replication/" + std::to_string(i);
     replication_worker.recover(holder);
-    replicators.emplace_back([&replication_worker, holder](std::stop_token stop) {
-      std::mutex m;
-      std::condition_variable_any idle;
-      while (!stop.stop_requested()) {
-        bool worked = false;
-        try {
-          worked = replication_worker.replicate_next(holder);
-        } catch (const std::exception& e) {
-          spdlog::error("replication failed: {}", e.what());
-        }
-        if (worked) continue;
-        std::unique_lock lock(m);
-        idle.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
-      }
-    });
+    replicators.push_back(queue_worker("replication", std::chrono::milliseconds(500), [&replication_worker, holder] {
+      return replication_worker.replicate_next(holder);
+    }));
   }
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).string());
