@@ -135,3 +135,39 @@ TEST(config, storage_driver_and_s3_keys) {
   EXPECT_FALSE(apply_json(settings{}, R"({"storage":{"s3":{"endpiont":"x"}}})"));
   EXPECT_FALSE(apply_json(settings{}, R"({"storage":{"s3":{"redirect":"true"}}})"));
 }
+
+TEST(config, replication_peers_and_tuning) {
+  auto s = apply_json(settings{}, R"({"replication":{"peers":[{"region":"eu-west-1","registry_id":"210987654321",
+    "endpoint":"http://127.0.0.1:5001","access_key_id":"AKIA1","secret_access_key":"s"}],
+    "retry_base_seconds":1,"retry_max_seconds":2,"max_attempts":3,"workers":4}})");
+  ASSERT_TRUE(s) << s.error_value().message;
+  ASSERT_EQ(s->replication_peers.size(), 1u);
+  EXPECT_EQ(s->replication_peers[0].registry_id, "210987654321");
+  EXPECT_EQ(s->replication_peers[0].endpoint, "http://127.0.0.1:5001");
+  EXPECT_EQ((std::vector<std::int64_t>{s->replication_retry_base_seconds, s->replication_retry_max_seconds,
+                                       s->replication_max_attempts, s->replication_workers}),
+            (std::vector<std::int64_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(settings{}.replication_peers.empty());
+  auto refused = [](const std::string& text, const std::string& words) {
+    auto r = apply_json(settings{}, text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error_value().message.find(words), std::string::npos) << r.error_value().message;
+  };
+  const std::string peer =
+      R"("region":"eu-west-1","endpoint":"http://h:1","access_key_id":"a","secret_access_key":"s")";
+  refused(R"({"replication":{"peers":[{)" + peer + R"(,"registry_id":"12"}]}})", "registry_id must be 12 digits");
+  refused(R"({"replication":{"peers":[{"region":"eu-west-1","registry_id":"210987654321","endpoint":"h:1",)"
+          R"("access_key_id":"a","secret_access_key":"s"}]}})",
+          "endpoint must be http(s)://host[:port]");
+  refused(R"({"replication":{"peers":[{"region":"eu-west-1","registry_id":"210987654321","endpoint":"http://h:1",)"
+          R"("access_key_id":"a"}]}})",
+          "secret_access_key is required");
+  refused(R"({"replication":{"peers":[{)" + peer + R"(,"registry_id":"210987654321"},{)" + peer +
+              R"(,"registry_id":"210987654321"}]}})",
+          "repeats the destination");
+  refused(R"({"replication":{"peers":[{)" + peer + R"(,"registry_id":"210987654321","extra":1}]}})", "extra");
+  refused(R"({"replication":{"workers":65}})", "at most 64");
+  refused(R"({"replication":{"workers":0}})", "at least 1");
+  refused(R"({"replication":{"retry_base_seconds":700}})", "must not exceed");
+  refused(R"({"replication":{"max_attempts":100001}})", "at most 100000");
+}
