@@ -19,8 +19,21 @@ data_dir::~data_dir() {
 }
 
 result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, bool exclusive) {
-  std::filesystem::path path = cfg.data_dir;
+  std::filesystem::path path = cfg.data_dir;  // as given: the duty holder's name is made of it
   std::error_code ec;
+  if (!exclusive) {
+    // Only `serve` makes a data directory: a maintenance command pointed at a mistyped path must not
+    // report on an empty registry it just made there.
+    const bool local_metadata = cfg.metadata_driver != "postgres";
+    if (local_metadata && !std::filesystem::exists(path / "berth.db", ec)) {
+      return make_error(errc::internal, "'" + path.lexically_normal().string() +
+                                            "' is not a Berth data directory (no berth.db): give --data-dir, or "
+                                            "start `berth serve` there first");
+    }
+    if (!local_metadata && cfg.storage_driver == "filesystem" && !std::filesystem::is_directory(path, ec)) {
+      return make_error(errc::internal, "data directory '" + path.lexically_normal().string() + "' does not exist");
+    }
+  }
   std::filesystem::create_directories(path, ec);
   if (ec) return make_error(errc::internal, "cannot create data directory '" + path.string() + "': " + ec.message());
   auto d = std::make_unique<data_dir>();

@@ -24,11 +24,11 @@ class json_formatter final : public spdlog::formatter {
     auto level = spdlog::level::to_string_view(msg.level);
     std::string_view payload(msg.payload.data(), msg.payload.size());
     nlohmann::json j = {{"time", stamp}, {"level", std::string(level.data(), level.size())}};
-    // Audit lines (request_log.cpp) carry their fields as JSON: they become the line's own fields.
-    auto fields =
-        payload.starts_with("audit {") ? nlohmann::json::parse(payload.substr(6), nullptr, false) : nlohmann::json();
+    // Audit and access lines (request_log.cpp) carry their fields as JSON: they become the line's own.
+    std::string_view kind = payload.starts_with("audit {") ? "audit" : payload.starts_with("access {") ? "access" : "";
+    auto fields = kind.empty() ? nlohmann::json() : nlohmann::json::parse(payload.substr(kind.size() + 1), nullptr, false);
     if (fields.is_object()) {
-      j["msg"] = "audit";
+      j["msg"] = std::string(kind);
       for (auto& [k, v] : fields.items()) j[k] = std::move(v);
     } else {
       j["msg"] = std::string(payload);

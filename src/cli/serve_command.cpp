@@ -17,7 +17,10 @@
 #include "berth/cli/key_files.hpp"
 #include "berth/cli/request_log.hpp"
 #include "berth/config/config.hpp"
+#include "berth/http/observer_fanout.hpp"
 #include "berth/http/server.hpp"
+#include "berth/observability/ops_endpoints.hpp"
+#include "berth/observability/token_scrape_gate.hpp"
 #include "berth/oci/v2_handler.hpp"
 #include "berth/registry/access_control.hpp"
 #include "berth/registry/duty_roster.hpp"
@@ -25,6 +28,7 @@
 #include "berth/registry/identity_directory.hpp"
 #include "berth/registry/pull_through_cache.hpp"
 #include "berth/registry/registry.hpp"
+#include "berth/registry/registry_status.hpp"
 #include "berth/registry/replicator.hpp"
 #include "berth/registry/resource_policies.hpp"
 #include "berth/registry/secret_vault.hpp"
@@ -54,7 +58,14 @@ Options (a flag beats its environment variable, which beats the config file):
   --tls-cert FILE        PEM certificate chain: serve TLS 1.2+ only (reloaded on SIGHUP)
                                                          [BERTH_TLS_CERT]
   --tls-key FILE         PEM private key for --tls-cert  [BERTH_TLS_KEY]
+  --metrics-listen HOST:PORT
+                         a second, plain-HTTP listener serving only /metrics, /healthz and /readyz,
+                         /metrics without credentials    [BERTH_METRICS_LISTEN, default: none]
+  --access-log           a log line per request           [BERTH_ACCESS_LOG, default off]
   -h, --help             show this help
+
+GET /healthz and /readyz need no credentials; GET /metrics on the main listener needs a login token
+allowed ecr:DescribeRegistry unless metrics.public is set (docs/operations.md).
 
 The root access key comes from BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY (or the
 config file); without them Berth generates one on first start, keeps it in DIR/root-credentials.json
@@ -92,8 +103,8 @@ int fail(const std::string& message) {
 int serve_command(const std::vector<std::string>& args) {
   auto parsed = parse_flags(args,
                             {"listen", "data-dir", "config", "log-format", "log-level", "upload-expiry", "auth",
-                             "account-id", "region", "public-host", "tls-cert", "tls-key"},
-                            {}, "serve");
+                             "account-id", "region", "public-host", "tls-cert", "tls-key", "metrics-listen"},
+                            {"access-log"}, "serve");
   if (!parsed) return fail(parsed.error_value().message);
   if (parsed->help) {
     std::cout << serve_help;
@@ -105,6 +116,16 @@ int serve_command(const std::vector<std::string>& args) {
   configure_logging(cfg.log_format, cfg.log_level);
 
   std::filesystem::path data_dir = cfg.data_dir;
+  // A start that fails (a busy port, a bad certificate) leaves no data directory it made behind.
+  // Declared before the data directory is opened, so it runs after everything in it is closed.
+  struct remove_unless_started {
+    std::filesystem::path path;
+    bool armed;
+    ~remove_unless_started() {
+      std::error_code ec;
+      if (armed) std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{data_dir, !std::filesystem::exists(data_dir)};
   auto opened = open_data_dir(cfg, true);
   if (!opened) return fail(opened.error_value().message);
   auto& reg = *(*opened)->reg;
@@ -115,11 +136,16 @@ int serve_command(const std::vector<std::string>& args) {
   std::vector<auth::credential> credentials;
   config::user_credentials root = cfg.root;
   bool print_root = false;
+  std::string root_source = config::process_env("BERTH_ROOT_ACCESS_KEY_ID").empty()
+                                ? "from the config file (auth.root)"
+                                : "from the environment (BERTH_ROOT_ACCESS_KEY_ID)";
   if (root.access_key_id.empty()) {
     auto stored = load_or_generate_root_key(secrets);
     if (!stored) return fail(stored.error_value().message);
     root = stored->credentials;
     print_root = stored->generated;
+    root_source = std::string(stored->generated ? "generated now, kept in " : "generated on first start, kept in ") +
+                  secrets.location(root_credentials_secret);
   }
   credentials.push_back(auth::credential{"root", root.access_key_id, root.secret_access_key, true});
   for (const auto& u : cfg.users) {
@@ -188,7 +214,20 @@ int serve_command(const std::vector<std::string>& args) {
   iam::query_api query(directory, access, access, clk, iam::query_settings{cfg.account_id});
   secrets::secrets_api secrets_json(vault, auth_enabled ? &access : nullptr, access, clk,
                                     secrets::secrets_settings{cfg.region, auth_enabled});
-  api_router router(v2, ecr, auth_enabled ? &query : nullptr, &secrets_json);
+  // The operator's endpoints: on the main listener (/metrics behind a login token unless opened), and
+  // on the metrics listener when one is configured (open: reach it only from the monitoring network).
+  observability::request_metrics request_counts;
+  observability::maintenance_metrics maintenance_counts;
+  registry_status status((*opened)->backends(), clk, std::chrono::seconds(10));
+  std::unique_ptr<http::server> srv_ptr;
+  auto in_progress = [&srv_ptr] { return srv_ptr ? srv_ptr->requests_in_progress() : std::size_t{0}; };
+  observability::token_scrape_gate scrape_gate(tokens, access, clk);
+  const bool metrics_open = !auth_enabled || cfg.metrics_public;
+  observability::ops_endpoints ops({request_counts, maintenance_counts, status, in_progress, BERTH_VERSION},
+                                   metrics_open ? nullptr : &scrape_gate);
+  observability::ops_endpoints open_ops({request_counts, maintenance_counts, status, in_progress, BERTH_VERSION},
+                                        nullptr);
+  api_router router(v2, ecr, auth_enabled ? &query : nullptr, &secrets_json, &ops);
 
   auto addr = config::parse_listen(cfg.listen);
   http::server_options opts;
@@ -203,10 +242,30 @@ int serve_command(const std::vector<std::string>& args) {
   opts.max_header_bytes = static_cast<std::size_t>(cfg.max_header_bytes);
   opts.tls_cert = cfg.tls_cert;
   opts.tls_key = cfg.tls_key;
-  request_log log;
-  opts.observer = &log;
-  http::server srv(opts, router);
+  request_log log(request_log_options{cfg.access_log, cfg.log_format == "json"});
+  http::observer_fanout observers({&request_counts, &log});
+  opts.observer = &observers;
+  srv_ptr = std::make_unique<http::server>(opts, router);
+  auto& srv = *srv_ptr;
   if (auto err = srv.listen(); !err.empty()) return fail(err);
+  ops_router metrics_router(open_ops);
+  std::unique_ptr<http::server> metrics_srv;
+  if (!cfg.metrics_listen.empty()) {
+    auto maddr = config::parse_listen(cfg.metrics_listen);
+    http::server_options mopts;
+    mopts.host = maddr->host;
+    mopts.port = maddr->port;
+    mopts.io_threads = 1;
+    mopts.worker_threads = 1;
+    mopts.max_connections = 64;
+    mopts.max_header_bytes = 16 * 1024;
+    mopts.header_timeout = std::chrono::seconds(30);
+    mopts.shutdown_grace = std::chrono::seconds(1);
+    mopts.name = "metrics listener";
+    metrics_srv = std::make_unique<http::server>(mopts, metrics_router);
+    if (auto err = metrics_srv->listen(); !err.empty()) return fail("metrics listener: " + err);
+  }
+  cleanup.armed = false;
   if (print_root) {
     // Saved and shown once, on the first start that gets this far; afterwards only in the file.
     auto saved = save_root_key(secrets, root);
@@ -227,9 +286,19 @@ int serve_command(const std::vector<std::string>& args) {
   // Duties one server does at a time (leases in the metadata); each lease outlasts the interval
   // between runs, so its holder keeps it while alive.
   duty_roster duties((*opened)->meta->leases(), clk, (*opened)->duty_holder);
-  srv.every(std::chrono::minutes(10), [&reg, &duties] {
-    duties.run("upload-expiry", 30 * 60, [&reg] {
-      if (auto n = reg.expire_uploads(); n > 0) spdlog::info("expired {} abandoned upload(s)", n);
+  // Each maintenance run is timed and counted for the metrics.
+  auto timed = [&maintenance_counts, &clk](const char* job, auto run) {
+    const auto start = std::chrono::steady_clock::now();
+    auto [items, bytes] = run();
+    maintenance_counts.record(job, std::chrono::steady_clock::now() - start, items, bytes, clk.now_seconds());
+  };
+  srv.every(std::chrono::minutes(10), [&reg, &duties, timed] {
+    duties.run("upload-expiry", 30 * 60, [&reg, timed] {
+      timed("upload-expiry", [&reg] {
+        auto n = reg.expire_uploads();
+        if (n > 0) spdlog::info("expired {} abandoned upload(s)", n);
+        return std::pair<std::uint64_t, std::uint64_t>{n, 0};
+      });
     });
   });
   srv.every(std::chrono::seconds(2), [&reg] { reg.flush_pulls(); });
@@ -249,16 +318,28 @@ int serve_command(const std::vector<std::string>& args) {
   auto& lifecycle_runs = *(*opened)->lifecycle;
   if (cfg.lifecycle_interval_seconds > 0) {
     srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds),
-              [&lifecycle_runs, &duties, lease = 2 * cfg.lifecycle_interval_seconds] {
-                duties.run("lifecycle", lease, [&lifecycle_runs] { lifecycle_runs.run_all(false); });
+              [&lifecycle_runs, &duties, timed, lease = 2 * cfg.lifecycle_interval_seconds] {
+                duties.run("lifecycle", lease, [&lifecycle_runs, timed] {
+                  timed("lifecycle", [&lifecycle_runs] {
+                    std::uint64_t expired = 0;
+                    for (const auto& r : lifecycle_runs.run_all(false)) expired += r.applied;
+                    return std::pair<std::uint64_t, std::uint64_t>{expired, 0};
+                  });
+                });
               });
   }
   garbage_collector collector(reg, (*opened)->backends());
   if (cfg.gc_interval_seconds > 0) {
     gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
     srv.every(std::chrono::seconds(cfg.gc_interval_seconds),
-              [&collector, &duties, gc_opts, lease = 2 * cfg.gc_interval_seconds] {
-                duties.run("gc", lease, [&collector, &gc_opts] { collector.collect(gc_opts); });
+              [&collector, &duties, timed, gc_opts, lease = 2 * cfg.gc_interval_seconds] {
+                duties.run("gc", lease, [&collector, &gc_opts, timed] {
+                  timed("gc", [&collector, &gc_opts] {
+                    auto report = collector.collect(gc_opts);
+                    return std::pair<std::uint64_t, std::uint64_t>{report.blobs.size() + report.images.size(),
+                                                                   report.bytes};
+                  });
+                });
               });
   }
   // Pull-through cache imports: a durable queue in the metadata, worked here until shutdown (any
@@ -278,8 +359,17 @@ int serve_command(const std::vector<std::string>& args) {
     }));
   }
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
-               std::filesystem::absolute(data_dir).string());
+               std::filesystem::absolute(data_dir).lexically_normal().string());
+  if (auth_enabled) spdlog::info("root access key {}: {}", root.access_key_id, root_source);
+  std::jthread metrics_thread;
+  if (metrics_srv) {
+    spdlog::info("metrics, health and readiness on http://{} (/metrics, /healthz, /readyz)",
+                 metrics_srv->bound_address());
+    metrics_thread = std::jthread([&metrics_srv] { metrics_srv->run(); });
+  }
   srv.run();
+  if (metrics_srv) metrics_srv->stop();
+  metrics_thread = {};
   importer.request_stop();
   for (auto& r : replicators) r.request_stop();
   importer.join();

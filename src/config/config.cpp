@@ -2,10 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace berth::config {
 namespace {
@@ -51,12 +53,45 @@ result<void> parse_bool(const std::string& text, bool& out, const char* what) {
   return {};
 }
 
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known key an unknown one was probably meant to be: one it begins (gc.grace ->
+// gc.grace_seconds) or a misspelling of (lisen -> listen).
+std::string closest_key(const std::string& unknown, std::initializer_list<const char*> keys) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, unknown.size() / 3) + 1;
+  for (std::string_view key : keys) {
+    if (key.starts_with(unknown) || std::string_view(unknown).starts_with(key)) return std::string(key);
+    if (auto d = edit_distance(unknown, key); d < best_distance) {
+      best_distance = d;
+      best = key;
+    }
+  }
+  return best;
+}
+
 result<void> only_keys(const json& obj, std::initializer_list<const char*> keys, const std::string& where) {
   if (!obj.is_object()) return bad(where + " must be an object");
+  const std::string prefix = where == "config" ? "" : where + ".";
   for (const auto& [k, v] : obj.items()) {
     bool known = false;
     for (auto key : keys) known = known || k == key;
-    if (!known) return bad("unknown configuration key " + where + "." + k);
+    if (known) continue;
+    auto hint = closest_key(k, keys);
+    return bad("unknown configuration key " + prefix + k + (hint.empty() ? "" : " (did you mean " + prefix + hint + "?)"));
   }
   return {};
 }
@@ -72,6 +107,11 @@ result<std::int64_t> parse_non_negative(const std::string& text, const char* wha
 
 result<void> validate(const settings& s) {
   if (auto l = parse_listen(s.listen); !l) return l.take_error();
+  if (!s.metrics_listen.empty()) {
+    auto m = parse_listen(s.metrics_listen);
+    if (!m) return bad("metrics.listen: " + m.error_value().message);
+    if (s.metrics_listen == s.listen) return bad("metrics.listen must differ from the main listen address");
+  }
   if (s.data_dir.empty()) return bad("data directory must not be empty");
   if (s.log_format != "text" && s.log_format != "json") return bad("log format must be 'text' or 'json'");
   if (s.auth_mode != "sigv4" && s.auth_mode != "none") return bad("auth mode must be 'sigv4' or 'none'");
@@ -144,8 +184,9 @@ std::string process_env(const char* name) {
 
 result<listen_address> parse_listen(const std::string& text) {
   auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad("listen address must be HOST:PORT, got '" + text + "'");
-  std::string host = text.substr(0, colon);
+  if (colon == std::string::npos) return bad("listen address must be HOST:PORT or :PORT, got '" + text + "'");
+  // ":5000" listens on every address, as Go servers read it; a host name is resolved when binding.
+  std::string host = colon == 0 ? std::string("0.0.0.0") : text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   auto port_text = text.substr(colon + 1);
   unsigned port = 0;
@@ -157,11 +198,18 @@ result<listen_address> parse_listen(const std::string& text) {
 }
 
 result<settings> apply_json(settings s, const std::string& json_text) {
-  json doc = json::parse(json_text, nullptr, false, true);
-  if (doc.is_discarded()) return bad("configuration file is not valid JSON");
+  json doc;
+  try {
+    doc = json::parse(json_text, nullptr, true, true);
+  } catch (const json::parse_error& e) {
+    // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." -> "line 3, column 5: ..."
+    std::string what = e.what();
+    if (auto at = what.find(" at line "); at != std::string::npos) what = what.substr(at + 4);
+    return bad("not valid JSON: " + what);
+  }
   if (auto r = only_keys(doc,
                          {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls",
-                          "metadata", "storage", "pull_through_cache", "replication"},
+                          "metadata", "storage", "pull_through_cache", "replication", "metrics"},
                          "config");
       !r) {
     return r.take_error();
@@ -309,9 +357,15 @@ result<settings> apply_json(settings s, const std::string& json_text) {
   if (auto r = read_string(doc, "listen", s.listen, "config"); !r) return r.take_error();
   if (auto r = read_string(doc, "data_dir", s.data_dir, "config"); !r) return r.take_error();
   if (auto it = doc.find("log"); it != doc.end()) {
-    if (auto r = only_keys(*it, {"format", "level"}, "log"); !r) return r.take_error();
+    if (auto r = only_keys(*it, {"format", "level", "access"}, "log"); !r) return r.take_error();
     if (auto r = read_string(*it, "format", s.log_format, "log"); !r) return r.take_error();
     if (auto r = read_string(*it, "level", s.log_level, "log"); !r) return r.take_error();
+    if (auto r = read_bool(*it, "access", s.access_log, "log"); !r) return r.take_error();
+  }
+  if (auto it = doc.find("metrics"); it != doc.end()) {
+    if (auto r = only_keys(*it, {"listen", "public"}, "metrics"); !r) return r.take_error();
+    if (auto r = read_string(*it, "listen", s.metrics_listen, "metrics"); !r) return r.take_error();
+    if (auto r = read_bool(*it, "public", s.metrics_public, "metrics"); !r) return r.take_error();
   }
   if (auto it = doc.find("uploads"); it != doc.end()) {
     if (auto r = only_keys(*it, {"expiry_seconds", "max_sessions_per_repository"}, "uploads"); !r)
@@ -376,6 +430,7 @@ result<settings> load(const flag_map& flags, env_lookup env) {
                              source{"public-host", "BERTH_PUBLIC_HOST", &s.public_host},
                              source{"tls-cert", "BERTH_TLS_CERT", &s.tls_cert},
                              source{"tls-key", "BERTH_TLS_KEY", &s.tls_key},
+                             source{"metrics-listen", "BERTH_METRICS_LISTEN", &s.metrics_listen},
                              source{"", "BERTH_METADATA_DRIVER", &s.metadata_driver},
                              source{"", "BERTH_METADATA_DSN", &s.metadata_dsn},
                              source{"", "BERTH_STORAGE_DRIVER", &s.storage_driver},
@@ -391,11 +446,13 @@ result<settings> load(const flag_map& flags, env_lookup env) {
   }
   for (auto [e, field] :
        {std::pair{"BERTH_S3_PATH_STYLE", &s.s3_path_style}, std::pair{"BERTH_S3_REDIRECT", &s.s3_redirect},
-        std::pair{"BERTH_ANONYMOUS_PULL", &s.anonymous_pull}}) {
+        std::pair{"BERTH_ANONYMOUS_PULL", &s.anonymous_pull}, std::pair{"BERTH_ACCESS_LOG", &s.access_log},
+        std::pair{"BERTH_METRICS_PUBLIC", &s.metrics_public}}) {
     if (auto v = env(e); !v.empty()) {
       if (auto r = parse_bool(v, *field, e); !r) return r.take_error();
     }
   }
+  if (flags.count("access-log")) s.access_log = true;
   if (auto v = env("BERTH_S3_PART_SIZE"); !v.empty()) {
     auto n = parse_non_negative(v, "BERTH_S3_PART_SIZE");
     if (!n) return n.take_error();

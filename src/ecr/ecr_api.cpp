@@ -126,6 +126,7 @@ std::unique_ptr<http::exchange> ecr_api::exchange() const {
 
 http::response ecr_api::handle(const http::request& req) const {
   const auto request_id = new_upload_id();
+  req.notes.request_id = request_id;
   const auto now = clock_.now_seconds();
   auto fail = [&](const error& e) { return error_response(e, request_id, settings_.account_id); };
 
@@ -139,7 +140,10 @@ http::response ecr_api::handle(const http::request& req) const {
   if (settings_.auth_enabled) {
     const auto sr = auth::signable_post(req);
     auto who = verifier_.verify(sr, now);
-    if (!who) return fail(who.error_value());
+    if (!who) {
+      req.notes.unauthenticated = true;
+      return fail(who.error_value());
+    }
     caller = *who;
     req.notes.principal = caller.arn;
     req.notes.access_key_id = caller.access_key_id;

@@ -3,6 +3,9 @@
 // instantiates the connection templates (session.hpp).
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <string_view>
+
 #include "server_state.hpp"
 #include "session.hpp"
 
@@ -25,7 +28,21 @@ net::awaitable<void> tls_session(server_state& s, tls_stream stream, std::shared
   {
     counted_scope done(s.handshakes, counted_scope::already_counted);
     tcp_layer(stream).expires_after(s.options.header_timeout);
-    std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    // The first bytes decide: a TLS record starts with 0x16; a letter is plain HTTP sent to the TLS
+    // port, which gets Go's one-line answer instead of a silent close.
+    std::array<char, 512> first{};
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await tcp_layer(stream).async_read_some(net::buffer(first), use_tuple);
+    if (ec || n == 0) co_return;
+    if (first[0] >= 'A' && first[0] <= 'Z') {
+      static constexpr std::string_view hint =
+          "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+          "Client sent an HTTP request to an HTTPS server.\n";
+      co_await net::async_write(tcp_layer(stream), net::buffer(hint), use_tuple);
+      tcp_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_return;
+    }
+    std::tie(ec, n) = co_await stream.async_handshake(ssl::stream_base::server, net::buffer(first.data(), n), use_tuple);
   }
   if (ec) co_return;
   if (s.active_connections >= s.options.max_connections) {

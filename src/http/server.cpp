@@ -32,7 +32,19 @@ std::string server::listen() {
     impl_->tls = std::move(ctx);
   }
   auto addr = net::ip::make_address(impl_->options.host, ec);
-  if (ec) return "invalid listen address '" + impl_->options.host + "'";
+  if (ec) {
+    // A host name ("localhost"): one of its addresses, IPv4 first, as Go's net.Listen picks it.
+    tcp::resolver resolver(impl_->ioc);
+    auto found = resolver.resolve(impl_->options.host, "", ec);
+    if (ec || found.empty()) return "cannot resolve the listen host '" + impl_->options.host + "'";
+    addr = found.begin()->endpoint().address();
+    for (const auto& entry : found) {
+      if (entry.endpoint().address().is_v4()) {
+        addr = entry.endpoint().address();
+        break;
+      }
+    }
+  }
   tcp::endpoint ep{addr, impl_->options.port};
   auto& a = impl_->acceptor;
   a.open(ep.protocol(), ec);
@@ -134,7 +146,7 @@ void server::run() {
   wait_for_reload();
   impl_->signals.async_wait([this](beast::error_code ec, int sig) {
     if (ec) return;
-    spdlog::info("received signal {}, shutting down", sig);
+    spdlog::info("{}: received signal {}, shutting down", impl_->options.name, sig);
     stop();
   });
   net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
@@ -144,7 +156,7 @@ void server::run() {
   for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (auto& t : threads) t.join();
-  spdlog::info("server stopped");
+  spdlog::info("{} stopped", impl_->options.name);
 }
 
 }  // namespace berth::http

@@ -69,6 +69,7 @@ std::unique_ptr<http::exchange> query_api::exchange() const {
 
 http::response query_api::handle(const http::request& req) const {
   const auto request_id = new_upload_id();
+  req.notes.request_id = request_id;
   req.notes.api = "iam";
   auto in = parse_form(req.body);
   if (!in) return error_response(in.error_value(), "iam", request_id);
@@ -88,7 +89,10 @@ http::response query_api::handle(const http::request& req) const {
 
   const auto sr = auth::signable_post(req);
   auto who = (service == "sts" ? sts_verifier_ : iam_verifier_).verify(sr, clock_.now_seconds());
-  if (!who) return error_response(who.error_value(), service, request_id);
+  if (!who) {
+    req.notes.unauthenticated = true;
+    return error_response(who.error_value(), service, request_id);
+  }
   req.notes.principal = who->arn;
   req.notes.access_key_id = who->access_key_id;
   req.notes.action = std::string(service) + ":" + op->first;

@@ -332,6 +332,18 @@ class sql_replication_index final : public replication_index {
   Pool& pool_;
 };
 
+template <class Pool>
+class sql_statistics_index final : public statistics_index {
+ public:
+  explicit sql_statistics_index(Pool& pool) : pool_(pool) {}
+  result<inventory_row> inventory() override;
+  result<std::vector<queue_row>> queues() override;
+  result<int> schema_version() override;
+
+ private:
+  Pool& pool_;
+};
+
 // A metadata store: the roles above on one pool.
 template <class Pool>
 class sql_metadata final : public metadata_store {
@@ -350,7 +362,8 @@ class sql_metadata final : public metadata_store {
         identities_(*pool_),
         vault_(*pool_),
         cache_(*pool_),
-        replication_(*pool_) {}
+        replication_(*pool_),
+        statistics_(*pool_) {}
 
   repository_index& repositories() override { return repositories_; }
   image_index& images() override { return images_; }
@@ -365,6 +378,7 @@ class sql_metadata final : public metadata_store {
   vault_index& vault() override { return vault_; }
   cache_index& cache() override { return cache_; }
   replication_index& replication() override { return replication_; }
+  statistics_index& statistics() override { return statistics_; }
   void release_memory() override { pool_->release_memory(); }
 
  private:
@@ -382,6 +396,7 @@ class sql_metadata final : public metadata_store {
   sql_vault_index<Pool> vault_;
   sql_cache_index<Pool> cache_;
   sql_replication_index<Pool> replication_;
+  sql_statistics_index<Pool> statistics_;
 };
 
 }  // namespace berth::meta

@@ -9,6 +9,8 @@
 namespace berth::oci {
 
 http::response v2_authenticator::challenge(const http::request& req, const error& e) const {
+  // Credentials were sent and refused (a request without any is asked for them: see check()).
+  req.notes.unauthenticated = req.header("Authorization").has_value() || req.has_query_param("X-Berth-Signature");
   auto r = error_response(e);
   if (r.status == 401) {
     auto host = std::string(req.header("Host").value_or("localhost"));

@@ -66,6 +66,7 @@ std::unique_ptr<http::exchange> secrets_api::exchange() const {
 
 http::response secrets_api::handle(const http::request& req) const {
   const auto request_id = new_upload_id();
+  req.notes.request_id = request_id;
   auto fail = [&](const error& e) { return error_response(e, request_id); };
   req.notes.api = "secretsmanager";
   const auto target = std::string(req.header("X-Amz-Target").value_or(""));
@@ -77,7 +78,10 @@ http::response secrets_api::handle(const http::request& req) const {
   if (settings_.auth_enabled) {
     const auto sr = auth::signable_post(req);
     auto who = verifier_.verify(sr, clock_.now_seconds());
-    if (!who) return fail(who.error_value());
+    if (!who) {
+      req.notes.unauthenticated = true;
+      return fail(who.error_value());
+    }
     caller = *who;
     req.notes.principal = caller.arn;
     req.notes.access_key_id = caller.access_key_id;

@@ -69,6 +69,25 @@ class TestStartupRefusals(unittest.TestCase):
         self.assertRefused(["--config", os.path.join(self.tmp.name, "missing.json")], "cannot read")
         self.assertRefused(["--listen", "nonsense", "--data-dir", self.tmp.name], "HOST:PORT")
 
+    def test_config_mistakes_say_where_and_what_was_meant(self):
+        bad = os.path.join(self.tmp.name, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{\n  "listen": "127.0.0.1:1",\n  "gc": {"grace_seconds": 5,}\n}\n')
+        self.assertRefused(["--config", bad, "--data-dir", self.tmp.name], "not valid JSON: line 3, column ")
+        with open(bad, "w") as f:
+            f.write('{"gc": {"grace": 5}}')
+        self.assertRefused(["--config", bad, "--data-dir", self.tmp.name],
+                           "unknown configuration key gc.grace (did you mean gc.grace_seconds?)")
+
+    def test_a_failed_start_leaves_no_data_directory_behind(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        self.addCleanup(s.close)
+        fresh = os.path.join(self.tmp.name, "fresh")
+        self.assertRefused(["--listen", "127.0.0.1:%d" % s.getsockname()[1], "--data-dir", fresh], "cannot listen")
+        self.assertFalse(os.path.exists(fresh))
+
     def test_busy_port(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -91,6 +110,62 @@ class TestStartupRefusals(unittest.TestCase):
         self.addCleanup(srv.cleanup)
         self.addCleanup(srv.stop)
         self.assertRefused(["--listen", "127.0.0.1:0", "--data-dir", srv.data_dir], "in use")
+
+
+class TestMaintenanceNeedsADataDirectory(unittest.TestCase):
+    """Only serve makes a data directory: a maintenance command on a mistyped path fails, naming it,
+    instead of reporting on an empty registry it made there (a cron job would go green on nothing)."""
+
+    def test_each_command_refuses_a_path_that_is_not_a_data_directory(self):
+        tmp = tempfile.TemporaryDirectory(prefix="berth-cli-")
+        self.addCleanup(tmp.cleanup)
+        missing = os.path.join(tmp.name, "berth-dta")
+        empty = os.path.join(tmp.name, "empty")
+        os.mkdir(empty)
+        for where in (missing, empty):
+            for args in (["fsck"], ["gc"], ["usage"], ["lifecycle", "run"], ["user", "list"], ["key", "list",
+                                                                                             "--user", "x"]):
+                r = run(args + ["--data-dir", where], env={"BERTH_METADATA_DRIVER": "sqlite"})
+                self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+                self.assertEqual(r.stderr, "berth: '%s' is not a Berth data directory (no berth.db): give "
+                                           "--data-dir, or start `berth serve` there first\n" % where, args)
+                self.assertEqual(r.stdout, "", args)
+            self.assertEqual(os.path.exists(where), where == empty)
+            if where == empty:
+                self.assertEqual(os.listdir(empty), [])
+        # A real one works.
+        srv = BerthServer("maint-dir", auth="none")
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        srv.stop()
+        r = run(["fsck", "--data-dir", srv.data_dir], env={"BERTH_METADATA_DRIVER": "sqlite"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class TestListenForms(unittest.TestCase):
+    def test_host_names_and_an_empty_host(self):
+        for form in ("localhost:%d", ":%d"):
+            tmp = tempfile.TemporaryDirectory(prefix="berth-cli-")
+            self.addCleanup(tmp.cleanup)
+            port = free_port()
+            p = subprocess.Popen([berth_bin(), "serve", "--listen", form % port, "--data-dir",
+                                  os.path.join(tmp.name, "d"), "--auth", "none"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                deadline = time.monotonic() + 10
+                st = None
+                while time.monotonic() < deadline and st is None:
+                    try:
+                        st, _, _ = http_request("127.0.0.1", port, "GET", "/healthz", timeout=1)
+                    except OSError:
+                        time.sleep(0.05)
+                self.assertEqual(st, 200, form)
+            finally:
+                p.terminate()
+                _, err = p.communicate(timeout=15)
+            self.assertEqual(p.returncode, 0, err)
+            want = "127.0.0.1:%d" if form.startswith("localhost") else "0.0.0.0:%d"
+            self.assertIn("listening on http://" + want % port, err)
 
 
 class TestConfigurationPrecedence(unittest.TestCase):

@@ -293,3 +293,13 @@ set_tests_properties(integration_fleet_clients_redirect PROPERTIES
   TIMEOUT 900
   RUN_SERIAL TRUE
   LABELS "integration;fleet")
+
+# Running in production: /healthz, /readyz, /metrics (promtool-checked) on the main listener and a
+# separate metrics listener, access and audit log lines (~15 s).
+add_test(NAME integration_operations
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_operations.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_operations PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 300
+  LABELS "integration")

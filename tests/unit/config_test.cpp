@@ -171,3 +171,54 @@ TEST(config, replication_peers_and_tuning) {
   refused(R"({"replication":{"retry_base_seconds":700}})", "must not exceed");
   refused(R"({"replication":{"max_attempts":100001}})", "at most 100000");
 }
+
+TEST(config, listen_forms_users_of_other_registries_write) {
+  auto all = parse_listen(":5000");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->host, "0.0.0.0");
+  EXPECT_EQ(all->port, 5000);
+  auto named = parse_listen("localhost:5001");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->host, "localhost");
+  EXPECT_FALSE(parse_listen("5000"));
+  EXPECT_FALSE(parse_listen("localhost:http"));
+}
+
+TEST(config, mistakes_are_explained) {
+  auto syntax = apply_json({}, "{\n  \"listen\": \"127.0.0.1:5000\",\n  \"gc\": {\"grace_seconds\": 5,}\n}");
+  ASSERT_FALSE(syntax);
+  EXPECT_NE(syntax.error_value().message.find("not valid JSON: line 3, column "), std::string::npos)
+      << syntax.error_value().message;
+  auto prefix = apply_json({}, R"({"gc":{"grace":5}})");
+  ASSERT_FALSE(prefix);
+  EXPECT_EQ(prefix.error_value().message, "unknown configuration key gc.grace (did you mean gc.grace_seconds?)");
+  auto typo = apply_json({}, R"({"lisen":"x"})");
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error_value().message, "unknown configuration key lisen (did you mean listen?)");
+  auto nothing_close = apply_json({}, R"({"log":{"zzzzzz":1}})");
+  ASSERT_FALSE(nothing_close);
+  EXPECT_EQ(nothing_close.error_value().message, "unknown configuration key log.zzzzzz");
+}
+
+TEST(config, observability_keys) {
+  auto s = apply_json({}, R"({"log":{"access":true},"metrics":{"listen":"127.0.0.1:9100","public":true}})");
+  ASSERT_TRUE(s) << s.error_value().message;
+  EXPECT_TRUE(s->access_log);
+  EXPECT_EQ(s->metrics_listen, "127.0.0.1:9100");
+  EXPECT_TRUE(s->metrics_public);
+  auto env = [](const char* n) -> std::string {
+    std::string name = n;
+    if (name == "BERTH_METRICS_LISTEN") return ":9100";
+    if (name == "BERTH_ACCESS_LOG") return "true";
+    return {};
+  };
+  auto e = load({}, env);
+  ASSERT_TRUE(e) << e.error_value().message;
+  EXPECT_EQ(e->metrics_listen, ":9100");
+  EXPECT_TRUE(e->access_log);
+  EXPECT_TRUE(load({{"access-log", "true"}}, no_env)->access_log);
+  auto same = load({{"listen", "127.0.0.1:5000"}, {"metrics-listen", "127.0.0.1:5000"}}, no_env);
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error_value().message, "metrics.listen must differ from the main listen address");
+  EXPECT_FALSE(load({{"metrics-listen", "nine"}}, no_env));
+}

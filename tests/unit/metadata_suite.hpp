@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "berth/meta/metadata_store.hpp"
+#include "berth/meta/migrations.hpp"
 
 namespace berth::testing_support {
 
@@ -870,6 +871,52 @@ TYPED_TEST_P(metadata_suite, replication_jobs_are_written_with_their_manifest) {
   EXPECT_FALSE(jobs.blob_holder("ap-south-1", "310987654321", "sha256:b1").value());
 }
 
+TYPED_TEST_P(metadata_suite, statistics_count_what_is_stored_and_what_waits) {
+  auto& m = this->m();
+  auto& stats = m.statistics();
+  auto empty = stats.inventory().value();
+  EXPECT_EQ(empty.repositories + empty.images + empty.tags + empty.blobs + empty.blob_bytes + empty.uploads, 0);
+  auto queues = stats.queues().value();
+  ASSERT_EQ(queues.size(), 2u);
+  EXPECT_EQ(queues[0].queue, "replication");
+  EXPECT_EQ(queues[1].queue, "pull-through-import");
+  for (const auto& q : queues) {
+    EXPECT_EQ(q.depth, 0);
+    EXPECT_FALSE(q.oldest_due_at);
+  }
+  EXPECT_EQ(stats.schema_version().value(), meta::latest_schema_version());
+
+  this->repo("a");
+  this->repo("b");
+  this->blob("a", "sha256:b1", 1000);
+  this->blob("a", "sha256:b2", 24);
+  this->blob("b", "sha256:b1", 1000);  // one blob, linked twice
+  ASSERT_TRUE(m.uploads().create("u1", "a", 1, 10, "e"));
+  auto w = this->manifest("a", "sha256:m1", {"sha256:b1"}, {"v1", "latest"});
+  w.replicate_to = {{"eu-west-1", "210987654321"}};
+  ASSERT_TRUE(m.images().put_manifest(w));
+  ASSERT_TRUE(m.images().put_manifest(this->manifest("b", "sha256:m2", {"sha256:b1"}, {})));
+  meta::cache_import_row imp{"a", "sha256:m9", "v9", "application/vnd.oci.image.manifest.v1+json", "{}", 100, 0, 105,
+                             ""};
+  ASSERT_TRUE(m.cache().enqueue(imp));
+
+  auto inv = stats.inventory().value();
+  EXPECT_EQ(inv.repositories, 2);
+  EXPECT_EQ(inv.images, 2);
+  EXPECT_EQ(inv.tags, 2);
+  EXPECT_EQ(inv.blobs, 2);
+  EXPECT_EQ(inv.blob_bytes, 1024);
+  EXPECT_EQ(inv.uploads, 1);
+  queues = stats.queues().value();
+  EXPECT_EQ(queues[0].depth, 2);  // one job per tag
+  EXPECT_EQ(queues[0].oldest_due_at, 10);
+  EXPECT_EQ(queues[1].depth, 1);
+  EXPECT_EQ(queues[1].oldest_due_at, 105);
+  // A finished job no longer waits.
+  while (auto j = m.replication().claim_due("w", 10, 100).value()) ASSERT_TRUE(m.replication().complete(*j));
+  EXPECT_EQ(stats.queues().value()[0].depth, 0);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
                             recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
                             tags_move_and_die_with_their_manifest,
@@ -885,6 +932,7 @@ REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, 
                             fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
                             secrets_keep_the_first_value, users_keys_and_policies_follow_iam_rules,
                             resource_policies_and_pull_exclusions, vault_secrets_change_only_at_the_revision_read,
-                            pull_through_rules_and_imports, replication_jobs_are_written_with_their_manifest);
+                            pull_through_rules_and_imports, replication_jobs_are_written_with_their_manifest,
+                            statistics_count_what_is_stored_and_what_waits);
 
 }  // namespace berth::testing_support

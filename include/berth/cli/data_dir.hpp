@@ -41,7 +41,8 @@ struct data_dir {
 
 // `exclusive`: for a server, which must be the only one on these backends (the local ones lock the
 // data directory; errc::internal names it when another Berth holds it). Also runs start-up recovery
-// (an interrupted garbage collection).
+// (an interrupted garbage collection). Only a server creates the data directory: without
+// `exclusive` one that holds no Berth metadata is refused, naming it.
 result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, bool exclusive = false);
 
 }  // namespace berth::cli

@@ -27,6 +27,9 @@ struct settings {
   std::string data_dir = "./berth-data";
   std::string log_format = "text";  // text | json
   std::string log_level = "info";   // trace | debug | info | warn | error
+  bool access_log = false;          // a line per request (log.format decides text or JSON)
+  std::string metrics_listen;       // a second, plain-HTTP listener for /metrics, /healthz, /readyz
+  bool metrics_public = false;      // /metrics on the main listener without credentials
   std::int64_t upload_expiry_seconds = 24 * 3600;
   unsigned io_threads = 0;
   unsigned worker_threads = 4;

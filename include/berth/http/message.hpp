@@ -43,6 +43,9 @@ struct request_notes {
   std::string action;
   std::string resource;
   bool denied = false;
+  // The credentials were missing, malformed, unknown, expired or wrongly signed (metrics count it).
+  bool unauthenticated = false;
+  std::string request_id;  // the id the response carries, where the protocol has one (x-amzn-RequestId)
 };
 
 struct request {

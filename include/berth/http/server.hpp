@@ -28,6 +28,7 @@ struct server_options {
   std::string tls_cert;  // PEM certificate chain; with tls_key, the listener speaks TLS 1.2+
   std::string tls_key;   // PEM private key; both are re-read on SIGHUP
   request_observer* observer = nullptr;  // told about every request and refusal (may be null)
+  std::string name = "server";           // in its log lines (a process may run two)
 };
 
 struct server_state;  // src/http/server_state.hpp

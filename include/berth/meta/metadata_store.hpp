@@ -13,6 +13,7 @@
 #include "berth/meta/repository_index.hpp"
 #include "berth/meta/secret_index.hpp"
 #include "berth/meta/settings_index.hpp"
+#include "berth/meta/statistics_index.hpp"
 #include "berth/meta/upload_index.hpp"
 #include "berth/meta/vault_index.hpp"
 
@@ -35,6 +36,7 @@ class metadata_store {
   virtual vault_index& vault() = 0;
   virtual cache_index& cache() = 0;
   virtual replication_index& replication() = 0;
+  virtual statistics_index& statistics() = 0;
 
   // Gives back memory held for speed (idle connections, caches); called when the server is idle.
   virtual void release_memory() {}
