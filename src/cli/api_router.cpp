@@ -35,10 +35,22 @@ http::response ops_router::refuse(http::refusal why) {
   http::response r;
   r.headers.add("Content-Type", "text/plain; charset=utf-8");
   switch (why) {
-    case http::refusal::too_many_connections: r.status = 503; r.body = "503 too many connections\n"; break;
-    case http::refusal::header_too_large: r.status = 431; r.body = "431 request header fields too large\n"; break;
-    case http::refusal::malformed_header: r.status = 400; r.body = "400 bad request\n"; break;
-    case http::refusal::handler_failed: r.status = 500; r.body = "500 internal server error\n"; break;
+    case http::refusal::too_many_connections:
+      r.status = 503;
+      r.body = "503 too many connections\n";
+      break;
+    case http::refusal::header_too_large:
+      r.status = 431;
+      r.body = "431 request header fields too large\n";
+      break;
+    case http::refusal::malformed_header:
+      r.status = 400;
+      r.body = "400 bad request\n";
+      break;
+    case http::refusal::handler_failed:
+      r.status = 500;
+      r.body = "500 internal server error\n";
+      break;
   }
   return r;
 }

@@ -26,7 +26,8 @@ class json_formatter final : public spdlog::formatter {
     nlohmann::json j = {{"time", stamp}, {"level", std::string(level.data(), level.size())}};
     // Audit and access lines (request_log.cpp) carry their fields as JSON: they become the line's own.
     std::string_view kind = payload.starts_with("audit {") ? "audit" : payload.starts_with("access {") ? "access" : "";
-    auto fields = kind.empty() ? nlohmann::json() : nlohmann::json::parse(payload.substr(kind.size() + 1), nullptr, false);
+    auto fields =
+        kind.empty() ? nlohmann::json() : nlohmann::json::parse(payload.substr(kind.size() + 1), nullptr, false);
     if (fields.is_object()) {
       j["msg"] = std::string(kind);
       for (auto& [k, v] : fields.items()) j[k] = std::move(v);

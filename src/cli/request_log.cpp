@@ -86,9 +86,9 @@ void request_log::on_request(const http::request& req, const http::request_outco
                            {"source", req.peer},
                            {"status", o.status},
                            {"result", req.notes.unauthenticated ? "unauthenticated"
-                                      : req.notes.denied       ? "denied"
-                                      : o.status < 400         ? "ok"
-                                                               : "failed"}};
+                                      : req.notes.denied        ? "denied"
+                                      : o.status < 400          ? "ok"
+                                                                : "failed"}};
     spdlog::info("audit {}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   if (options_.access_log || !spdlog::should_log(spdlog::level::debug)) return;

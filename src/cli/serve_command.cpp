@@ -331,16 +331,15 @@ int serve_command(const std::vector<std::string>& args) {
   garbage_collector collector(reg, (*opened)->backends());
   if (cfg.gc_interval_seconds > 0) {
     gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
-    srv.every(std::chrono::seconds(cfg.gc_interval_seconds),
-              [&collector, &duties, timed, gc_opts, lease = 2 * cfg.gc_interval_seconds] {
-                duties.run("gc", lease, [&collector, &gc_opts, timed] {
-                  timed("gc", [&collector, &gc_opts] {
-                    auto report = collector.collect(gc_opts);
-                    return std::pair<std::uint64_t, std::uint64_t>{report.blobs.size() + report.images.size(),
-                                                                   report.bytes};
-                  });
-                });
-              });
+    srv.every(std::chrono::seconds(cfg.gc_interval_seconds), [&collector, &duties, timed, gc_opts,
+                                                              lease = 2 * cfg.gc_interval_seconds] {
+      duties.run("gc", lease, [&collector, &gc_opts, timed] {
+        timed("gc", [&collector, &gc_opts] {
+          auto report = collector.collect(gc_opts);
+          return std::pair<std::uint64_t, std::uint64_t>{report.blobs.size() + report.images.size(), report.bytes};
+        });
+      });
+    });
   }
   // Pull-through cache imports: a durable queue in the metadata, worked here until shutdown (any
   // server may take an import; one a server left unfinished is taken again when its hold expires).

@@ -91,7 +91,8 @@ result<void> only_keys(const json& obj, std::initializer_list<const char*> keys,
     for (auto key : keys) known = known || k == key;
     if (known) continue;
     auto hint = closest_key(k, keys);
-    return bad("unknown configuration key " + prefix + k + (hint.empty() ? "" : " (did you mean " + prefix + hint + "?)"));
+    return bad("unknown configuration key " + prefix + k +
+               (hint.empty() ? "" : " (did you mean " + prefix + hint + "?)"));
   }
   return {};
 }

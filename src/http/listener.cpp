@@ -42,7 +42,8 @@ net::awaitable<void> tls_session(server_state& s, tls_stream stream, std::shared
       tcp_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
       co_return;
     }
-    std::tie(ec, n) = co_await stream.async_handshake(ssl::stream_base::server, net::buffer(first.data(), n), use_tuple);
+    std::tie(ec, n) =
+        co_await stream.async_handshake(ssl::stream_base::server, net::buffer(first.data(), n), use_tuple);
   }
   if (ec) co_return;
   if (s.active_connections >= s.options.max_connections) {

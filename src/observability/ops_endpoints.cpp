@@ -17,7 +17,8 @@ http::response text(unsigned status, std::string body) {
 
 }  // namespace
 
-ops_endpoints::ops_endpoints(ops_sources sources, const scrape_gate* gate) : sources_(std::move(sources)), gate_(gate) {}
+ops_endpoints::ops_endpoints(ops_sources sources, const scrape_gate* gate)
+    : sources_(std::move(sources)), gate_(gate) {}
 
 bool ops_endpoints::is_ops_path(std::string_view path) {
   return path == "/healthz" || path == "/readyz" || path == "/metrics";
@@ -80,7 +81,8 @@ http::response ops_endpoints::metrics() const {
     for (const auto& q : inv->queues) out.sample("berth_queue_depth", {{"queue", q.queue}}, q.depth);
     out.family("berth_queue_overdue_seconds", "gauge",
                "How long past its due time the longest-waiting item of each queue is (0: none is late).");
-    for (const auto& q : inv->queues) out.sample("berth_queue_overdue_seconds", {{"queue", q.queue}}, q.overdue_seconds);
+    for (const auto& q : inv->queues)
+      out.sample("berth_queue_overdue_seconds", {{"queue", q.queue}}, q.overdue_seconds);
   }
   write_process_metrics(out);
   auto r = text(200, out.text());

@@ -52,8 +52,8 @@ void write_process_metrics(exposition& out) {
   out.sample("process_resident_memory_bytes", {}, field(24) * page);
   std::error_code ec;
   std::uint64_t fds = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     ++fds;
   }
   out.family("process_open_fds", "gauge", "Number of open file descriptors.");

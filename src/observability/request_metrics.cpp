@@ -38,8 +38,8 @@ void request_metrics::on_request(const http::request& req, const http::request_o
   const auto api = or_none(req.notes.api);
   const auto route = or_none(req.notes.operation);
   const double seconds = static_cast<double>(o.duration.count()) / 1e6;
-  const auto bucket = static_cast<std::size_t>(
-      std::lower_bound(latency_bounds.begin(), latency_bounds.end(), seconds) - latency_bounds.begin());
+  const auto bucket = static_cast<std::size_t>(std::lower_bound(latency_bounds.begin(), latency_bounds.end(), seconds) -
+                                               latency_bounds.begin());
   std::lock_guard lock(mutex_);
   ++requests_[{api, route, method_name(req.method), o.status}];
   auto& l = latencies_[{api, route}];

@@ -34,8 +34,8 @@ result<registry_inventory> registry_status::inventory() {
   if (!counts) return counts.take_error();
   auto queues = backends_.meta.statistics().queues();
   if (!queues) return queues.take_error();
-  registry_inventory inv{counts->repositories, counts->images, counts->tags, counts->blobs, counts->blob_bytes,
-                         counts->uploads, {}};
+  registry_inventory inv{
+      counts->repositories, counts->images, counts->tags, counts->blobs, counts->blob_bytes, counts->uploads, {}};
   const auto wall = clock_.now_seconds();
   for (const auto& q : *queues) {
     const auto overdue = q.oldest_due_at ? std::max<std::int64_t>(0, wall - *q.oldest_due_at) : 0;

@@ -896,8 +896,8 @@ TYPED_TEST_P(metadata_suite, statistics_count_what_is_stored_and_what_waits) {
   w.replicate_to = {{"eu-west-1", "210987654321"}};
   ASSERT_TRUE(m.images().put_manifest(w));
   ASSERT_TRUE(m.images().put_manifest(this->manifest("b", "sha256:m2", {"sha256:b1"}, {})));
-  meta::cache_import_row imp{"a", "sha256:m9", "v9", "application/vnd.oci.image.manifest.v1+json", "{}", 100, 0, 105,
-                             ""};
+  meta::cache_import_row imp{"a", "sha256:m9", "v9", "application/vnd.oci.image.manifest.v1+json", "{}", 100,
+                             0,   105,         ""};
   ASSERT_TRUE(m.cache().enqueue(imp));
 
   auto inv = stats.inventory().value();

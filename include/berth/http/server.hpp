@@ -25,8 +25,8 @@ struct server_options {
   std::chrono::seconds header_timeout{60};
   std::chrono::seconds body_idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};
-  std::string tls_cert;  // PEM certificate chain; with tls_key, the listener speaks TLS 1.2+
-  std::string tls_key;   // PEM private key; both are re-read on SIGHUP
+  std::string tls_cert;                  // PEM certificate chain; with tls_key, the listener speaks TLS 1.2+
+  std::string tls_key;                   // PEM private key; both are re-read on SIGHUP
   request_observer* observer = nullptr;  // told about every request and refusal (may be null)
   std::string name = "server";           // in its log lines (a process may run two)
 };
