@@ -79,7 +79,7 @@ JSON
       >>"$dir/log/server-$i.log" 2>&1 &
     echo $! >"$dir/run/server-$i.pid"
     for _ in $(seq 100); do
-      curl -s -o /dev/null "http://127.0.0.1:$p/v2/" && break
+      curl -sf -o /dev/null "http://127.0.0.1:$p/healthz" && break
       sleep 0.1
     done
   done
@@ -98,8 +98,8 @@ frontend registry
   default_backend berth
 backend berth
   balance roundrobin
-  option httpchk GET /v2/
-  http-check expect rstatus (200|401)
+  option httpchk GET /readyz
+  http-check expect status 200
   server s1 127.0.0.1:$((port + 1)) check inter 500
   server s2 127.0.0.1:$((port + 2)) check inter 500
   server s3 127.0.0.1:$((port + 3)) check inter 500

@@ -9,7 +9,10 @@
 
 namespace {
 
-constexpr const char* usage = R"(Berth: a container registry speaking the Docker Registry V2 / OCI distribution API.
+constexpr const char* usage =
+    R"(Berth: a container registry speaking the Docker Registry V2 / OCI distribution API (docker,
+podman, skopeo, containerd) and the Amazon ECR API (aws ecr, boto3, the AWS SDKs with --endpoint-url),
+with IAM, STS and Secrets Manager subsets, on one port.
 
 Usage: berth <command> [options]
 
@@ -18,7 +21,9 @@ Commands:
   gc           remove unreferenced blobs, online (berth gc --help)
   fsck         verify blobs and references (berth fsck --help)
   lifecycle    run lifecycle policies now (berth lifecycle run --help)
-  usage        disk usage per repository
+  usage        disk usage per repository (berth usage --help)
+  repo         list repositories (berth repo list)
+  image        list a repository's images (berth image list REPOSITORY)
   cert         make a self-signed CA and server certificate (berth cert generate --help)
   user         IAM users: create, list, set, delete (berth user --help)
   key          access keys: create (the secret is shown once), list, update, delete
@@ -51,6 +56,8 @@ int main(int argc, char** argv) {
     if (args[0] == "fsck") return berth::cli::fsck_command(rest);
     if (args[0] == "lifecycle") return berth::cli::lifecycle_command(rest);
     if (args[0] == "usage") return berth::cli::usage_command(rest);
+    if (args[0] == "repo") return berth::cli::repo_command(rest);
+    if (args[0] == "image") return berth::cli::image_command(rest);
     if (args[0] == "cert") return berth::cli::cert_command(rest);
     if (args[0] == "user") return berth::cli::user_command(rest);
     if (args[0] == "key") return berth::cli::key_command(rest);

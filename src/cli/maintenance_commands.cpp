@@ -2,10 +2,12 @@
 // beside a live server (SQLite serializes writers; garbage collection is designed to run online).
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
 #include "berth/cli/flags.hpp"
+#include "berth/cli/text_output.hpp"
 #include "berth/registry/consistency_check.hpp"
 #include "berth/registry/garbage_collector.hpp"
 #include "berth/registry/lifecycle_service.hpp"
@@ -26,21 +28,9 @@ result<std::unique_ptr<data_dir>> open_for(const config::flag_map& flags) {
   }
   auto cfg = config::load(base);
   if (!cfg) return cfg.take_error();
-  configure_logging("text", "info");
+  // Warnings and errors only: what a command did goes to stdout, once.
+  configure_logging("text", "warn");
   return open_data_dir(*cfg);
-}
-
-std::string human(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-  return buf;
 }
 
 }  // namespace
@@ -76,8 +66,9 @@ int gc_command(const std::vector<std::string>& args) {
   const char* verb = options.dry_run ? "would remove" : "removed";
   for (const auto& i : report.images) std::printf("%s image %s\n", verb, i.c_str());
   for (const auto& b : report.blobs) std::printf("%s blob %s\n", verb, b.c_str());
-  std::printf("gc %s %zu image(s), %zu blob(s) (%s), %zu orphan file(s)\n", verb, report.images.size(),
-              report.blobs.size(), human(report.bytes).c_str(), report.orphan_files);
+  std::printf("gc %s %s, %s (%s), %s\n", verb, counted(report.images.size(), "image", "images").c_str(),
+              counted(report.blobs.size(), "blob", "blobs").c_str(), human_size(report.bytes).c_str(),
+              counted(report.orphan_files, "orphan file", "orphan files").c_str());
   return 0;
 }
 
@@ -95,8 +86,9 @@ int fsck_command(const std::vector<std::string>& args) {
   auto report = check_consistency((*dir)->backends(), flags->values.count("repair") > 0);
   for (const auto& p : report.problems) std::printf("problem: %s\n", p.c_str());
   for (const auto& q : report.quarantined) std::printf("quarantined: %s\n", q.c_str());
-  std::printf("fsck: %zu blob(s), %zu reference(s) checked, %zu problem(s)\n", report.blobs_checked,
-              report.references_checked, report.problems.size());
+  std::printf("fsck: %s, %s checked, %s\n", counted(report.blobs_checked, "blob", "blobs").c_str(),
+              counted(report.references_checked, "reference", "references").c_str(),
+              counted(report.problems.size(), "problem", "problems").c_str());
   return report.problems.empty() ? 0 : 1;
 }
 
@@ -130,33 +122,54 @@ int lifecycle_command(const std::vector<std::string>& args) {
       for (const auto& t : a.tags) tags += (tags.empty() ? "" : ",") + t;
       std::printf("%s %s %s@%s [%s] rule %lld\n", dry ? "would" : "did",
                   a.what.action == "EXPIRE" ? "expire" : "archive", r.repository.c_str(), a.what.digest.c_str(),
-                  tags.c_str(), static_cast<long long>(a.what.rule_priority));
+                  tags.empty() ? "untagged" : tags.c_str(), static_cast<long long>(a.what.rule_priority));
     }
     total += dry ? r.actions.size() : r.applied;
   }
-  std::printf("lifecycle: %zu repository(ies), %zu image(s) %s\n", reports.size(), total,
-              dry ? "would be acted on" : "acted on");
+  std::printf("lifecycle: %s, %s %s\n", counted(reports.size(), "repository", "repositories").c_str(),
+              counted(total, "image", "images").c_str(), dry ? "would be acted on" : "acted on");
   return 0;
 }
 
 int usage_command(const std::vector<std::string>& args) {
-  auto flags = parse_flags(args, {"data-dir", "config"}, {}, "usage");
+  auto flags = parse_flags(args, {"data-dir", "config", "output"}, {}, "usage");
   if (!flags) return fail(flags.error_value().message);
   if (flags->help) {
-    std::cout << "Usage: berth usage [--data-dir DIR] [--config FILE]\n\n"
-                 "Per repository: images, tags and the bytes of the distinct blobs its manifests reference\n"
-                 "(a blob shared by repositories counts in each; it is stored once).\n";
+    std::cout << "Usage: berth usage [--data-dir DIR] [--config FILE] [--output text|json]\n\n"
+                 "Per repository: images, tags and the size of the distinct blobs its manifests reference\n"
+                 "(a blob shared by repositories counts in each; it is stored once). --output json gives\n"
+                 "exact byte counts for scripts.\n";
     return 0;
   }
+  const auto output = flags->values.count("output") ? flags->values.at("output") : std::string("text");
+  if (output != "text" && output != "json") return fail("--output must be text or json");
+  const bool json_output = output == "json";
   auto dir = open_for(flags->values);
   if (!dir) return fail(dir.error_value().message);
   auto rows = storage_usage((*dir)->backends());
   if (!rows) return fail(rows.error_value().message);
-  std::printf("%-50s %8s %8s %14s\n", "REPOSITORY", "IMAGES", "TAGS", "BYTES");
-  for (const auto& r : *rows) {
-    std::printf("%-50s %8lld %8lld %14lld\n", r.repository.c_str(), static_cast<long long>(r.images),
-                static_cast<long long>(r.tags), static_cast<long long>(r.referenced_bytes));
+  if (json_output) {
+    auto out = nlohmann::json::array();
+    for (const auto& r : *rows) {
+      out.push_back({{"repository", r.repository},
+                     {"images", r.images},
+                     {"tags", r.tags},
+                     {"referenced_bytes", r.referenced_bytes}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
   }
+  std::printf("%-50s %8s %8s %12s\n", "REPOSITORY", "IMAGES", "TAGS", "SIZE");
+  std::int64_t images = 0, total = 0;
+  for (const auto& r : *rows) {
+    std::printf("%-50s %8lld %8lld %12s\n", r.repository.c_str(), static_cast<long long>(r.images),
+                static_cast<long long>(r.tags), human_size(static_cast<std::uint64_t>(r.referenced_bytes)).c_str());
+    images += r.images;
+    total += r.referenced_bytes;
+  }
+  std::printf("%s, %s, %s referenced\n", counted(rows->size(), "repository", "repositories").c_str(),
+              counted(static_cast<std::uint64_t>(images), "image", "images").c_str(),
+              human_size(static_cast<std::uint64_t>(total)).c_str());
   return 0;
 }
 

@@ -202,10 +202,15 @@ result<settings> apply_json(settings s, const std::string& json_text) {
   json doc;
   try {
     doc = json::parse(json_text, nullptr, true, true);
-  } catch (const json::parse_error& e) {
-    // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." -> "line 3, column 5: ..."
+  } catch (const json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." -> "line 3, column 5: ...";
+    // a number out of range (1e999) is an out_of_range error, with no position.
     std::string what = e.what();
-    if (auto at = what.find(" at line "); at != std::string::npos) what = what.substr(at + 4);
+    if (auto at = what.find(" at line "); at != std::string::npos) {
+      what = what.substr(at + 4);
+    } else if (auto close = what.find("] "); close != std::string::npos) {
+      what = what.substr(close + 2);
+    }
     return bad("not valid JSON: " + what);
   }
   if (auto r = only_keys(doc,

@@ -66,8 +66,8 @@ def berth_cmd(data_dir, *args, timeout=180):
 def assert_fsck_clean(test, data_dir, when):
     rc, out = berth_cmd(data_dir, "fsck")
     test.assertEqual(rc, 0, "fsck (%s) -> %d:\n%s" % (when, rc, out[-3000:]))
-    test.assertRegex(out, r"\b0 problem\(s\)", "fsck (%s):\n%s" % (when, out[-3000:]))
-    m = re.search(r"fsck: (\d+) blob\(s\), (\d+) reference\(s\)", out)
+    test.assertRegex(out, r"\b0 problems\b", "fsck (%s):\n%s" % (when, out[-3000:]))
+    m = re.search(r"fsck: (\d+) blobs?, (\d+) references?", out)
     print("  fsck %s: %s" % (when, m.group(0) if m else out.strip().splitlines()[-1]))
 
 

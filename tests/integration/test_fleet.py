@@ -194,7 +194,7 @@ class TestFailures(unittest.TestCase):
             self.assertEqual((st, int(h["Content-Length"])), (200, size))
         rc, out = fsck()
         self.assertEqual(rc, 0, out)
-        self.assertIn(" 0 problem(s)", out)
+        self.assertIn(" 0 problems", out)
         return sum(p.failures for p in pushers), len(acked)
 
     def test_kill9_of_one_server_mid_push(self):

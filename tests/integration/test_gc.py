@@ -342,7 +342,7 @@ class GcLoop(threading.Thread):
                 self.stop.wait(1)
                 continue
             self.runs += 1
-            if rc != 0 or not re.search(r"^gc removed \d+ image\(s\), \d+ blob\(s\)", out, re.M):
+            if rc != 0 or not re.search(r"^gc removed \d+ images?, \d+ blobs?", out, re.M):
                 self.errors.append("berth gc --grace 1 -> %d\n%s%s" % (rc, out, err[-2000:]))
             if re.search(r"\b(error|failed)\b", out + err, re.I):
                 self.errors.append("berth gc --grace 1 reported an error:\n%s%s" % (out[-2000:], err[-2000:]))
@@ -426,7 +426,7 @@ class TestConcurrentGc(unittest.TestCase):
         # 2. fsck while the server runs
         rc, out, err = berth_cmd(srv.data_dir, "fsck", check=False)
         self.assertEqual(rc, 0, out + err)
-        self.assertIn(" 0 problem(s)", out)
+        self.assertIn(" 0 problems", out)
 
         # 3. a final collection with no grace at all
         time.sleep(1.5)
@@ -470,7 +470,7 @@ class TestConcurrentGc(unittest.TestCase):
 
         rc, out, err = berth_cmd(srv.data_dir, "fsck", check=False)
         self.assertEqual(rc, 0, out + err)
-        self.assertIn(" 0 problem(s)", out)
+        self.assertIn(" 0 problems", out)
         self.assertTrue(srv.running(), "server died")
         bad = [l for l in srv.log_text().splitlines() if re.match(r"^\S+ (error|critical) ", l)]
         self.assertEqual(bad, [], "server logged errors:\n" + "\n".join(bad[:20]))
@@ -523,13 +523,13 @@ class TestGcCommands(unittest.TestCase):
         before = blob_files(self.dir)
         rc, out, err = berth_cmd(self.dir, "gc", "--dry-run", "--grace", "0")
         self.assertEqual(set(re.findall(r"^would remove blob (sha256:[0-9a-f]{64})$", out, re.M)), expected, out)
-        self.assertRegex(out, r"(?m)^gc would remove 0 image\(s\), 2 blob\(s\) ")
+        self.assertRegex(out, r"(?m)^gc would remove 0 images, 2 blobs ")
         self.assertEqual(removed_blobs(out), set())
         self.assertEqual(blob_files(self.dir), before, "--dry-run removed files")
         rc, out, err = berth_cmd(self.dir, "fsck")
         rc, out, err = berth_cmd(self.dir, "gc", "--grace", "0")
         self.assertEqual(removed_blobs(out), expected, out)
-        self.assertRegex(out, r"(?m)^gc removed 0 image\(s\), 2 blob\(s\) ")
+        self.assertRegex(out, r"(?m)^gc removed 0 images, 2 blobs ")
         after = blob_files(self.dir)
         self.assertEqual(set(before) - set(after), expected)
         for d, data in keep_blobs.items():
@@ -590,14 +590,14 @@ class TestGcCommands(unittest.TestCase):
         self.assertEqual(self.srv.req("GET", "/v2/g/untag/manifests/%s" % sig).status, 200)
         self.assertEqual(self.srv.req("GET", "/v2/g/untag/manifests/v1").status, 200)
         rc, out, err = berth_cmd(self.dir, "fsck")
-        self.assertIn(" 0 problem(s)", out)
+        self.assertIn(" 0 problems", out)
 
     def test_fsck_detects_and_quarantines_corruption(self):
         layer = os.urandom(50000)
         digest, raw, blobs = self.push("g/fsck", "v1", [layer, os.urandom(1000)])
         rc, out, err = berth_cmd(self.dir, "fsck", check=False)
         self.assertEqual(rc, 0, out + err)
-        self.assertRegex(out, r"(?m)^fsck: 3 blob\(s\), \d+ reference\(s\) checked, 0 problem\(s\)$")
+        self.assertRegex(out, r"(?m)^fsck: 3 blobs, \d+ references checked, 0 problems$")
         d = sha256(layer)
         stored = StoredBlobs(self.dir)
         self.assertTrue(stored.exists(d), stored.where(d))
@@ -606,7 +606,7 @@ class TestGcCommands(unittest.TestCase):
         stored.overwrite(d, bytes(corrupt))              # same size, other bytes
         rc, out, err = berth_cmd(self.dir, "fsck", check=False)
         self.assertEqual(rc, 1, out + err)
-        self.assertNotIn(" 0 problem(s)", out)
+        self.assertNotIn(" 0 problems", out)
         problems = re.findall(r"^problem: (.*)$", out, re.M)
         self.assertTrue(any(d in p and "corrupt" in p for p in problems), out)
         self.assertTrue(all(d in p for p in problems), "only the corrupt blob is a problem:\n" + out)
@@ -639,7 +639,7 @@ class TestGcCommands(unittest.TestCase):
         self.assertBlob("g/fsck", d, layer)
         rc, out, err = berth_cmd(self.dir, "fsck", check=False)
         self.assertEqual(rc, 0, out + err)
-        self.assertIn(" 0 problem(s)", out)
+        self.assertIn(" 0 problems", out)
 
         # a truncated blob is corrupt too
         cfg_d = [x for x in blobs if x != d and blobs[x] != layer][0]
@@ -657,14 +657,15 @@ class TestGcCommands(unittest.TestCase):
                                OCI_MANIFEST)
         self.srv.create_repository("u/empty")
         self.srv.push_blob("u/alpha", os.urandom(999))      # unreferenced: not counted
+        # For people: a table with human sizes and a total line; for scripts: exact bytes in JSON.
         rc, out, err = berth_cmd(self.dir, "usage")
         lines = out.strip().splitlines()
-        self.assertEqual(lines[0].split(), ["REPOSITORY", "IMAGES", "TAGS", "BYTES"], out)
-        rows = {}
-        for line in lines[1:]:
-            parts = line.split()
-            self.assertEqual(len(parts), 4, line)
-            rows[parts[0]] = tuple(int(x) for x in parts[1:])
+        self.assertEqual(lines[0].split(), ["REPOSITORY", "IMAGES", "TAGS", "SIZE"], out)
+        self.assertRegex(lines[-1], r"^\d+ repositor(y|ies), \d+ images?, [0-9.]+ (B|KiB|MiB) referenced$")
+        alpha_line = [l for l in lines if l.split()[:1] == ["u/alpha"]]
+        self.assertRegex(alpha_line[0], r"^u/alpha +2 +1 +[0-9.]+ KiB$")
+        rc, out, err = berth_cmd(self.dir, "usage", "--output", "json")
+        rows = {r["repository"]: (r["images"], r["tags"], r["referenced_bytes"]) for r in json.loads(out)}
         size = lambda blobs: sum(len(b) for b in blobs.values())  # noqa: E731
         alpha = dict(a1_blobs, **a2_blobs)
         self.assertEqual(rows.get("u/alpha"), (2, 1, size(alpha)), out)
@@ -672,10 +673,25 @@ class TestGcCommands(unittest.TestCase):
         self.assertEqual(rows.get("u/empty", (0, 0, 0)), (0, 0, 0), out)
         # after a delete, the bytes only that image referenced no longer count
         self.delete("u/alpha", a1)
-        rc, out, err = berth_cmd(self.dir, "usage")
-        row = [l.split() for l in out.splitlines() if l.split()[:1] == ["u/alpha"]]
-        self.assertEqual(row, [["u/alpha", "1", "0", str(size(a2_blobs))]], out)
-
+        rc, out, err = berth_cmd(self.dir, "usage", "--output", "json")
+        row = [r for r in json.loads(out) if r["repository"] == "u/alpha"]
+        self.assertEqual(row, [{"repository": "u/alpha", "images": 1, "tags": 0,
+                                "referenced_bytes": size(a2_blobs)}], out)
+        # The inventory commands list what is there.
+        rc, out, err = berth_cmd(self.dir, "repo", "list", "--output", "json")
+        self.assertLessEqual({"u/alpha", "u/beta", "u/empty"}, {r["repository"] for r in json.loads(out)}, out)
+        rc, out, err = berth_cmd(self.dir, "repo", "list")
+        self.assertRegex(out.strip().splitlines()[-1], r"^\d+ repositor(y|ies)$")
+        rc, out, err = berth_cmd(self.dir, "image", "list", "u/beta", "--output", "json")
+        images = json.loads(out)
+        self.assertEqual([sorted(i["tags"]) for i in images], [["v1", "v1-again"]], out)
+        self.assertEqual(images[0]["digest"], b1)
+        rc, out, err = berth_cmd(self.dir, "image", "list", "u/alpha")
+        self.assertIn(" untagged ", out)
+        self.assertEqual(out.strip().splitlines()[-1], "1 image in u/alpha")
+        rc, out, err = berth_cmd(self.dir, "image", "list", "u/nope", check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("u/nope", err)
 
 if __name__ == "__main__":
     unittest.main()

@@ -189,6 +189,10 @@ TEST(config, mistakes_are_explained) {
   ASSERT_FALSE(syntax);
   EXPECT_NE(syntax.error_value().message.find("not valid JSON: line 3, column "), std::string::npos)
       << syntax.error_value().message;
+  // Found by fuzz_config: a number beyond a double is refused, not thrown.
+  auto huge = apply_json({}, R"({"gc":{"grace_seconds":2e999}})");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error_value().message.rfind("not valid JSON: number overflow", 0), 0u) << huge.error_value().message;
   auto prefix = apply_json({}, R"({"gc":{"grace":5}})");
   ASSERT_FALSE(prefix);
   EXPECT_EQ(prefix.error_value().message, "unknown configuration key gc.grace (did you mean gc.grace_seconds?)");
