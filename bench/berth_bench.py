@@ -55,9 +55,9 @@ EXPECTED_LOG = re.compile(r'err\.code="(blob unknown|manifest unknown|name unkno
 SIGPIPE_HINT = (" (a load generator closed connections with responses in flight and the server did not "
                 "ignore SIGPIPE; --berth-ignore-sigpipe starts Berth with SIGPIPE ignored to measure anyway)")
 REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "cache", "replication", "listing", "memory", "ecr",
-                "limits"]
+                "ops", "limits"]
 SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "replication", "memory",
-            "listing"]
+            "listing", "ops"]
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -1385,6 +1385,33 @@ class Bench:
                      grow["berth"], grow["reference"], md=True,
                      note="should stay near 0: memory must not grow with blob size")
 
+    # ------------------------------------------------------------------ ops: probes and scrapes
+    def bench_ops(self):
+        """The probe each registry offers on its main port (Berth /healthz, the reference /v2/) under
+        load, and what a Prometheus scrape of Berth's /metrics costs (the reference exports metrics
+        only on a debug listener with instrumentation that would slow its other rows)."""
+        log("ops. liveness probe under load; /metrics scrape latency")
+        runs = {r.kind: [] for r in self.regs}
+        for _ in range(self.p["wrk_rounds"]):
+            for r in self.order():
+                runs[r.kind].append(self.load(r, "/healthz" if r.kind == "berth" else "/v2/", "GET", 32,
+                                              self.p["wrk_seconds"], {}, tag="h"))
+        self._load_rows("ops", "liveness probe (Berth /healthz, reference /v2/), 32 conn", runs, md=True)
+        r = self.reg("berth")
+        times, size = [], 0
+        for i in range(100):
+            t0 = time.perf_counter()
+            st, _, body = bf.http_request("127.0.0.1", r.port, "GET", "/metrics", headers=dict(r.auth_headers))
+            times.append(time.perf_counter() - t0)
+            if st != 200:
+                raise RuntimeError("GET /metrics -> %d %r" % (st, body[:200]))
+            size = len(body)
+        series = sum(1 for ln in body.decode().splitlines() if ln and not ln.startswith("#"))
+        self.res.add("ops", "/metrics scrape, first (contents counted): latency", "ms", "lower", times[0] * 1000, None,
+                     berth_only=True, md=True, note="%d bytes, %d series" % (size, series))
+        self.res.add("ops", "/metrics scrape, next 99 (contents cached 10 s): p50 latency", "ms", "lower",
+                     pct(times[1:], 50) * 1000, None, berth_only=True, md=True)
+
     # ------------------------------------------------------------------ 5. listing
     def bench_listing(self):
         p = self.p
@@ -1553,7 +1580,7 @@ class Bench:
                      ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("cache", self.bench_cache),
                      ("replication", self.bench_replication),
                      ("memory", self.bench_memory),
-                     ("listing", self.bench_listing)]
+                     ("listing", self.bench_listing), ("ops", self.bench_ops)]
             if self.want("ecr") and not self.want("manifest"):
                 steps.insert(0, ("ecr-setup", self.setup_ecr_repo))
             for name, fn in steps:
