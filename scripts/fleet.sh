@@ -98,8 +98,8 @@ frontend registry
   default_backend berth
 backend berth
   balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
+  option httpchk GET /v2/
+  http-check expect rstatus (200|401)
   server s1 127.0.0.1:$((port + 1)) check inter 500
   server s2 127.0.0.1:$((port + 2)) check inter 500
   server s3 127.0.0.1:$((port + 3)) check inter 500

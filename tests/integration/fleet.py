@@ -62,9 +62,8 @@ class Balancer:
         self.log = os.path.join(workdir, "haproxy.log")
         # TLS members: pass the bytes through (mode tcp), per connection.
         mode = "tcp" if tls else "http"
-        # Readiness: a member whose database or object store stopped answering leaves the pool.
-        check = "" if tls else ("  option httpchk GET /readyz\n"
-                                "  http-check expect status 200\n")
+        check = "" if tls else ("  option httpchk GET /v2/\n"
+                                "  http-check expect rstatus (200|401)\n")
         servers = "".join("  server s%d 127.0.0.1:%d check inter 200 fall 1 rise 1\n" % (i, p)
                           for i, p in enumerate(member_ports))
         with open(self.cfg, "w") as f:

@@ -72,7 +72,7 @@ ROOT = (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY)
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 REPO_ARN = "arn:aws:ecr:%s:%s:repository/" % (REGION, ACCOUNT)
-FSCK_CLEAN = re.compile(r"(?m)^fsck: \d+ blob\(s\), \d+ reference\(s\) checked, 0 problem\(s\)$")
+FSCK_CLEAN = re.compile(r"(?m)^fsck: \d+ blobs?, \d+ references? checked, 0 problems$")
 
 WORK = None
 LAY = None           # the OCI layout of the small images (one per tag)
