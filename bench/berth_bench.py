@@ -1391,6 +1391,10 @@ class Bench:
         load, and what a Prometheus scrape of Berth's /metrics costs (the reference exports metrics
         only on a debug listener with instrumentation that would slow its other rows)."""
         log("ops. liveness probe under load; /metrics scrape latency")
+        st, _, _ = bf.http_request("127.0.0.1", self.reg("berth").port, "GET", "/healthz")
+        if st == 404:
+            log("   (skipped: this Berth has no /healthz or /metrics)")
+            return
         runs = {r.kind: [] for r in self.regs}
         for _ in range(self.p["wrk_rounds"]):
             for r in self.order():
