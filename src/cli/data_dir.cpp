@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "berth/cli/commands.hpp"
 #include "berth/cli/key_files.hpp"
 #include "berth/meta/postgres_metadata.hpp"
 #include "berth/meta/sqlite_metadata.hpp"
@@ -86,6 +87,17 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
   d->secrets = cfg.metadata_driver == "postgres" ? database_secrets(d->meta->secrets()) : data_dir_secrets(path);
   d->reg->recover();
   return d;
+}
+
+result<std::unique_ptr<data_dir>> open_for_command(const config::flag_map& flags) {
+  config::flag_map base;
+  for (auto key : {"data-dir", "config"}) {
+    if (auto it = flags.find(key); it != flags.end()) base[key] = it->second;
+  }
+  auto cfg = config::load(base);
+  if (!cfg) return cfg.take_error();
+  configure_logging("text", "warn");
+  return open_data_dir(*cfg);
 }
 
 }  // namespace berth::cli

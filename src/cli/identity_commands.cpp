@@ -47,8 +47,8 @@ result<identity_context> open_identities(const config::flag_map& flags) {
   c.sealer = std::make_unique<auth::secret_sealer>(*key);
   std::vector<std::string> configured_names;
   for (const auto& u : cfg->users) configured_names.push_back(u.name);
-  c.directory = std::make_unique<identity_directory>(c.dir->backends(), *c.sealer, c.dir->clk, cfg->account_id,
-                                                     configured_names);
+  c.directory =
+      std::make_unique<identity_directory>(c.dir->backends(), *c.sealer, c.dir->clk, cfg->account_id, configured_names);
   c.policies = std::make_unique<resource_policies>(c.dir->backends(), c.dir->clk, cfg->account_id);
   return c;
 }

@@ -20,17 +20,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-result<std::unique_ptr<data_dir>> open_for(const config::flag_map& flags) {
-  config::flag_map base;
-  for (auto key : {"data-dir", "config"}) {
-    if (auto it = flags.find(key); it != flags.end()) base[key] = it->second;
-  }
-  auto cfg = config::load(base);
-  if (!cfg) return cfg.take_error();
-  configure_logging("text", "warn");
-  return open_data_dir(*cfg);
-}
-
 result<bool> json_wanted(const config::flag_map& flags) {
   auto it = flags.find("output");
   if (it == flags.end() || it->second == "text") return false;
@@ -48,7 +37,7 @@ int repo_list(const std::vector<std::string>& args) {
   }
   auto json_output = json_wanted(flags->values);
   if (!json_output) return fail(json_output.error_value().message);
-  auto dir = open_for(flags->values);
+  auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   auto out = nlohmann::json::array();
   std::size_t n = 0;
@@ -91,7 +80,7 @@ int image_list(const std::vector<std::string>& args) {
   if (!flags) return fail(flags.error_value().message);
   auto json_output = json_wanted(flags->values);
   if (!json_output) return fail(json_output.error_value().message);
-  auto dir = open_for(flags->values);
+  auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   auto images = (*dir)->reg->all_images(repo);
   if (!images) return fail(images.error_value().message);

@@ -20,19 +20,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-// The data directory and logging settings every maintenance command shares with serve.
-result<std::unique_ptr<data_dir>> open_for(const config::flag_map& flags) {
-  config::flag_map base;
-  for (auto key : {"data-dir", "config"}) {
-    if (auto it = flags.find(key); it != flags.end()) base[key] = it->second;
-  }
-  auto cfg = config::load(base);
-  if (!cfg) return cfg.take_error();
-  // Warnings and errors only: what a command did goes to stdout, once.
-  configure_logging("text", "warn");
-  return open_data_dir(*cfg);
-}
-
 }  // namespace
 
 int gc_command(const std::vector<std::string>& args) {
@@ -46,7 +33,7 @@ int gc_command(const std::vector<std::string>& args) {
            "(or gc.untagged: delete) also untagged images no index lists. Safe while berth serves.\n";
     return 0;
   }
-  auto dir = open_for(flags->values);
+  auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   config::flag_map base;
   if (auto it = flags->values.find("config"); it != flags->values.end()) base["config"] = it->second;
@@ -81,7 +68,7 @@ int fsck_command(const std::vector<std::string>& args) {
                  "nothing is wrong, 1 otherwise. --repair moves corrupt blobs to DIR/quarantine.\n";
     return 0;
   }
-  auto dir = open_for(flags->values);
+  auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   auto report = check_consistency((*dir)->backends(), flags->values.count("repair") > 0);
   for (const auto& p : report.problems) std::printf("problem: %s\n", p.c_str());
@@ -103,7 +90,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
       parse_flags({args.begin() + 1, args.end()}, {"data-dir", "config", "repository"}, {"dry-run"}, "lifecycle run");
   if (!flags) return fail(flags.error_value().message);
   if (flags->help) return lifecycle_command({});
-  auto dir = open_for(flags->values);
+  auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   auto& runner = *(*dir)->lifecycle;
   bool dry = flags->values.count("dry-run") > 0;
@@ -144,7 +131,7 @@ int usage_command(const std::vector<std::string>& args) {
   const auto output = flags->values.count("output") ? flags->values.at("output") : std::string("text");
   if (output != "text" && output != "json") return fail("--output must be text or json");
   const bool json_output = output == "json";
-  auto dir = open_for(flags->values);
+  auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   auto rows = storage_usage((*dir)->backends());
   if (!rows) return fail(rows.error_value().message);

@@ -7,19 +7,6 @@
 namespace berth::cli {
 namespace {
 
-const char* method_text(http::verb v) {
-  switch (v) {
-    case http::verb::get: return "GET";
-    case http::verb::head: return "HEAD";
-    case http::verb::post: return "POST";
-    case http::verb::put: return "PUT";
-    case http::verb::patch: return "PATCH";
-    case http::verb::delete_: return "DELETE";
-    case http::verb::other: return "OTHER";
-  }
-  return "OTHER";
-}
-
 const char* refusal_text(http::refusal why) {
   switch (why) {
     case http::refusal::too_many_connections: return "too many connections";
@@ -50,7 +37,7 @@ void request_log::access(const http::request& req, const http::request_outcome& 
   const auto identity = req.notes.principal.empty() ? std::string("-") : req.notes.principal;
   const double ms = static_cast<double>(o.duration.count()) / 1000.0;
   if (options_.json) {
-    nlohmann::json line = {{"method", method_text(req.method)},
+    nlohmann::json line = {{"method", http::verb_name(req.method)},
                            {"path", req.path},
                            {"api", req.notes.api.empty() ? "none" : req.notes.api},
                            {"route", req.notes.operation},
@@ -65,8 +52,8 @@ void request_log::access(const http::request& req, const http::request_outcome& 
     spdlog::info("access {}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
-  spdlog::info("access {} {} {} {:.1f}ms in={} out={} peer={} identity={} route={}.{}{}{}{}", method_text(req.method),
-               req.path, o.status, ms, o.bytes_in, o.bytes_out, req.peer, identity,
+  spdlog::info("access {} {} {} {:.1f}ms in={} out={} peer={} identity={} route={}.{}{}{}{}",
+               http::verb_name(req.method), req.path, o.status, ms, o.bytes_in, o.bytes_out, req.peer, identity,
                req.notes.api.empty() ? "none" : req.notes.api, req.notes.operation.empty() ? "-" : req.notes.operation,
                req.notes.request_id.empty() ? "" : " request_id=", req.notes.request_id,
                o.completed ? "" : " incomplete");
@@ -92,7 +79,7 @@ void request_log::on_request(const http::request& req, const http::request_outco
     spdlog::info("audit {}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   if (options_.access_log || !spdlog::should_log(spdlog::level::debug)) return;
-  spdlog::debug("{} {} {} {}us api={} op={} peer={}{} in={} out={}{}", method_text(req.method), req.path, o.status,
+  spdlog::debug("{} {} {} {}us api={} op={} peer={}{} in={} out={}{}", http::verb_name(req.method), req.path, o.status,
                 o.duration.count(), req.notes.api, req.notes.operation, req.peer, req.tls ? " tls" : "", o.bytes_in,
                 o.bytes_out, req.notes.principal.empty() ? "" : " by " + req.notes.principal);
 }

@@ -3,6 +3,20 @@
 #include <strings.h>
 
 namespace berth::http {
+
+const char* verb_name(verb v) {
+  switch (v) {
+    case verb::get: return "GET";
+    case verb::head: return "HEAD";
+    case verb::post: return "POST";
+    case verb::put: return "PUT";
+    case verb::patch: return "PATCH";
+    case verb::delete_: return "DELETE";
+    case verb::other: return "OTHER";
+  }
+  return "OTHER";
+}
+
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {

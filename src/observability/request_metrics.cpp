@@ -6,19 +6,6 @@
 namespace berth::observability {
 namespace {
 
-std::string_view method_name(http::verb v) {
-  switch (v) {
-    case http::verb::get: return "GET";
-    case http::verb::head: return "HEAD";
-    case http::verb::post: return "POST";
-    case http::verb::put: return "PUT";
-    case http::verb::patch: return "PATCH";
-    case http::verb::delete_: return "DELETE";
-    case http::verb::other: return "OTHER";
-  }
-  return "OTHER";
-}
-
 std::string_view refusal_name(http::refusal why) {
   switch (why) {
     case http::refusal::too_many_connections: return "too_many_connections";
@@ -41,7 +28,7 @@ void request_metrics::on_request(const http::request& req, const http::request_o
   const auto bucket = static_cast<std::size_t>(std::lower_bound(latency_bounds.begin(), latency_bounds.end(), seconds) -
                                                latency_bounds.begin());
   std::lock_guard lock(mutex_);
-  ++requests_[{api, route, method_name(req.method), o.status}];
+  ++requests_[{api, route, http::verb_name(req.method), o.status}];
   auto& l = latencies_[{api, route}];
   if (bucket < l.buckets.size()) ++l.buckets[bucket];
   ++l.count;

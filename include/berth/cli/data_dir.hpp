@@ -45,4 +45,8 @@ struct data_dir {
 // `exclusive` one that holds no Berth metadata is refused, naming it.
 result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, bool exclusive = false);
 
+// What maintenance and inventory commands open: the data directory (or fleet backends) of
+// --data-dir and --config, logging warnings only (what a command did goes to stdout, once).
+result<std::unique_ptr<data_dir>> open_for_command(const config::flag_map& flags);
+
 }  // namespace berth::cli

@@ -18,6 +18,9 @@ namespace berth::http {
 
 enum class verb { get, head, post, put, patch, delete_, other };
 
+// "GET", "HEAD", ... as logs and metrics write a method (a static string).
+const char* verb_name(verb v);
+
 class header_list {
  public:
   // Case-insensitive lookup of the first value.
