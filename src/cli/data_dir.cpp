@@ -12,6 +12,7 @@
 #include "berth/meta/sqlite_metadata.hpp"
 #include "berth/storage/filesystem_storage.hpp"
 #include "berth/storage/s3_storage.hpp"
+#include "berth/upstream/http_event_sink.hpp"
 
 namespace berth::cli {
 
@@ -83,6 +84,18 @@ result<std::unique_ptr<data_dir>> open_data_dir(const config::settings& cfg, boo
   if (exclusive) options.server_identity = d->duty_holder;  // a name only this server has, restart after restart
   d->reg = std::make_unique<registry>(d->backends(), *d->repositories, d->clk, options);
   d->lifecycle = std::make_unique<lifecycle_service>(*d->reg, d->backends());
+  if (!cfg.event_webhooks.empty()) {
+    event_settings es;
+    for (const auto& w : cfg.event_webhooks) es.webhooks.push_back(event_webhook{w.url, w.secret});
+    es.retry_base_seconds = cfg.events_retry_base_seconds;
+    es.retry_max_seconds = cfg.events_retry_max_seconds;
+    es.max_attempts = static_cast<int>(cfg.events_max_attempts);
+    es.hold_seconds = 2 * cfg.events_timeout_seconds + 30;
+    d->event_posts = std::make_unique<upstream::http_event_sink>(std::chrono::seconds(cfg.events_timeout_seconds));
+    d->events = std::make_unique<event_announcer>(d->meta->events(), *d->event_posts, d->clk, cfg.account_id,
+                                                  cfg.region, std::move(es));
+    d->reg->set_events(d->events.get());
+  }
   // A server database holds what every server must share; local files serve one server.
   d->secrets = cfg.metadata_driver == "postgres" ? database_secrets(d->meta->secrets()) : data_dir_secrets(path);
   d->reg->recover();

@@ -223,10 +223,13 @@ int serve_command(const std::vector<std::string>& args) {
   auto in_progress = [&srv_ptr] { return srv_ptr ? srv_ptr->requests_in_progress() : std::size_t{0}; };
   observability::token_scrape_gate scrape_gate(tokens, access, clk);
   const bool metrics_open = !auth_enabled || cfg.metrics_public;
-  observability::ops_endpoints ops({request_counts, maintenance_counts, status, in_progress, BERTH_VERSION},
-                                   metrics_open ? nullptr : &scrape_gate);
-  observability::ops_endpoints open_ops({request_counts, maintenance_counts, status, in_progress, BERTH_VERSION},
-                                        nullptr);
+  std::function<event_counts()> event_totals;
+  if (auto* e = (*opened)->events.get()) event_totals = [e] { return e->counts(); };
+  observability::ops_endpoints ops(
+      {request_counts, maintenance_counts, status, in_progress, BERTH_VERSION, event_totals},
+      metrics_open ? nullptr : &scrape_gate);
+  observability::ops_endpoints open_ops(
+      {request_counts, maintenance_counts, status, in_progress, BERTH_VERSION, event_totals}, nullptr);
   api_router router(v2, ecr, auth_enabled ? &query : nullptr, &secrets_json, &ops);
 
   auto addr = config::parse_listen(cfg.listen);
@@ -357,6 +360,17 @@ int serve_command(const std::vector<std::string>& args) {
       return replication_worker.replicate_next(holder);
     }));
   }
+  // Events: a durable outbox in the metadata, written with each push and deletion; these workers
+  // post them until shutdown (the outbox keeps each repository's events in order whatever the
+  // number of workers; two let a slow receiver hold up only its own events).
+  std::vector<std::jthread> event_posters;
+  for (int i = 0; (*opened)->events && i < 2; ++i) {
+    auto holder = (*opened)->duty_holder + "/events/" + std::to_string(i);
+    (*opened)->events->recover(holder);
+    event_posters.push_back(
+        queue_worker("event delivery", std::chrono::milliseconds(250),
+                     [events = (*opened)->events.get(), holder] { return events->deliver_next(holder); }));
+  }
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).lexically_normal().string());
   if (auth_enabled) spdlog::info("root access key {}: {}", root.access_key_id, root_source);
@@ -371,8 +385,10 @@ int serve_command(const std::vector<std::string>& args) {
   metrics_thread = {};
   importer.request_stop();
   for (auto& r : replicators) r.request_stop();
+  for (auto& e : event_posters) e.request_stop();
   importer.join();
   replicators.clear();
+  event_posters.clear();
   reg.flush_pulls();
   duties.release_all();
   return 0;

@@ -97,6 +97,20 @@ result<void> only_keys(const json& obj, std::initializer_list<const char*> keys,
   return {};
 }
 
+// An absolute http(s) URL with a host and no spaces (the event sink posts to it as it is).
+bool webhook_url_ok(const std::string& url) {
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return false;
+  }
+  const auto host = rest.substr(0, rest.find_first_of("/?"));
+  return !host.empty() && url.find_first_of(" \t\r\n@") == std::string::npos && url.size() <= 2048;
+}
+
 result<std::int64_t> parse_non_negative(const std::string& text, const char* what) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -215,7 +229,7 @@ result<settings> apply_json(settings s, const std::string& json_text) {
   }
   if (auto r = only_keys(doc,
                          {"listen", "data_dir", "log", "uploads", "http", "auth", "registry", "lifecycle", "gc", "tls",
-                          "metadata", "storage", "pull_through_cache", "replication", "metrics"},
+                          "metadata", "storage", "pull_through_cache", "replication", "metrics", "events"},
                          "config");
       !r) {
     return r.take_error();
@@ -317,6 +331,45 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     if (s.replication_max_attempts > 100000) return bad("replication.max_attempts must be at most 100000");
     if (s.replication_retry_base_seconds > s.replication_retry_max_seconds) {
       return bad("replication.retry_base_seconds must not exceed replication.retry_max_seconds");
+    }
+  }
+  if (auto it = doc.find("events"); it != doc.end()) {
+    const std::string where = "events";
+    if (auto r = only_keys(
+            *it, {"webhooks", "retry_base_seconds", "retry_max_seconds", "max_attempts", "timeout_seconds"}, where);
+        !r) {
+      return r.take_error();
+    }
+    if (auto list = it->find("webhooks"); list != it->end()) {
+      if (!list->is_array()) return bad("events.webhooks must be an array of {\"url\": ..., \"secret\": ...}");
+      s.event_webhooks.clear();
+      for (const auto& w : *list) {
+        const std::string at = "events.webhooks[" + std::to_string(s.event_webhooks.size()) + "]";
+        if (!w.is_object()) return bad(at + " must be an object");
+        if (auto r = only_keys(w, {"url", "secret"}, at); !r) return r.take_error();
+        settings::event_webhook hook;
+        if (auto r = read_string(w, "url", hook.url, at); !r) return r.take_error();
+        if (auto r = read_string(w, "secret", hook.secret, at); !r) return r.take_error();
+        if (!webhook_url_ok(hook.url)) return bad(at + ".url must be an http:// or https:// URL");
+        for (const auto& other : s.event_webhooks) {
+          if (other.url == hook.url) return bad(at + " repeats the webhook " + hook.url);
+        }
+        s.event_webhooks.push_back(std::move(hook));
+      }
+      if (s.event_webhooks.size() > 16) return bad("events.webhooks may list at most 16 webhooks");
+    }
+    for (auto [key, field] :
+         {std::pair{"retry_base_seconds", &s.events_retry_base_seconds},
+          std::pair{"retry_max_seconds", &s.events_retry_max_seconds},
+          std::pair{"max_attempts", &s.events_max_attempts}, std::pair{"timeout_seconds", &s.events_timeout_seconds}}) {
+      if (auto r = read_int(*it, key, *field, where); !r) return r.take_error();
+      if (*field < 1) return bad(where + "." + key + " must be at least 1");
+    }
+    if (s.events_max_attempts > 100000) return bad("events.max_attempts must be at most 100000");
+    if (s.events_timeout_seconds > 300) return bad("events.timeout_seconds must be at most 300");
+    if (s.events_retry_max_seconds > 86400) return bad("events.retry_max_seconds must be at most 86400");
+    if (s.events_retry_base_seconds > s.events_retry_max_seconds) {
+      return bad("events.retry_base_seconds must not exceed events.retry_max_seconds");
     }
   }
   if (auto it = doc.find("lifecycle"); it != doc.end()) {

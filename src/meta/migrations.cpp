@@ -275,6 +275,23 @@ CREATE TABLE replicated_blobs(
   repository TEXT NOT NULL,
   PRIMARY KEY(region, registry_id, digest)) WITHOUT ROWID;
 )sql",
+    // 12: the event outbox: each event written with the change it announces, until delivered; the
+    // id orders the events of one webhook and repository.
+    R"sql(
+CREATE TABLE event_outbox(
+  id INTEGER PRIMARY KEY,
+  webhook TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  held_until INTEGER NOT NULL);
+CREATE INDEX event_outbox_order ON event_outbox(webhook, repository, id);
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

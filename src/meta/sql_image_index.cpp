@@ -68,6 +68,19 @@ result<std::optional<std::string>> tag_target(Db& db, std::int64_t rid, const st
   return db.one("SELECT digest FROM tags WHERE repository_id = ? AND name = ?", text_column, rid, tag);
 }
 
+// The events a deletion announces, in its transaction (the rows carry the deletion's time).
+template <class Db>
+result<void> announce_removal(Db& db, const std::string& repo, const std::vector<image_ref>& removed,
+                              const deletion_events* announce) {
+  if (!announce || !announce->make) return {};
+  std::vector<outbox_event> events;
+  for (const auto& ref : removed) {
+    auto more = announce->make(repo, ref);
+    events.insert(events.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  return insert_events(db, events, announce->at);
+}
+
 }  // namespace
 
 template <class Pool>
@@ -172,13 +185,14 @@ result<void> sql_image_index<Pool>::put_manifest(const manifest_write& m) {
         if (!r) return r.take_error();
       }
     }
-    return {};
+    return insert_events(db, m.events, m.pushed_at);
   });
 }
 
 template <class Pool>
 result<std::vector<image_ref>> sql_image_index<Pool>::delete_image(const std::string& repo, const std::string& digest,
-                                                                   const std::string& tag) {
+                                                                   const std::string& tag,
+                                                                   const deletion_events* announce) {
   return pool_.write([&](auto& db) -> result<std::vector<image_ref>> {
     auto rid = require_repository(db, repo);
     if (!rid) return rid.take_error();
@@ -210,6 +224,7 @@ result<std::vector<image_ref>> sql_image_index<Pool>::delete_image(const std::st
         return r.take_error();
       }
       removed.push_back(image_ref{target, tag});
+      if (auto r = announce_removal(db, repo, removed, announce); !r) return r.take_error();
       return removed;
     }
     auto parent = db.one(
@@ -228,16 +243,23 @@ result<std::vector<image_ref>> sql_image_index<Pool>::delete_image(const std::st
     }
     if (tags->empty()) removed.push_back(image_ref{target, ""});
     for (const auto& t : *tags) removed.push_back(image_ref{target, t});
+    if (auto r = announce_removal(db, repo, removed, announce); !r) return r.take_error();
     return removed;
   });
 }
 
 template <class Pool>
-result<bool> sql_image_index<Pool>::delete_tag(const std::string& repo, const std::string& tag) {
+result<bool> sql_image_index<Pool>::delete_tag(const std::string& repo, const std::string& tag,
+                                               const deletion_events* announce) {
   return pool_.write([&](auto& db) -> result<bool> {
-    auto n = db.run("DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
-                    tag, repo);
+    auto rid = repository_id(db, repo);
+    if (!rid) return false;
+    auto target = tag_target(db, *rid, tag);
+    if (!target) return target.take_error();
+    if (!*target) return false;
+    auto n = db.run("DELETE FROM tags WHERE repository_id = ? AND name = ?", *rid, tag);
     if (!n) return n.take_error();
+    if (auto r = announce_removal(db, repo, {image_ref{**target, tag}}, announce); !r) return r.take_error();
     return *n > 0;
   });
 }

@@ -51,6 +51,18 @@ result<std::int64_t> require_repository(Db& db, const std::string& name) {
   return *id;
 }
 // errc::busy while garbage collection removes the digest: nothing may record or write it then.
+// The outbox rows of `events`, in the caller's transaction.
+template <class Db>
+result<void> insert_events(Db& db, const std::vector<outbox_event>& events, std::int64_t now) {
+  for (const auto& e : events) {
+    auto r = db.run(
+        "INSERT INTO event_outbox(webhook, repository, event_id, body, created_at, attempts, next_at, last_error, "
+        "holder, held_until) VALUES(?, ?, ?, ?, ?, 0, ?, '', '', 0)",
+        e.webhook, e.repository, e.event_id, e.body, now, now);
+    if (!r) return r.take_error();
+  }
+  return {};
+}
 template <class Db>
 result<void> require_not_being_removed(Db& db, const std::string& digest) {
   auto deleting = db.exists("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 1", digest);
@@ -87,8 +99,8 @@ class sql_image_index final : public image_index {
   result<std::optional<manifest_row>> manifest_by_tag(const std::string& repo, const std::string& tag) override;
   result<void> put_manifest(const manifest_write& m) override;
   result<std::vector<image_ref>> delete_image(const std::string& repo, const std::string& digest,
-                                              const std::string& tag) override;
-  result<bool> delete_tag(const std::string& repo, const std::string& tag) override;
+                                              const std::string& tag, const deletion_events* announce) override;
+  result<bool> delete_tag(const std::string& repo, const std::string& tag, const deletion_events* announce) override;
   result<std::vector<std::string>> tags(const std::string& repo, const std::string& after, std::size_t limit) override;
   result<std::vector<image_row>> images(const std::string& repo, tag_filter filter, const std::string& after,
                                         std::size_t limit) override;
@@ -344,6 +356,20 @@ class sql_statistics_index final : public statistics_index {
   Pool& pool_;
 };
 
+template <class Pool>
+class sql_event_index final : public event_index {
+ public:
+  explicit sql_event_index(Pool& pool) : pool_(pool) {}
+  result<void> add(const std::vector<outbox_event>& events, std::int64_t now) override;
+  result<std::optional<event_row>> claim_next(const std::string& holder, std::int64_t now, std::int64_t until) override;
+  result<void> remove(std::int64_t id) override;
+  result<void> retry(std::int64_t id, std::int64_t next_at, const std::string& error) override;
+  result<void> release(const std::string& holder) override;
+
+ private:
+  Pool& pool_;
+};
+
 // A metadata store: the roles above on one pool.
 template <class Pool>
 class sql_metadata final : public metadata_store {
@@ -363,7 +389,8 @@ class sql_metadata final : public metadata_store {
         vault_(*pool_),
         cache_(*pool_),
         replication_(*pool_),
-        statistics_(*pool_) {}
+        statistics_(*pool_),
+        events_(*pool_) {}
 
   repository_index& repositories() override { return repositories_; }
   image_index& images() override { return images_; }
@@ -379,6 +406,7 @@ class sql_metadata final : public metadata_store {
   cache_index& cache() override { return cache_; }
   replication_index& replication() override { return replication_; }
   statistics_index& statistics() override { return statistics_; }
+  event_index& events() override { return events_; }
   void release_memory() override { pool_->release_memory(); }
 
  private:
@@ -397,6 +425,7 @@ class sql_metadata final : public metadata_store {
   sql_cache_index<Pool> cache_;
   sql_replication_index<Pool> replication_;
   sql_statistics_index<Pool> statistics_;
+  sql_event_index<Pool> events_;
 };
 
 }  // namespace berth::meta

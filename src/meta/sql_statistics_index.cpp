@@ -36,6 +36,10 @@ result<std::vector<queue_row>> sql_statistics_index<Pool>::queues() {
     if (!imports) return imports.take_error();
     out.push_back(imports->value_or(queue_row{}));
     out.back().queue = "pull-through-import";
+    auto events = db.one("SELECT COUNT(*), MIN(created_at) FROM event_outbox", read);
+    if (!events) return events.take_error();
+    out.push_back(events->value_or(queue_row{}));
+    out.back().queue = "events";
     return out;
   });
 }

@@ -84,6 +84,17 @@ http::response ops_endpoints::metrics() const {
     for (const auto& q : inv->queues)
       out.sample("berth_queue_overdue_seconds", {{"queue", q.queue}}, q.overdue_seconds);
   }
+  if (sources_.events) {
+    const auto e = sources_.events();
+    out.family("berth_events_delivered_total", "counter", "Events a webhook accepted (2xx), by this server.");
+    out.sample("berth_events_delivered_total", {}, e.delivered);
+    out.family("berth_event_attempts_failed_total", "counter",
+               "Event posts a webhook refused or did not answer in time (each is tried again).");
+    out.sample("berth_event_attempts_failed_total", {}, e.failed_attempts);
+    out.family("berth_events_dropped_total", "counter",
+               "Events given up after events.max_attempts, or whose webhook is no longer configured.");
+    out.sample("berth_events_dropped_total", {}, e.dropped);
+  }
   write_process_metrics(out);
   auto r = text(200, out.text());
   r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");

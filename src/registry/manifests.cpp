@@ -154,6 +154,7 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
     if (!to) return to.take_error();
     w.replicate_to = std::move(*to);
   }
+  if (events_) w.events = events_->pushed(repo, w.digest, w.tags, w.media_type);
   if (auto r = backends_.meta.images().put_manifest(w); !r) {
     const auto& e = r.error_value();
     if (e.code == errc::tag_immutable) {
@@ -180,7 +181,8 @@ result<void> registry::delete_manifest(const std::string& repo, const reference&
     if (!removed) return removed.take_error();
     return {};
   }
-  auto removed = backends_.meta.images().delete_tag(repo, std::get<std::string>(ref));
+  const auto announce = events_ ? events_->deletions() : meta::deletion_events{};
+  auto removed = backends_.meta.images().delete_tag(repo, std::get<std::string>(ref), &announce);
   if (!removed) return removed.take_error();
   if (!*removed) {
     if (auto r = require_repository(repo); !r) return r.take_error();
@@ -191,7 +193,8 @@ result<void> registry::delete_manifest(const std::string& repo, const reference&
 
 result<std::vector<image_id>> registry::delete_image(const std::string& repo, const std::string& digest_text,
                                                      const std::string& tag) {
-  auto removed = backends_.meta.images().delete_image(repo, digest_text, tag);
+  const auto announce = events_ ? events_->deletions() : meta::deletion_events{};
+  auto removed = backends_.meta.images().delete_image(repo, digest_text, tag, &announce);
   if (!removed) {
     const auto& e = removed.error_value();
     if (e.code == errc::name_unknown) return repositories_.repository_not_found(repo);

@@ -173,7 +173,7 @@ class TestMainListener(OpsCase):
         self.assertGreaterEqual(value(after, "berth_tags"), 1)
         self.assertGreaterEqual(value(after, "berth_blobs"), 2)
         self.assertGreaterEqual(value(after, "berth_blob_bytes"), pushed)
-        for q in ("replication", "pull-through-import"):
+        for q in ("replication", "pull-through-import", "events"):
             self.assertEqual(value(after, "berth_queue_depth", queue=q), 0)
             self.assertEqual(value(after, "berth_queue_overdue_seconds", queue=q), 0)
         # The process families the standard dashboards read.

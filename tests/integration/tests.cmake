@@ -294,6 +294,27 @@ set_tests_properties(integration_fleet_clients_redirect PROPERTIES
   RUN_SERIAL TRUE
   LABELS "integration;fleet")
 
+# Events: pushes and deletions (V2, BatchDeleteImage, a lifecycle run from the command line) as
+# "ECR Image Action" webhooks, HMAC-signed, in order per repository, through a receiver that fails
+# its first attempts and through kill -9 while it is down (~6 s; again on PostgreSQL, ~8 s).
+foreach(metadata sqlite postgres)
+  set(name integration_events)
+  set(env "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1")
+  set(labels "integration")
+  if(metadata STREQUAL "postgres")
+    set(name integration_postgres_events)
+    set(env "${env};BERTH_TEST_METADATA=postgres")
+    set(labels "integration;postgres")
+  endif()
+  add_test(NAME ${name}
+           COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_events.py
+           WORKING_DIRECTORY ${BERTH_IT_DIR})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 300 LABELS "${labels}")
+  if(metadata STREQUAL "postgres")
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endforeach()
+
 # Running in production: /healthz, /readyz, /metrics (promtool-checked) on the main listener and a
 # separate metrics listener, access and audit log lines (~15 s).
 add_test(NAME integration_operations

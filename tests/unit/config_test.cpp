@@ -226,3 +226,31 @@ TEST(config, observability_keys) {
   EXPECT_EQ(same.error_value().message, "metrics.listen must differ from the main listen address");
   EXPECT_FALSE(load({{"metrics-listen", "nine"}}, no_env));
 }
+
+TEST(config, event_webhooks_and_tuning) {
+  auto s = apply_json(settings{}, R"({"events":{"webhooks":[{"url":"http://127.0.0.1:8080/hook","secret":"k"},
+    {"url":"https://events.example.com/ecr"}],"retry_base_seconds":2,"retry_max_seconds":60,"max_attempts":7,
+    "timeout_seconds":3}})");
+  ASSERT_TRUE(s) << s.error_value().message;
+  ASSERT_EQ(s->event_webhooks.size(), 2u);
+  EXPECT_EQ(s->event_webhooks[0].secret, "k");
+  EXPECT_EQ(s->event_webhooks[1].secret, "");
+  EXPECT_EQ((std::vector<std::int64_t>{s->events_retry_base_seconds, s->events_retry_max_seconds,
+                                       s->events_max_attempts, s->events_timeout_seconds}),
+            (std::vector<std::int64_t>{2, 60, 7, 3}));
+  EXPECT_TRUE(settings{}.event_webhooks.empty());
+  auto refused = [](const std::string& text, const std::string& words) {
+    auto r = apply_json(settings{}, text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error_value().message.find(words), std::string::npos) << r.error_value().message;
+  };
+  refused(R"({"events":{"webhooks":[{"url":"ftp://h/x"}]}})", "events.webhooks[0].url must be an http");
+  refused(R"({"events":{"webhooks":[{"url":"http:///x"}]}})", "must be an http");
+  refused(R"({"events":{"webhooks":[{"url":"http://h/x"},{"url":"http://h/x"}]}})", "repeats the webhook");
+  refused(R"({"events":{"webhooks":[{"url":"http://h/x","secert":"k"}]}})", "did you mean events.webhooks[0].secret");
+  refused(R"({"events":{"webhooks":{"url":"http://h/x"}}})", "must be an array");
+  refused(R"({"events":{"timeout_seconds":301}})", "at most 300");
+  refused(R"({"events":{"max_attempts":0}})", "at least 1");
+  refused(R"({"events":{"retry_base_seconds":10,"retry_max_seconds":5}})", "must not exceed");
+  refused(R"({"event":{}})", "did you mean events");
+}

@@ -52,6 +52,8 @@ class metadata_suite : public ::testing::Test {
 
 TYPED_TEST_SUITE_P(metadata_suite);
 
+inline std::int64_t stats_depth(meta::metadata_store& m) { return m.statistics().queues().value().at(2).depth; }
+
 TYPED_TEST_P(metadata_suite, writes_need_an_existing_repository) {
   auto& m = this->m();
   EXPECT_EQ(m.blobs().record(meta::blob_record{"nope", "sha256:1", 5, 1, ""}).error_value().code, errc::name_unknown);
@@ -877,9 +879,10 @@ TYPED_TEST_P(metadata_suite, statistics_count_what_is_stored_and_what_waits) {
   auto empty = stats.inventory().value();
   EXPECT_EQ(empty.repositories + empty.images + empty.tags + empty.blobs + empty.blob_bytes + empty.uploads, 0);
   auto queues = stats.queues().value();
-  ASSERT_EQ(queues.size(), 2u);
+  ASSERT_EQ(queues.size(), 3u);
   EXPECT_EQ(queues[0].queue, "replication");
   EXPECT_EQ(queues[1].queue, "pull-through-import");
+  EXPECT_EQ(queues[2].queue, "events");
   for (const auto& q : queues) {
     EXPECT_EQ(q.depth, 0);
     EXPECT_FALSE(q.oldest_due_at);
@@ -917,22 +920,98 @@ TYPED_TEST_P(metadata_suite, statistics_count_what_is_stored_and_what_waits) {
   EXPECT_EQ(stats.queues().value()[0].depth, 0);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
-                            recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
-                            tags_move_and_die_with_their_manifest,
-                            immutable_tags_never_move_and_unchanged_pushes_can_be_refused, delete_image_is_one_rule,
-                            pagination_is_bytewise_and_exclusive, images_page_by_digest_with_a_tag_filter,
-                            referrers_by_subject, pulls_and_storage_classes, uploads_persist_with_their_checkpoint,
-                            one_writer_per_upload_until_its_claim_expires, upload_sessions_per_repository_are_bounded,
-                            upload_parts_remember_small_parts, repositories_settings_tags_and_delete,
-                            templates_and_account_settings, lifecycle_policies_and_previews,
-                            a_marked_blob_is_used_by_nothing, only_unreferenced_old_blobs_can_be_marked,
-                            an_abandoned_mark_is_taken_over, an_unrecorded_blob_file_is_marked_before_removal,
-                            a_commit_in_progress_and_a_removal_exclude_each_other,
-                            fsck_and_usage_page_through_everything, leases_have_one_holder_at_a_time,
-                            secrets_keep_the_first_value, users_keys_and_policies_follow_iam_rules,
-                            resource_policies_and_pull_exclusions, vault_secrets_change_only_at_the_revision_read,
-                            pull_through_rules_and_imports, replication_jobs_are_written_with_their_manifest,
-                            statistics_count_what_is_stored_and_what_waits);
+TYPED_TEST_P(metadata_suite, events_are_written_with_their_change_and_delivered_in_order) {
+  auto& m = this->m();
+  auto& outbox = m.events();
+  auto event = [](const std::string& hook, const std::string& repo, const std::string& id) {
+    return meta::outbox_event{hook, repo, id, "{\"id\":\"" + id + "\"}"};
+  };
+  this->repo("a");
+  this->repo("b");
+  this->blob("a", "sha256:b1", 10);
+  this->blob("b", "sha256:b1", 10);
+  // A push that fails writes no event; one that commits writes its events with it.
+  auto refused = this->manifest("a", "sha256:m0", {"sha256:missing"}, {"x"});
+  refused.events = {event("h1", "a", "e0")};
+  EXPECT_FALSE(m.images().put_manifest(refused));
+  EXPECT_FALSE(outbox.claim_next("w", 100, 200).value());
+  auto w1 = this->manifest("a", "sha256:m1", {"sha256:b1"}, {"v1"});
+  w1.events = {event("h1", "a", "e1"), event("h2", "a", "e1b")};
+  ASSERT_TRUE(m.images().put_manifest(w1));
+  auto w2 = this->manifest("b", "sha256:m2", {"sha256:b1"}, {"v2"});
+  w2.events = {event("h1", "b", "e2")};
+  ASSERT_TRUE(m.images().put_manifest(w2));
+  // A deletion's events are made from what it removed, in its transaction.
+  std::vector<meta::image_ref> seen;
+  meta::deletion_events gone{50, [&](const std::string& repo, const meta::image_ref& ref) {
+                               seen.push_back(ref);
+                               return std::vector<meta::outbox_event>{event("h1", repo, "d-" + ref.tag)};
+                             }};
+  EXPECT_FALSE(m.images().delete_image("a", "sha256:nope", "", &gone));
+  EXPECT_TRUE(seen.empty());
+  ASSERT_TRUE(m.images().delete_image("a", "sha256:m1", "", &gone));
+  EXPECT_EQ(seen, (std::vector<meta::image_ref>{{"sha256:m1", "v1"}}));
+  EXPECT_TRUE(m.images().delete_tag("b", "v2", &gone).value());
+  EXPECT_FALSE(m.images().delete_tag("b", "v2", &gone).value());  // no tag: nothing announced
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(stats_depth(m), 5);
+
+  // Only the head of each (webhook, repository) may be claimed, oldest first.
+  auto first = outbox.claim_next("w1", 100, 200).value();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->event.event_id, "e1");
+  EXPECT_EQ(first->created_at, 10);
+  auto second = outbox.claim_next("w2", 100, 200).value();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->event.event_id, "e1b");  // another webhook's
+  auto third = outbox.claim_next("w2", 100, 200).value();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->event.event_id, "e2");  // another repository's
+  // h1/a's next ("d-v1") waits behind e1, which w1 holds; h1/b's behind e2.
+  EXPECT_FALSE(outbox.claim_next("w3", 100, 200).value());
+  // A failed attempt holds the group back until its next attempt.
+  ASSERT_TRUE(outbox.retry(first->id, 150, "HTTP 500"));
+  EXPECT_FALSE(outbox.claim_next("w3", 100, 200).value());
+  auto again = outbox.claim_next("w3", 150, 250).value();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->event.event_id, "e1");
+  EXPECT_EQ(again->attempts, 1);
+  ASSERT_TRUE(outbox.remove(again->id));
+  auto next = outbox.claim_next("w3", 150, 250).value();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->event.event_id, "d-v1");
+  EXPECT_EQ(next->created_at, 50);
+  // A holder that died: its events are claimable at once after release, else when the hold ends.
+  ASSERT_TRUE(outbox.release("w3"));
+  auto taken = outbox.claim_next("w4", 150, 250).value();
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->event.event_id, "d-v1");
+  EXPECT_FALSE(outbox.claim_next("w5", 150, 250).value());  // e1b and e2 are held by w2 until 200
+  auto expired = outbox.claim_next("w5", 201, 300).value();
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->event.event_id, "e1b");
+  expired = outbox.claim_next("w5", 201, 300).value();
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->event.event_id, "e2");
+  // Events on their own (not part of another change).
+  ASSERT_TRUE(outbox.add({event("h9", "z", "s1")}, 300));
+  EXPECT_EQ(stats_depth(m), 5);  // 5 - e1 + s1
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    metadata_suite, writes_need_an_existing_repository, blobs_are_visible_only_where_linked,
+    recording_a_blob_ends_its_upload_session, manifest_needs_its_blobs_and_children,
+    tags_move_and_die_with_their_manifest, immutable_tags_never_move_and_unchanged_pushes_can_be_refused,
+    delete_image_is_one_rule, pagination_is_bytewise_and_exclusive, images_page_by_digest_with_a_tag_filter,
+    referrers_by_subject, pulls_and_storage_classes, uploads_persist_with_their_checkpoint,
+    one_writer_per_upload_until_its_claim_expires, upload_sessions_per_repository_are_bounded,
+    upload_parts_remember_small_parts, repositories_settings_tags_and_delete, templates_and_account_settings,
+    lifecycle_policies_and_previews, a_marked_blob_is_used_by_nothing, only_unreferenced_old_blobs_can_be_marked,
+    an_abandoned_mark_is_taken_over, an_unrecorded_blob_file_is_marked_before_removal,
+    a_commit_in_progress_and_a_removal_exclude_each_other, fsck_and_usage_page_through_everything,
+    leases_have_one_holder_at_a_time, secrets_keep_the_first_value, users_keys_and_policies_follow_iam_rules,
+    resource_policies_and_pull_exclusions, vault_secrets_change_only_at_the_revision_read,
+    pull_through_rules_and_imports, replication_jobs_are_written_with_their_manifest,
+    statistics_count_what_is_stored_and_what_waits, events_are_written_with_their_change_and_delivered_in_order);
 
 }  // namespace berth::testing_support

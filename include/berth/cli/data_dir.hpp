@@ -10,6 +10,7 @@
 #include "berth/auth/secret_store.hpp"
 #include "berth/config/config.hpp"
 #include "berth/meta/metadata_store.hpp"
+#include "berth/registry/event_announcer.hpp"
 #include "berth/registry/lifecycle_service.hpp"
 #include "berth/registry/registry.hpp"
 #include "berth/storage/blob_store.hpp"
@@ -30,6 +31,10 @@ struct data_dir {
   std::unique_ptr<repository_catalog> repositories;
   std::unique_ptr<registry> reg;
   std::unique_ptr<lifecycle_service> lifecycle;
+  // With events.webhooks: every push and deletion (also by gc and lifecycle commands) writes its
+  // events; `serve` delivers them.
+  std::unique_ptr<event_sink> event_posts;
+  std::unique_ptr<event_announcer> events;
   std::unique_ptr<auth::secret_store> secrets;
   int lock_fd = -1;  // held by a server: one server per data directory (SQLite and local files)
   // Who holds the duties' leases. With the data directory locked there is one server, so a

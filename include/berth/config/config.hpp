@@ -74,6 +74,18 @@ struct settings {
   std::int64_t replication_retry_max_seconds = 600;
   std::int64_t replication_max_attempts = 100;
   std::int64_t replication_workers = 2;
+  // Events: the webhooks every image push and deletion is posted to (an optional HMAC secret
+  // each), the back-off of a failing receiver, how many attempts an event gets, and how long a
+  // post may take.
+  struct event_webhook {
+    std::string url;
+    std::string secret;
+  };
+  std::vector<event_webhook> event_webhooks;
+  std::int64_t events_retry_base_seconds = 1;
+  std::int64_t events_retry_max_seconds = 300;
+  std::int64_t events_max_attempts = 1000;
+  std::int64_t events_timeout_seconds = 10;
   std::string tls_cert;  // PEM chain; with tls_key: the listener speaks TLS 1.2+ only
   std::string tls_key;
   // Where metadata lives: sqlite (the data directory's berth.db) or postgres (a database N servers share).

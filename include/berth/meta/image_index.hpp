@@ -31,10 +31,13 @@ class image_index {
   // BatchDeleteImage in one step. With a digest: that image and all its tags (with a tag as well,
   // the tag must name the digest: image_digest_mismatch). With a tag only: the tag, and the image
   // too when it was its last tag. image_not_found; image_referenced_by_index (digest_detail: the
-  // index) when an index lists the image. Returns what was removed.
+  // index) when an index lists the image. Returns what was removed; `announce` (if any) makes the
+  // events of each removed (digest, tag), written with the deletion.
   virtual result<std::vector<image_ref>> delete_image(const std::string& repo, const std::string& digest,
-                                                      const std::string& tag) = 0;
-  virtual result<bool> delete_tag(const std::string& repo, const std::string& tag) = 0;
+                                                      const std::string& tag,
+                                                      const deletion_events* announce = nullptr) = 0;
+  virtual result<bool> delete_tag(const std::string& repo, const std::string& tag,
+                                  const deletion_events* announce = nullptr) = 0;
 
   virtual result<std::vector<std::string>> tags(const std::string& repo, const std::string& after,
                                                 std::size_t limit) = 0;

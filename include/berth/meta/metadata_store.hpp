@@ -4,6 +4,7 @@
 
 #include "berth/meta/blob_index.hpp"
 #include "berth/meta/cache_index.hpp"
+#include "berth/meta/event_index.hpp"
 #include "berth/meta/identity_index.hpp"
 #include "berth/meta/image_index.hpp"
 #include "berth/meta/lease_index.hpp"
@@ -37,6 +38,7 @@ class metadata_store {
   virtual cache_index& cache() = 0;
   virtual replication_index& replication() = 0;
   virtual statistics_index& statistics() = 0;
+  virtual event_index& events() = 0;
 
   // Gives back memory held for speed (idle connections, caches); called when the server is idle.
   virtual void release_memory() {}

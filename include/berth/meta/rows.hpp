@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,6 +62,15 @@ struct image_ref {
   friend bool operator==(const image_ref&, const image_ref&) = default;
 };
 
+// One event for one webhook, written to the outbox in the transaction of the change it announces
+// (the body is the domain's; the metadata only keeps it until it is delivered).
+struct outbox_event {
+  std::string webhook;     // the receiver's URL
+  std::string repository;  // events of one repository and webhook are delivered in order
+  std::string event_id;
+  std::string body;
+};
+
 struct manifest_write {
   std::string repository;
   std::string digest;
@@ -83,6 +93,14 @@ struct manifest_write {
   // Replication destinations (region, registry id) the push is copied to: a job per destination
   // and tag (or one with tag "" without tags) is written with the manifest.
   std::vector<std::pair<std::string, std::string>> replicate_to;
+  // Written with the manifest: a push that commits is announced, one that does not is not.
+  std::vector<outbox_event> events;
+};
+
+// What a delete announces, made inside its transaction from each (digest, tag) it removes.
+struct deletion_events {
+  std::int64_t at = 0;  // the deletion's time
+  std::function<std::vector<outbox_event>(const std::string& repository, const image_ref& gone)> make;
 };
 
 struct referrer_row {

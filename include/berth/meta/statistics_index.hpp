@@ -32,7 +32,8 @@ class statistics_index {
   virtual ~statistics_index() = default;
 
   virtual result<inventory_row> inventory() = 0;
-  // Every queue, named as the metrics name them ("replication", "pull-through-import"), in that order.
+  // Every queue, named as the metrics name them ("replication", "pull-through-import",
+  // "events"), in that order.
   virtual result<std::vector<queue_row>> queues() = 0;
   // The newest migration applied (readiness: a server must not serve a schema it does not know).
   virtual result<int> schema_version() = 0;

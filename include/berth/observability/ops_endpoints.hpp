@@ -14,6 +14,7 @@
 #include "berth/http/message.hpp"
 #include "berth/observability/maintenance_metrics.hpp"
 #include "berth/observability/request_metrics.hpp"
+#include "berth/registry/event_announcer.hpp"
 #include "berth/registry/registry_status.hpp"
 
 namespace berth::observability {
@@ -31,6 +32,7 @@ struct ops_sources {
   registry_status& status;
   std::function<std::size_t()> requests_in_progress;
   std::string version;
+  std::function<event_counts()> events = {};  // none: no webhooks configured
 };
 
 class ops_endpoints {

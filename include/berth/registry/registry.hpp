@@ -16,6 +16,7 @@
 #include "berth/core/byte_source.hpp"
 #include "berth/core/clock.hpp"
 #include "berth/core/names.hpp"
+#include "berth/meta/rows.hpp"
 #include "berth/registry/manifest.hpp"
 #include "berth/registry/model.hpp"
 #include "berth/registry/repository_catalog.hpp"
@@ -62,6 +63,19 @@ class replication_targets {
 // ECR's layer API: the smallest part but the last, and the part size it advertises.
 inline constexpr std::int64_t min_layer_part_size = 5 * 1024 * 1024;
 
+// Who hears of pushes and deletes (event_announcer implements it; none: no events). What it
+// returns is written with the change, in its transaction.
+class image_events {
+ public:
+  virtual ~image_events() = default;
+  // A push of `digest` by `tags` (an event for each; one without a tag for a push by digest).
+  virtual std::vector<meta::outbox_event> pushed(const std::string& repository, const std::string& digest,
+                                                 const std::vector<std::string>& tags,
+                                                 const std::string& media_type) = 0;
+  // What a deletion happening now announces.
+  virtual meta::deletion_events deletions() = 0;
+};
+
 class registry {
  public:
   registry(registry_backends backends, repository_catalog& repositories, const clock& clk,
@@ -73,6 +87,7 @@ class registry {
   repository_catalog& repositories() { return repositories_; }
   // Set once at start-up, before requests.
   void set_replication(replication_targets* targets) { replication_ = targets; }
+  void set_events(image_events* events) { events_ = events; }
   const clock& time_source() const { return clock_; }
   const std::string& registry_id() const { return repositories_.registry_id(); }
 
@@ -176,6 +191,7 @@ class registry {
   const clock& clock_;
   registry_options options_;
   replication_targets* replication_ = nullptr;
+  image_events* events_ = nullptr;
   std::string writer_id_;  // this process: its upload claims are writer_id_/<n>, one per request
   std::mutex pulls_mutex_;
   std::vector<std::pair<std::string, std::string>> pulls_;
