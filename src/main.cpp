@@ -22,6 +22,8 @@ Commands:
   fsck         verify blobs and references (berth fsck --help)
   lifecycle    run lifecycle policies now (berth lifecycle run --help)
   usage        disk usage per repository (berth usage --help)
+  backup       back up a registry, also while it serves (berth backup --help)
+  restore      build a new data directory from a backup (berth restore --help)
   repo         list repositories (berth repo list)
   image        list a repository's images (berth image list REPOSITORY)
   cert         make a self-signed CA and server certificate (berth cert generate --help)
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
     if (args[0] == "fsck") return berth::cli::fsck_command(rest);
     if (args[0] == "lifecycle") return berth::cli::lifecycle_command(rest);
     if (args[0] == "usage") return berth::cli::usage_command(rest);
+    if (args[0] == "backup") return berth::cli::backup_command(rest);
+    if (args[0] == "restore") return berth::cli::restore_command(rest);
     if (args[0] == "repo") return berth::cli::repo_command(rest);
     if (args[0] == "image") return berth::cli::image_command(rest);
     if (args[0] == "cert") return berth::cli::cert_command(rest);

@@ -7,6 +7,7 @@
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
 #include "berth/cli/flags.hpp"
+#include "berth/cli/progress_meter.hpp"
 #include "berth/cli/text_output.hpp"
 #include "berth/registry/consistency_check.hpp"
 #include "berth/registry/garbage_collector.hpp"
@@ -70,7 +71,13 @@ int fsck_command(const std::vector<std::string>& args) {
   }
   auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
-  auto report = check_consistency((*dir)->backends(), flags->values.count("repair") > 0);
+  fsck_report report;
+  {
+    progress_meter meter("fsck", "blobs", progress_meter::on_terminal());
+    report = check_consistency((*dir)->backends(), flags->values.count("repair") > 0, [&](const work_progress& p) {
+      meter.update(p.items_done, p.items_total, p.bytes_done, p.bytes_total);
+    });
+  }
   for (const auto& p : report.problems) std::printf("problem: %s\n", p.c_str());
   for (const auto& q : report.quarantined) std::printf("quarantined: %s\n", q.c_str());
   std::printf("fsck: %s, %s checked, %s\n", counted(report.blobs_checked, "blob", "blobs").c_str(),

@@ -36,11 +36,25 @@ bool still_recorded(meta::maintenance_index& maintenance, const std::string& dig
 
 }  // namespace
 
-fsck_report check_consistency(registry_backends b, bool repair) {
+fsck_report check_consistency(registry_backends b, bool repair, const progress_listener& progress) {
   fsck_report report;
   auto& maintenance = b.meta.maintenance();
   std::set<std::string> damaged;  // recorded blobs whose bytes are missing or wrong
   std::vector<char> buf(1 << 20);
+  work_progress p;
+  if (progress) {
+    // The totals, from the rows alone.
+    for (std::string after;;) {
+      auto rows = maintenance.blobs(after, page_size);
+      if (!rows || rows->empty()) break;
+      for (const auto& r : *rows) {
+        ++p.items_total;
+        p.bytes_total += static_cast<std::uint64_t>(r.size);
+      }
+      after = rows->back().digest;
+    }
+    progress(p);
+  }
 
   std::string after;
   for (;;) {
@@ -51,6 +65,11 @@ fsck_report check_consistency(registry_backends b, bool repair) {
     }
     if (rows->empty()) break;
     for (const auto& row : *rows) {
+      if (progress) {
+        p.items_done = report.blobs_checked;
+        progress(p);
+        p.bytes_done += static_cast<std::uint64_t>(row.size);
+      }
       ++report.blobs_checked;
       auto d = digest::parse(row.digest);
       if (!d) {

@@ -11,6 +11,8 @@ int gc_command(const std::vector<std::string>& args);
 int fsck_command(const std::vector<std::string>& args);
 int lifecycle_command(const std::vector<std::string>& args);
 int usage_command(const std::vector<std::string>& args);
+int backup_command(const std::vector<std::string>& args);
+int restore_command(const std::vector<std::string>& args);
 int repo_command(const std::vector<std::string>& args);
 int image_command(const std::vector<std::string>& args);
 int cert_command(const std::vector<std::string>& args);

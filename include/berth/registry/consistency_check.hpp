@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "berth/core/work_progress.hpp"
 #include "berth/registry/registry.hpp"
 
 namespace berth {
@@ -16,7 +17,8 @@ struct fsck_report {
   std::vector<std::string> quarantined;  // where they went, with repair
 };
 
-fsck_report check_consistency(registry_backends backends, bool repair);
+// Progress counts blobs and the bytes read (references follow, quickly).
+fsck_report check_consistency(registry_backends backends, bool repair, const progress_listener& progress = {});
 
 // `berth usage`: per repository, images, tags and the bytes of the distinct blobs its manifests
 // reference (a blob shared by repositories counts in each; it is stored once).
