@@ -21,17 +21,27 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// --output text (for people) or json (one document on stdout, for scripts).
+result<bool> json_wanted(const config::flag_map& flags) {
+  auto it = flags.find("output");
+  if (it == flags.end() || it->second == "text") return false;
+  if (it->second == "json") return true;
+  return make_error(errc::internal, "--output must be text or json");
+}
+
 }  // namespace
 
 int gc_command(const std::vector<std::string>& args) {
-  auto flags = parse_flags(args, {"data-dir", "config", "grace"}, {"dry-run", "delete-untagged"}, "gc");
+  auto flags = parse_flags(args, {"data-dir", "config", "grace", "output"}, {"dry-run", "delete-untagged"}, "gc");
   if (!flags) return fail(flags.error_value().message);
+  auto json_output = json_wanted(flags->values);
+  if (!json_output) return fail(json_output.error_value().message);
   if (flags->help) {
-    std::cout
-        << "Usage: berth gc [--data-dir DIR] [--config FILE] [--dry-run] [--grace SECONDS] [--delete-untagged]\n\n"
-           "Removes blobs that no manifest references and that are older than the grace period (default:\n"
-           "the config's gc.grace_seconds, 86400), and blob files left by a crash. With --delete-untagged\n"
-           "(or gc.untagged: delete) also untagged images no index lists. Safe while berth serves.\n";
+    std::cout << "Usage: berth gc [--data-dir DIR] [--config FILE] [--dry-run] [--grace SECONDS] [--delete-untagged]\n"
+                 "                [--output text|json]\n\n"
+                 "Removes blobs that no manifest references and that are older than the grace period (default:\n"
+                 "the config's gc.grace_seconds, 86400), and blob files left by a crash. With --delete-untagged\n"
+                 "(or gc.untagged: delete) also untagged images no index lists. Safe while berth serves.\n";
     return 0;
   }
   auto dir = open_for_command(flags->values);
@@ -51,6 +61,15 @@ int gc_command(const std::vector<std::string>& args) {
   options.dry_run = flags->values.count("dry-run") > 0;
   garbage_collector collector(*(*dir)->reg, (*dir)->backends());
   auto report = collector.collect(options);
+  if (*json_output) {
+    nlohmann::json j = {{"dry_run", options.dry_run},
+                        {"images", report.images},
+                        {"blobs", report.blobs},
+                        {"bytes", report.bytes},
+                        {"orphan_files", report.orphan_files}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
   const char* verb = options.dry_run ? "would remove" : "removed";
   for (const auto& i : report.images) std::printf("%s image %s\n", verb, i.c_str());
   for (const auto& b : report.blobs) std::printf("%s blob %s\n", verb, b.c_str());
@@ -61,22 +80,33 @@ int gc_command(const std::vector<std::string>& args) {
 }
 
 int fsck_command(const std::vector<std::string>& args) {
-  auto flags = parse_flags(args, {"data-dir", "config"}, {"repair"}, "fsck");
+  auto flags = parse_flags(args, {"data-dir", "config", "output"}, {"repair"}, "fsck");
   if (!flags) return fail(flags.error_value().message);
+  auto json_output = json_wanted(flags->values);
+  if (!json_output) return fail(json_output.error_value().message);
   if (flags->help) {
-    std::cout << "Usage: berth fsck [--data-dir DIR] [--config FILE] [--repair]\n\n"
+    std::cout << "Usage: berth fsck [--data-dir DIR] [--config FILE] [--repair] [--output text|json]\n\n"
                  "Verifies every blob's bytes against its digest and every metadata reference. Exits 0 when\n"
-                 "nothing is wrong, 1 otherwise. --repair moves corrupt blobs to DIR/quarantine.\n";
+                 "nothing is wrong, 1 otherwise. --repair moves corrupt blobs to DIR/quarantine. Progress\n"
+                 "on a terminal.\n";
     return 0;
   }
   auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
   fsck_report report;
   {
-    progress_meter meter("fsck", "blobs", progress_meter::on_terminal());
+    progress_meter meter("fsck", "blobs", progress_meter::on_terminal() && !*json_output);
     report = check_consistency((*dir)->backends(), flags->values.count("repair") > 0, [&](const work_progress& p) {
       meter.update(p.items_done, p.items_total, p.bytes_done, p.bytes_total);
     });
+  }
+  if (*json_output) {
+    nlohmann::json j = {{"blobs_checked", report.blobs_checked},
+                        {"references_checked", report.references_checked},
+                        {"problems", report.problems},
+                        {"quarantined", report.quarantined}};
+    std::cout << j.dump(2) << "\n";
+    return report.problems.empty() ? 0 : 1;
   }
   for (const auto& p : report.problems) std::printf("problem: %s\n", p.c_str());
   for (const auto& q : report.quarantined) std::printf("quarantined: %s\n", q.c_str());
@@ -88,14 +118,17 @@ int fsck_command(const std::vector<std::string>& args) {
 
 int lifecycle_command(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "run") {
-    std::cout << "Usage: berth lifecycle run [--data-dir DIR] [--config FILE] [--repository NAME] [--dry-run]\n\n"
+    std::cout << "Usage: berth lifecycle run [--data-dir DIR] [--config FILE] [--repository NAME] [--dry-run]\n"
+                 "                           [--output text|json]\n\n"
                  "Applies the repositories' lifecycle policies now (all, or one), as the server does on its\n"
                  "schedule; --dry-run only reports what would be expired or archived, and why.\n";
     return args.empty() ? 2 : (args[0] == "--help" || args[0] == "-h" ? 0 : 2);
   }
-  auto flags =
-      parse_flags({args.begin() + 1, args.end()}, {"data-dir", "config", "repository"}, {"dry-run"}, "lifecycle run");
+  auto flags = parse_flags({args.begin() + 1, args.end()}, {"data-dir", "config", "repository", "output"}, {"dry-run"},
+                           "lifecycle run");
   if (!flags) return fail(flags.error_value().message);
+  auto json_output = json_wanted(flags->values);
+  if (!json_output) return fail(json_output.error_value().message);
   if (flags->help) return lifecycle_command({});
   auto dir = open_for_command(flags->values);
   if (!dir) return fail(dir.error_value().message);
@@ -108,6 +141,21 @@ int lifecycle_command(const std::vector<std::string>& args) {
     reports.push_back(std::move(r).value());
   } else {
     reports = runner.run_all(dry);
+  }
+  if (*json_output) {
+    auto out = nlohmann::json::array();
+    for (const auto& r : reports) {
+      auto actions = nlohmann::json::array();
+      for (const auto& a : r.actions) {
+        actions.push_back({{"action", a.what.action},
+                           {"digest", a.what.digest},
+                           {"tags", a.tags},
+                           {"rule_priority", a.what.rule_priority}});
+      }
+      out.push_back({{"repository", r.repository}, {"dry_run", dry}, {"applied", r.applied}, {"actions", actions}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
   }
   std::size_t total = 0;
   for (const auto& r : reports) {

@@ -692,6 +692,20 @@ class TestGcCommands(unittest.TestCase):
         rc, out, err = berth_cmd(self.dir, "image", "list", "u/nope", check=False)
         self.assertEqual(rc, 1)
         self.assertIn("u/nope", err)
+        # The long commands' summaries, as JSON for scripts (and no progress off a terminal).
+        rc, out, err = berth_cmd(self.dir, "fsck", "--output", "json")
+        report = json.loads(out)
+        self.assertEqual(report["problems"], [], out)
+        self.assertGreater(report["blobs_checked"], 0)
+        rc, out, err = berth_cmd(self.dir, "gc", "--dry-run", "--grace", "0", "--output", "json")
+        report = json.loads(out)
+        self.assertTrue(report["dry_run"])
+        self.assertGreaterEqual(len(report["blobs"]), 1, out)  # the unreferenced upload, and a1's own layer
+        rc, out, err = berth_cmd(self.dir, "lifecycle", "run", "--dry-run", "--output", "json")
+        self.assertIsInstance(json.loads(out), list)
+        rc, out, err = berth_cmd(self.dir, "fsck", "--output", "xml", check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("--output must be text or json", err)
 
 if __name__ == "__main__":
     unittest.main()
