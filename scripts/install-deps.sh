@@ -6,7 +6,7 @@ set -euo pipefail
 profile="${1:-build}"
 build_pkgs=(ca-certificates git g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libgtest-dev)
-test_pkgs=(python3 curl postgresql-15 ceph-mon ceph-osd radosgw ceph-common haproxy docker-registry apache2-utils python3-cryptography skopeo podman umoci docker.io uidmap iproute2 awscli python3-boto3 nodejs npm faketime prometheus clang-14 libclang-rt-14-dev)
+test_pkgs=(python3 curl postgresql-15 ceph-mon ceph-osd radosgw ceph-common haproxy docker-registry apache2-utils python3-cryptography skopeo podman umoci docker.io uidmap iproute2 awscli python3-boto3 nodejs npm faketime prometheus clang-14 libclang-rt-14-dev clang-format git)
 
 pkgs=("${build_pkgs[@]}")
 case "$profile" in

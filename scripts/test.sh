@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 
+echo "== formatting (clang-format, as checked in)"
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
+
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 BERTH_BUILD_TARGETS=berth_unit_tests scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

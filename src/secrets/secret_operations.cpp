@@ -193,8 +193,8 @@ result<json> list_secrets(secret_vault& vault, const json& in) {
       if (!f.is_object()) return wrong_type("Filters");
       auto key = text(f, "Key");
       if (!key) return key.take_error();
-      static const std::vector<std::string> keys{"description",    "name", "tag-key", "tag-value", "primary-region",
-                                                 "owning-service", "all"};
+      static const std::vector<std::string> keys{"description",    "name",           "tag-key", "tag-value",
+                                                 "primary-region", "owning-service", "all"};
       if (std::find(keys.begin(), keys.end(), *key) == keys.end()) {
         return invalid("Invalid filter key: " + *key + ".");
       }
@@ -242,8 +242,8 @@ result<json> delete_secret(secret_vault& vault, const json& in) {
 
 const std::map<std::string, operation>& operation_table() {
   static const std::map<std::string, operation> table{
-      {"CreateSecret", create_secret},   {"GetSecretValue", get_secret_value}, {"PutSecretValue", put_secret_value},
-      {"DescribeSecret", describe_secret}, {"ListSecrets", list_secrets},    {"DeleteSecret", delete_secret},
+      {"CreateSecret", create_secret},     {"GetSecretValue", get_secret_value}, {"PutSecretValue", put_secret_value},
+      {"DescribeSecret", describe_secret}, {"ListSecrets", list_secrets},        {"DeleteSecret", delete_secret},
   };
   return table;
 }

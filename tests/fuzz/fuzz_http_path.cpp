@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <string>
 
+#include "berth/core/names.hpp"
 #include "berth/http/message.hpp"
 #include "berth/oci/path_router.hpp"
-#include "berth/core/names.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string target(reinterpret_cast<const char*>(data), size);

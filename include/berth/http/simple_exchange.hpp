@@ -26,7 +26,10 @@ class buffered_exchange final : public exchange {
   using fn = std::function<response(request&)>;
   buffered_exchange(std::size_t limit, fn f, std::function<response()> too_large, bool blocking,
                     std::function<response()> malformed = nullptr)
-      : limit_(limit), f_(std::move(f)), too_large_(std::move(too_large)), malformed_(std::move(malformed)),
+      : limit_(limit),
+        f_(std::move(f)),
+        too_large_(std::move(too_large)),
+        malformed_(std::move(malformed)),
         blocking_(blocking) {}
   body_mode mode() const override { return body_mode::buffered; }
   std::size_t body_limit() const override { return limit_; }

@@ -14,15 +14,15 @@ namespace berth::lifecycle {
 struct selection {
   std::string tag_status;  // tagged | untagged | any
   std::vector<std::string> tag_prefixes;
-  std::vector<std::string> tag_patterns;  // '*' wildcards
+  std::vector<std::string> tag_patterns;   // '*' wildcards
   std::string storage_class = "standard";  // standard | archive
-  std::string count_type;                  // imageCountMoreThan | sinceImagePushed | sinceImagePulled | sinceImageTransitioned
-  std::string count_unit;                  // days (age-based types only)
+  std::string count_type;  // imageCountMoreThan | sinceImagePushed | sinceImagePulled | sinceImageTransitioned
+  std::string count_unit;  // days (age-based types only)
   std::int64_t count_number = 0;
 };
 
 struct rule_action {
-  std::string type;  // expire | transition
+  std::string type;                  // expire | transition
   std::string target_storage_class;  // archive (transition only)
 };
 
@@ -58,7 +58,7 @@ struct image {
 struct decision {
   std::string digest;
   std::int64_t rule_priority = 0;
-  std::string action;  // EXPIRE | TRANSITION (the API's spelling)
+  std::string action;                // EXPIRE | TRANSITION (the API's spelling)
   std::string target_storage_class;  // ARCHIVE for transitions
 };
 
