@@ -277,9 +277,16 @@ def main():
         if proc.poll() is not None:
             print("berth exited during the soak: %s" % proc.returncode)
     finally:
+        stopped = time.time()
         if proc.poll() is None:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                print("berth did not stop within 60 s of SIGTERM; killed")
+        print("shutdown took %.1f s" % (time.time() - stopped))
     os.makedirs(a.out, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     csv_path = os.path.join(a.out, "soak-%s.csv" % stamp)

@@ -333,7 +333,7 @@ int serve_command(const std::vector<std::string>& args) {
   }
   garbage_collector collector(reg, (*opened)->backends());
   if (cfg.gc_interval_seconds > 0) {
-    gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false};
+    gc_options gc_opts{cfg.gc_grace_seconds, cfg.gc_untagged == "delete", false, [&srv] { return srv.stopping(); }};
     srv.every(std::chrono::seconds(cfg.gc_interval_seconds), [&collector, &duties, timed, gc_opts,
                                                               lease = 2 * cfg.gc_interval_seconds] {
       duties.run("gc", lease, [&collector, &gc_opts, timed] {

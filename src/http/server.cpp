@@ -71,6 +71,8 @@ std::uint64_t server::requests_started() const { return impl_->requests_started.
 
 std::size_t server::requests_in_progress() const { return impl_->active_requests.load(); }
 
+bool server::stopping() const { return impl_->stopping.load(); }
+
 void server::every(std::chrono::seconds interval, std::function<void()> task) {
   auto timer = std::make_unique<net::steady_timer>(impl_->ioc);
   auto* t = timer.get();

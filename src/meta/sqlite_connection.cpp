@@ -21,6 +21,28 @@ std::string statement::blob(int col) const {
   return std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
 }
 
+namespace {
+
+// SQLite's own automatic checkpoint is PASSIVE: it copies what it can and never waits, so under a
+// steady stream of readers (every pull) the WAL is never rewound and grows without bound (a 20
+// minute soak took it to 290 MiB). This hook does the same PASSIVE checkpoint every 1000 pages,
+// and once the WAL passes 16384 pages (64 MiB of 4 KiB pages) a TRUNCATE one, which waits briefly
+// (at most 250 ms) for the readers of older snapshots to finish, then rewinds and truncates the
+// file. A checkpoint that cannot finish in time is simply tried again after a later commit.
+int checkpoint_after_commit(void*, sqlite3* db, const char* name, int pages) {
+  if (pages < 1000) return SQLITE_OK;
+  if (pages < 16384) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
+  sqlite3_busy_timeout(db, 250);
+  sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db, 10000);
+  return SQLITE_OK;
+}
+
+}  // namespace
+
 result<std::unique_ptr<sqlite_connection>> sqlite_connection::open(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -38,6 +60,7 @@ result<std::unique_ptr<sqlite_connection>> sqlite_connection::open(const std::st
     for (auto sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
       if (auto r = c->exec(sql); !r) return r.take_error();
     }
+    sqlite3_wal_hook(db, checkpoint_after_commit, nullptr);
   }
   return c;
 }

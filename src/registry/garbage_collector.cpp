@@ -28,6 +28,7 @@ void garbage_collector::collect_untagged(const gc_options& options, std::int64_t
         auto page = reg_.images(repo, image_filter::untagged, after, page_size);
         if (!page) break;
         for (const auto& i : page->items) {
+          if (options.interrupted && options.interrupted()) return;
           if (i.pushed_at > before) continue;
           // A referrer (signature, SBOM) stays while its subject does.
           if (!i.subject.empty()) {
@@ -66,6 +67,7 @@ gc_report garbage_collector::collect(const gc_options& options) {
     auto candidates = maintenance.unreferenced_blobs(before, after, page_size);
     if (!candidates || candidates->empty()) break;
     for (const auto& b : *candidates) {
+      if (options.interrupted && options.interrupted()) return report;
       auto d = digest::parse(b.digest);
       if (!d) continue;
       if (!options.dry_run) {
@@ -85,6 +87,7 @@ gc_report garbage_collector::collect(const gc_options& options) {
   // 3. Blob files with no record and older than the grace period: left by a crash between a
   //    commit's bytes and its record.
   for (const auto& [d, mtime] : backends_.blobs.list_blobs()) {
+    if (options.interrupted && options.interrupted()) return report;
     if (mtime > before) continue;
     auto row = maintenance.find_blob(d.str());
     if (!row || *row) continue;

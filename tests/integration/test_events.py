@@ -8,6 +8,7 @@ import hmac
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -150,8 +151,9 @@ class TestEvents(unittest.TestCase):
                 self.assertEqual(e["detail"]["manifest-media-type"], OCI_MANIFEST)
         metrics = srv.req("GET", "/metrics").body.decode()
         self.assertIn('berth_queue_depth{queue="events"} 0', metrics)
-        self.assertRegex(metrics, r"berth_events_delivered_total [5-9]")
-        self.assertRegex(metrics, r"berth_event_attempts_failed_total [1-9]")
+        counter = lambda name: float(re.search(r"^%s (\S+)$" % name, metrics, re.M).group(1))  # noqa: E731
+        self.assertGreaterEqual(counter("berth_events_delivered_total"), 5)
+        self.assertGreaterEqual(counter("berth_event_attempts_failed_total"), 3)
 
     def test_no_event_is_lost_to_kill_9_while_the_receiver_is_down(self):
         port = free_port()

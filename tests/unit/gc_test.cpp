@@ -135,3 +135,16 @@ TEST_F(gc_test, fsck_beside_a_collection_reports_no_removed_blob_as_missing) {
   EXPECT_FALSE(has_blob(lonely));
   EXPECT_EQ(report.references_checked, 2u);
 }
+
+TEST_F(gc_test, a_run_stops_between_items_when_interrupted_and_the_next_carries_on) {
+  for (const char* b : {"one", "two", "three"}) push_blob("r", b);
+  clk.now += 7200;
+  garbage_collector c(*reg, backends());
+  int asked = 0;
+  // Interrupted after the first removal: one blob goes, the rest wait for the next run.
+  auto first = c.collect(gc_options{3600, false, false, [&] { return ++asked > 1; }});
+  EXPECT_EQ(first.blobs.size(), 1u);
+  auto rest = c.collect(gc_options{3600, false, false});
+  EXPECT_EQ(rest.blobs.size(), 2u);
+  EXPECT_TRUE(blobs->trashed_blobs().empty());
+}

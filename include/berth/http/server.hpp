@@ -50,6 +50,8 @@ class server {
   // an idle one).
   std::uint64_t requests_started() const;
   std::size_t requests_in_progress() const;
+  // True once shutdown began: long periodic tasks stop between items instead of holding it up.
+  bool stopping() const;
 
   // Runs `task` on a worker thread every `interval`, first right away.
   void every(std::chrono::seconds interval, std::function<void()> task);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct gc_options {
   std::int64_t grace_seconds = 24 * 3600;  // nothing younger than this is touched
   bool delete_untagged = false;            // ECR keeps untagged images until a lifecycle rule expires them
   bool dry_run = false;
+  // Asked between items; true ends the run there (shutdown). A run stopped midway is safe: every
+  // removal is whole, and the next run carries on.
+  std::function<bool()> interrupted = {};
 };
 
 struct gc_report {
