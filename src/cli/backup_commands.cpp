@@ -36,13 +36,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-result<bool> json_wanted(const config::flag_map& flags) {
-  auto it = flags.find("output");
-  if (it == flags.end() || it->second == "text") return false;
-  if (it->second == "json") return true;
-  return make_error(errc::internal, "--output must be text or json");
-}
-
 bool empty_or_absent(const fs::path& p) {
   std::error_code ec;
   if (!fs::exists(p, ec)) return true;

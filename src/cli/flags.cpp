@@ -42,4 +42,11 @@ result<parsed_flags> parse_flags(const std::vector<std::string>& args, std::init
   return out;
 }
 
+result<bool> json_wanted(const config::flag_map& flags) {
+  auto it = flags.find("output");
+  if (it == flags.end() || it->second == "text") return false;
+  if (it->second == "json") return true;
+  return make_error(errc::internal, "--output must be text or json");
+}
+
 }  // namespace berth::cli

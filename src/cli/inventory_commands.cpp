@@ -20,13 +20,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-result<bool> json_wanted(const config::flag_map& flags) {
-  auto it = flags.find("output");
-  if (it == flags.end() || it->second == "text") return false;
-  if (it->second == "json") return true;
-  return make_error(errc::invalid_parameter, "--output must be text or json");
-}
-
 int repo_list(const std::vector<std::string>& args) {
   auto flags = parse_flags(args, {"data-dir", "config", "output"}, {}, "repo list");
   if (!flags) return fail(flags.error_value().message);

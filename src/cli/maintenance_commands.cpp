@@ -21,14 +21,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-// --output text (for people) or json (one document on stdout, for scripts).
-result<bool> json_wanted(const config::flag_map& flags) {
-  auto it = flags.find("output");
-  if (it == flags.end() || it->second == "text") return false;
-  if (it->second == "json") return true;
-  return make_error(errc::internal, "--output must be text or json");
-}
-
 }  // namespace
 
 int gc_command(const std::vector<std::string>& args) {

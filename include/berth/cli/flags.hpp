@@ -18,4 +18,7 @@ struct parsed_flags {
 result<parsed_flags> parse_flags(const std::vector<std::string>& args, std::initializer_list<const char*> valued,
                                  std::initializer_list<const char*> booleans, const std::string& command);
 
+// --output text (for people, the default) or json (one document on stdout, for scripts).
+result<bool> json_wanted(const config::flag_map& flags);
+
 }  // namespace berth::cli
