@@ -162,7 +162,9 @@ def skopeo_push(srv, layout, tag, ref, all_images=False):
 
 
 def client(service, srv, creds=ROOT, validate=True):
-    key = (id(srv), service, creds, validate)
+    # keyed by endpoint, not id(srv): a stopped server's object may be freed and its id reused by
+    # the next test's server, which would then be reached through the old one's (dead) port
+    key = (srv.base, srv.region, service, creds, validate)
     if key not in _CLIENTS:
         cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60,
                      parameter_validation=validate)
