@@ -5,12 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
-# Debian names the compilers clang-14/clang++-14 unless the `clang` metapackage is installed.
-cc="$(command -v clang-14 || command -v clang)"
-cxx="$(command -v clang++-14 || command -v clang++)"
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_FUZZ=ON \
-  -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
-ninja -C build-fuzz fuzz_targets
+BERTH_BUILD_TARGETS=fuzz_targets scripts/build.sh fuzz
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 total=0

@@ -15,7 +15,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   build-asan/tests/berth_unit_tests --gtest_brief=1
 
 echo "== fuzz smoke run (libFuzzer, ASan + UBSan)"
-scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-20}"
+scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-10}"
 
 echo "== all tests (unit + integration with real clients)"
 scripts/build.sh ci

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 
+#include "berth/core/ascii.hpp"
 #include "berth/http/message.hpp"
 
 namespace berth::auth {
@@ -31,14 +32,6 @@ std::string hmac_raw(std::string_view key, std::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
        data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
-}
-
-// RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX.
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 // Trims and collapses runs of spaces, as the canonical header form requires.
@@ -142,7 +135,7 @@ std::string canonical_query(std::string_view raw_query, bool drop_signature) {
 std::string canonical_request(const signable_request& r, const std::vector<std::string>& signed_headers) {
   std::map<std::string, std::string> values;
   for (const auto& [k, v] : r.headers) {
-    auto name = lower(k);
+    auto name = ascii_lower(k);
     auto& slot = values[name];
     if (!slot.empty()) slot += ',';
     slot += canonical_value(v);
@@ -218,7 +211,7 @@ result<authorization_header> parse_authorization_header(std::string_view value) 
   for (;;) {
     auto semi = signed_headers.find(';', start);
     h.signed_headers.push_back(
-        lower(signed_headers.substr(start, semi == std::string::npos ? std::string::npos : semi - start)));
+        ascii_lower(signed_headers.substr(start, semi == std::string::npos ? std::string::npos : semi - start)));
     if (semi == std::string::npos) break;
     start = semi + 1;
   }
@@ -259,7 +252,7 @@ std::string format_amz_date(std::int64_t epoch_seconds) {
 result<identity> sigv4_verifier::verify(const signable_request& r, std::int64_t now) const {
   auto header = [&](std::string_view name) -> std::string {
     for (const auto& [k, v] : r.headers) {
-      if (lower(k) == name) return v;
+      if (ascii_lower(k) == name) return v;
     }
     return {};
   };

@@ -3,19 +3,9 @@
 #include <algorithm>
 
 #include "berth/auth/sigv4.hpp"
+#include "berth/core/ascii.hpp"
 
 namespace berth::auth {
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-}  // namespace
-
 std::string sigv4_signer::scope(std::string_view date) const {
   return std::string(date) + "/" + region_ + "/" + service_ + "/aws4_request";
 }
@@ -29,7 +19,7 @@ void sigv4_signer::sign(std::string_view method, std::string_view path, std::str
   headers.emplace_back("x-amz-content-sha256", std::string(payload_hash));
   signable_request r{std::string(method), std::string(path), std::string(query), headers, std::string(payload_hash)};
   std::vector<std::string> names;
-  for (const auto& h : headers) names.push_back(lower(h.first));
+  for (const auto& h : headers) names.push_back(ascii_lower(h.first));
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   const auto canonical = canonical_request(r, names);

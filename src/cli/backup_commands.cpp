@@ -15,6 +15,7 @@
 
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
+#include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
 #include "berth/cli/progress_meter.hpp"
@@ -30,11 +31,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* backup_marker = "berth-backup.json";
 constexpr const char* key_names[] = {root_credentials_secret, signing_key_secret, sealing_key_secret};
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "berth: %s\n", message.c_str());
-  return 1;
-}
 
 bool empty_or_absent(const fs::path& p) {
   std::error_code ec;

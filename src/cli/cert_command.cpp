@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "berth/cli/commands.hpp"
+#include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
 
 namespace berth::cli {
@@ -29,11 +30,6 @@ struct x509_free {
 };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 using x509_ptr = std::unique_ptr<X509, x509_free>;
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "berth: %s\n", message.c_str());
-  return 1;
-}
 
 pkey_ptr new_key() { return pkey_ptr(EVP_EC_gen("P-256")); }
 

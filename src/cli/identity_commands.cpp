@@ -8,6 +8,7 @@
 #include "berth/auth/secret_sealer.hpp"
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
+#include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
 #include "berth/registry/identity_directory.hpp"
@@ -15,11 +16,6 @@
 
 namespace berth::cli {
 namespace {
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "berth: %s\n", message.c_str());
-  return 1;
-}
 
 // What every identity command opens: the data directory (or fleet backends) of the config, and the
 // key that seals access key secrets.

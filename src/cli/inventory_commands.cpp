@@ -7,6 +7,7 @@
 
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
+#include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/text_output.hpp"
 
@@ -14,11 +15,6 @@ namespace berth::cli {
 namespace {
 
 constexpr std::size_t page_size = 500;
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "berth: %s\n", message.c_str());
-  return 1;
-}
 
 int repo_list(const std::vector<std::string>& args) {
   auto flags = parse_flags(args, {"data-dir", "config", "output"}, {}, "repo list");

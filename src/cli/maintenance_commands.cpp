@@ -6,6 +6,7 @@
 
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
+#include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/progress_meter.hpp"
 #include "berth/cli/text_output.hpp"
@@ -14,15 +15,6 @@
 #include "berth/registry/lifecycle_service.hpp"
 
 namespace berth::cli {
-namespace {
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "berth: %s\n", message.c_str());
-  return 1;
-}
-
-}  // namespace
-
 int gc_command(const std::vector<std::string>& args) {
   auto flags = parse_flags(args, {"data-dir", "config", "grace", "output"}, {"dry-run", "delete-untagged"}, "gc");
   if (!flags) return fail(flags.error_value().message);

@@ -13,6 +13,7 @@
 #include "berth/cli/api_router.hpp"
 #include "berth/cli/commands.hpp"
 #include "berth/cli/data_dir.hpp"
+#include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
 #include "berth/cli/key_files.hpp"
 #include "berth/cli/request_log.hpp"
@@ -91,11 +92,6 @@ std::jthread queue_worker(const char* what, std::chrono::milliseconds idle, Next
       wake.wait_for(lock, stop, idle, [] { return false; });
     }
   });
-}
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "berth: %s\n", message.c_str());
-  return 1;
 }
 
 }  // namespace

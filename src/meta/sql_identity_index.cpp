@@ -22,13 +22,6 @@ inline constexpr auto read_key = [](const auto& s) {
 inline constexpr auto read_group = [](const auto& s) { return group_row{s.text(0), s.text(1), s.text(2), s.int64(3)}; };
 
 template <class Db>
-result<void> bump(Db& db) {
-  auto n = db.run(sql_rows::bump_access_generation);
-  if (!n) return n.take_error();
-  return {};
-}
-
-template <class Db>
 result<bool> user_exists(Db& db, const std::string& key) {
   return db.exists("SELECT 1 FROM iam_users WHERE name_key = ?", key);
 }
@@ -79,7 +72,7 @@ result<void> sql_identity_index<Pool>::create_user(const user_row& u) {
         key_of(u.name), u.name, u.path, u.user_id, u.created_at, u.basic_pull);
     if (!n) return n.take_error();
     if (*n == 0) return make_error(errc::entity_already_exists, "User with name " + u.name + " already exists.");
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -109,7 +102,7 @@ result<void> sql_identity_index<Pool>::set_basic_pull(const std::string& name, b
     auto n = db.run("UPDATE iam_users SET basic_pull = ? WHERE name_key = ?", on, key_of(name));
     if (!n) return n.take_error();
     if (*n == 0) return no_user(name);
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -140,7 +133,7 @@ result<void> sql_identity_index<Pool>::delete_user(const std::string& name) {
     }
     auto n = db.run("DELETE FROM iam_users WHERE name_key = ?", key);
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -160,7 +153,7 @@ result<void> sql_identity_index<Pool>::create_access_key(const access_key_row& k
         "VALUES(?, ?, ?, ?, ?)",
         k.access_key_id, key, k.sealed_secret, k.status, k.created_at);
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -203,7 +196,7 @@ result<void> sql_identity_index<Pool>::set_access_key_status(const std::string& 
                     access_key_id, key);
     if (!n) return n.take_error();
     if (*n == 0) return no_key(access_key_id);
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -215,7 +208,7 @@ result<void> sql_identity_index<Pool>::delete_access_key(const std::string& user
     auto n = db.run("DELETE FROM iam_access_keys WHERE access_key_id = ? AND user_key = ?", access_key_id, key);
     if (!n) return n.take_error();
     if (*n == 0) return no_key(access_key_id);
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -230,7 +223,7 @@ result<void> sql_identity_index<Pool>::put_policy(const std::string& kind, const
         "ON CONFLICT(owner_kind, owner_key, name) DO UPDATE SET document = excluded.document",
         kind, key, p.name, p.document);
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -275,7 +268,7 @@ result<void> sql_identity_index<Pool>::delete_policy(const std::string& kind, co
       return make_error(errc::no_such_entity, "The " + std::string(kind == "group" ? "group" : "user") +
                                                   " policy with name " + name + " cannot be found.");
     }
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -299,7 +292,7 @@ result<void> sql_identity_index<Pool>::create_group(const group_row& g) {
         key_of(g.name), g.name, g.path, g.group_id, g.created_at);
     if (!n) return n.take_error();
     if (*n == 0) return make_error(errc::entity_already_exists, "Group with name " + g.name + " already exists.");
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -343,7 +336,7 @@ result<void> sql_identity_index<Pool>::add_user_to_group(const std::string& grou
     auto n = db.run("INSERT INTO iam_group_members(group_key, user_key) VALUES(?, ?) ON CONFLICT DO NOTHING",
                     key_of(group), key_of(user));
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -354,7 +347,7 @@ result<void> sql_identity_index<Pool>::remove_user_from_group(const std::string&
     if (auto r = require_owner(db, "user", user); !r) return r.take_error();
     auto n = db.run("DELETE FROM iam_group_members WHERE group_key = ? AND user_key = ?", key_of(group), key_of(user));
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -371,7 +364,7 @@ result<void> sql_identity_index<Pool>::delete_group(const std::string& name) {
     if (*policies) return make_error(errc::delete_conflict, "Cannot delete entity, must delete policies first.");
     auto n = db.run("DELETE FROM iam_groups WHERE name_key = ?", key);
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 

@@ -3,17 +3,6 @@
 #include "sql_roles.hpp"
 
 namespace berth::meta {
-namespace {
-
-template <class Db>
-result<void> bump(Db& db) {
-  auto n = db.run(sql_rows::bump_access_generation);
-  if (!n) return n.take_error();
-  return {};
-}
-
-}  // namespace
-
 template <class Pool>
 result<std::optional<stored_policy>> sql_identity_index<Pool>::repository_policy(const std::string& repository) {
   return pool_.read([&](auto& db) -> result<std::optional<stored_policy>> {
@@ -39,7 +28,7 @@ result<void> sql_identity_index<Pool>::put_repository_policy(const std::string& 
         "principal_ids = excluded.principal_ids",
         *id, p.document, p.stored_at, p.principal_ids);
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -51,7 +40,7 @@ result<bool> sql_identity_index<Pool>::delete_repository_policy(const std::strin
     auto n = db.run("DELETE FROM repository_policies WHERE repository_id = ?", *id);
     if (!n) return n.take_error();
     if (*n == 0) return false;
-    if (auto b = bump(db); !b) return b.take_error();
+    if (auto b = sql_rows::bump_access(db); !b) return b.take_error();
     return true;
   });
 }
@@ -74,7 +63,7 @@ result<void> sql_identity_index<Pool>::put_registry_policy(const stored_policy& 
         "principal_ids = excluded.principal_ids",
         p.document, p.stored_at, p.principal_ids);
     if (!n) return n.take_error();
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -84,7 +73,7 @@ result<bool> sql_identity_index<Pool>::delete_registry_policy() {
     auto n = db.run("DELETE FROM registry_policy WHERE slot = 1");
     if (!n) return n.take_error();
     if (*n == 0) return false;
-    if (auto b = bump(db); !b) return b.take_error();
+    if (auto b = sql_rows::bump_access(db); !b) return b.take_error();
     return true;
   });
 }
@@ -98,7 +87,7 @@ result<void> sql_identity_index<Pool>::add_pull_exclusion(const std::string& pri
         principal_arn, now);
     if (!n) return n.take_error();
     if (*n == 0) return make_error(errc::entity_already_exists, principal_arn);
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 
@@ -108,7 +97,7 @@ result<void> sql_identity_index<Pool>::remove_pull_exclusion(const std::string& 
     auto n = db.run("DELETE FROM pull_time_exclusions WHERE principal_arn = ?", principal_arn);
     if (!n) return n.take_error();
     if (*n == 0) return make_error(errc::no_such_entity, principal_arn);
-    return bump(db);
+    return sql_rows::bump_access(db);
   });
 }
 

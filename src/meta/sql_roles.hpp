@@ -19,6 +19,12 @@ namespace berth::meta {
 namespace sql_rows {
 // Every change authorization may have cached (identities, policies, repository tags) runs this.
 inline constexpr const char* bump_access_generation = "UPDATE access_generation SET value = value + 1 WHERE slot = 1";
+template <class Db>
+result<void> bump_access(Db& db) {
+  auto n = db.run(bump_access_generation);
+  if (!n) return n.take_error();
+  return {};
+}
 
 // A macro, so it joins SQL string literals (the statement caches are keyed by the literal's address).
 #define BERTH_REPOSITORY_COLUMNS \

@@ -1,4 +1,5 @@
 #include "berth/policy/policy_evaluator.hpp"
+#include "berth/core/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,12 +9,6 @@
 
 namespace berth::policy {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // Policy variables (2012-10-17): ${aws:username}, ${key, 'default'}, and ${*} ${?} ${$} for the
 // literal characters. nullopt when a variable names a key the request lacks (and no default):
@@ -98,7 +93,7 @@ bool condition_holds(const condition& c, const document& doc, const request_cont
     // "true": the key must be absent; "false": present.
     const bool absent = present == nullptr || present->empty();
     return std::any_of(c.values.begin(), c.values.end(),
-                       [&](const std::string& v) { return (lower(v) == "true") == absent; });
+                       [&](const std::string& v) { return (ascii_lower(v) == "true") == absent; });
   }
   auto parsed = parse_operator(c.op);
   if (!parsed) return false;
@@ -149,7 +144,7 @@ std::optional<std::vector<std::string>> context_keys(const document& doc) {
     if (st.principal && (any_variable(st.principal->aws) || any_variable(st.principal->other))) return std::nullopt;
     for (const auto& c : st.conditions) {
       if (variable(c.key) || any_variable(c.values)) return std::nullopt;
-      keys.push_back(lower(c.key));
+      keys.push_back(ascii_lower(c.key));
     }
   }
   std::sort(keys.begin(), keys.end());

@@ -14,7 +14,7 @@ namespace berth {
 namespace {
 
 constexpr std::int64_t rules_refresh_seconds = 2;
-constexpr int max_index_depth = 2;  // an index of indexes at most
+constexpr int max_cached_index_depth = 2;  // an index of indexes at most
 
 std::string reference_text(const reference& ref) {
   if (const auto* d = std::get_if<digest>(&ref)) return d->str();
@@ -223,7 +223,7 @@ result<void> pull_through_cache::import(const std::string& repository, const std
     if (auto r = fetch_blob(repository, *d, false); !r) return r.take_error();
   }
   if (!parsed->manifests.empty()) {
-    if (depth >= max_index_depth) return make_error(errc::manifest_invalid, "indexes nested too deeply");
+    if (depth >= max_cached_index_depth) return make_error(errc::manifest_invalid, "indexes nested too deeply");
     auto t = target_of(repository);
     if (!t) return t.take_error();
     for (const auto& child : parsed->manifests) {

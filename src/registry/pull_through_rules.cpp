@@ -9,7 +9,7 @@
 namespace berth {
 namespace {
 
-error not_found() {
+error rule_not_found() {
   return make_error(
       errc::pull_through_rule_not_found,
       "The pull through cache rule was not found. Specify a valid pull through cache rule and try again.");
@@ -162,7 +162,7 @@ result<pull_through_rule> pull_through_rules::find(const std::string& prefix) {
   const auto p = normalized(prefix);
   for (auto& r : *rules)
     if (r.prefix == p) return std::move(r);
-  return not_found();
+  return rule_not_found();
 }
 
 result<pull_through_rule> pull_through_rules::update(const std::string& prefix, const std::string& credential_arn,
@@ -179,7 +179,7 @@ result<pull_through_rule> pull_through_rules::update(const std::string& prefix, 
   r->updated_at = clock_.now_seconds();
   auto stored = backends_.meta.settings().put_pull_through_rule(to_row(*r), false);
   if (!stored) {
-    if (stored.error_value().code == errc::pull_through_rule_not_found) return not_found();
+    if (stored.error_value().code == errc::pull_through_rule_not_found) return rule_not_found();
     return stored.take_error();
   }
   ++changes_;
@@ -191,7 +191,7 @@ result<pull_through_rule> pull_through_rules::remove(const std::string& prefix) 
   if (!r) return r.take_error();
   auto removed = backends_.meta.settings().delete_pull_through_rule(r->prefix);
   if (!removed) return removed.take_error();
-  if (!*removed) return not_found();
+  if (!*removed) return rule_not_found();
   ++changes_;
   return r;
 }

@@ -10,7 +10,7 @@
 namespace berth {
 namespace {
 
-constexpr int max_index_depth = 4;
+constexpr int max_replicated_index_depth = 4;
 
 // The failureCode of an error the peer will answer again (FAILED now), or "" for one worth
 // another attempt (the peer down, failing, or our own store busy).
@@ -128,7 +128,7 @@ result<void> replicator::copy_image(replication_target& peer, const replication_
   auto parsed = parse_manifest((*stored)->content, (*stored)->media_type);
   if (!parsed) return parsed.take_error();
   for (const auto& child : parsed->manifests) {
-    if (depth >= max_index_depth) return make_error(errc::manifest_invalid, "indexes nested too deep");
+    if (depth >= max_replicated_index_depth) return make_error(errc::manifest_invalid, "indexes nested too deep");
     auto there = peer.has_manifest(repository, child.dgst.str());
     if (!there) return there.take_error();
     if (*there) continue;

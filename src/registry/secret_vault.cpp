@@ -17,7 +17,9 @@ constexpr std::string_view previous_stage = "AWSPREVIOUS";
 constexpr std::size_t max_value_bytes = 65536;
 constexpr int write_attempts = 20;
 
-error not_found() { return make_error(errc::secret_not_found, "Secrets Manager can't find the specified secret."); }
+error no_such_secret() {
+  return make_error(errc::secret_not_found, "Secrets Manager can't find the specified secret.");
+}
 
 error marked_for_deletion() {
   return make_error(errc::invalid_request,
@@ -171,7 +173,7 @@ result<meta::vault_secret_row> secret_vault::resolve(const std::string& secret_i
   std::optional<meta::vault_secret_row> row;
   if (secret_id.starts_with("arn:")) {
     const auto prefix = arn_prefix();
-    if (!secret_id.starts_with(prefix)) return not_found();
+    if (!secret_id.starts_with(prefix)) return no_such_secret();
     const auto rest = secret_id.substr(prefix.size());
     // A full ARN ends with "-" and six random characters; a partial one is the name alone.
     if (rest.size() > 7 && rest[rest.size() - 7] == '-') {
@@ -190,12 +192,12 @@ result<meta::vault_secret_row> secret_vault::resolve(const std::string& secret_i
     if (!named) return named.take_error();
     row = std::move(*named);
   }
-  if (!row) return not_found();
+  if (!row) return no_such_secret();
   if (row->deletion_date != 0) {
     if (row->deletion_date <= clock_.now_seconds()) {
       // Its recovery window is over: it is gone (removed here, on the first look after).
       if (auto r = vault.remove(row->name); !r) return r.take_error();
-      return not_found();
+      return no_such_secret();
     }
     if (!allow_deleted) return marked_for_deletion();
   }
@@ -362,7 +364,7 @@ result<secret_version> secret_vault::put_value(const std::string& secret_id, con
         meta::vault_version_row{token, sealer_.seal(seal_text(v), row->arn + "/" + token), labels_text(stages), now};
     auto written = vault.change_versions(row->name, row->revision, change, now);
     if (written) return secret_version{row->name, row->arn, token, stages, now, v};
-    if (written.error_value().code == errc::secret_not_found) return not_found();
+    if (written.error_value().code == errc::secret_not_found) return no_such_secret();
     if (written.error_value().code != errc::busy) return written.take_error();
   }
   return make_error(errc::busy, "The secret is being changed by another request; try again.");
@@ -435,7 +437,7 @@ result<secret_info> secret_vault::remove(const std::string& secret_id, std::opti
       row->deletion_date = when;
       return info_of(*row);
     }
-    if (scheduled.error_value().code == errc::secret_not_found) return not_found();
+    if (scheduled.error_value().code == errc::secret_not_found) return no_such_secret();
     if (scheduled.error_value().code != errc::busy) return scheduled.take_error();
   }
   return make_error(errc::busy, "The secret is being changed by another request; try again.");
