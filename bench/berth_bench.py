@@ -56,8 +56,8 @@ SIGPIPE_HINT = (" (a load generator closed connections with responses in flight 
                 "ignore SIGPIPE; --berth-ignore-sigpipe starts Berth with SIGPIPE ignored to measure anyway)")
 REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "cache", "replication", "listing", "memory", "ecr",
                 "ops", "limits"]
-SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "replication", "memory",
-            "listing", "ops"]
+SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "replication", "backup",
+            "events", "memory", "listing", "ops"]
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -326,6 +326,7 @@ class Registry:
         self.upstream_port = None                # Berth: the reference, reachable as a plain-HTTP upstream
         self.extra_config = {}                   # Berth: further config file keys (replication peers)
         self.extra_args = []                     # Berth: further flags (--account-id, --region)
+        self.extra_yaml = ""                     # reference: further top-level config (notifications)
         self.region = "us-east-1"                # Berth: what its ECR calls are signed for
 
     @property
@@ -364,8 +365,8 @@ class Registry:
                     "  filesystem:\n    rootdirectory: %s\n"
                     "  delete:\n    enabled: true\n"
                     "  maintenance:\n    uploadpurging:\n      enabled: false\n"
-                    "http:\n  addr: 127.0.0.1:%d\n  secret: berth-bench-not-a-secret\n%s"
-                    % (self.data_dir, self.port, auth))
+                    "http:\n  addr: 127.0.0.1:%d\n  secret: berth-bench-not-a-secret\n%s%s"
+                    % (self.data_dir, self.port, auth, self.extra_yaml))
         return [self.opts.ref_bin, "serve", cfg]
 
     def blob_file(self, digest):
@@ -1351,6 +1352,145 @@ class Bench:
                                              "push acknowledged until COMPLETE on the peer"), "s", "lower",
                      lag, copy, md=True, note="the source's push itself took %.2f s" % push)
 
+    # ------------------------------------------------------------------ 4d. backup
+    def bench_backup(self):
+        """Backing up what the run has stored so far: `berth backup` (online: an SQLite snapshot plus
+        the blobs it references) beside what the reference's operators do, copying its storage
+        directory (cp -a, then rsync -a for the next, incremental copy); and back again (berth
+        restore vs cp -a). As throughput of the data directory's size, since the two hold different
+        amounts by now."""
+        log("4d. backup and restore vs cp -a / rsync -a of the reference's storage")
+        if not shutil.which("rsync"):
+            log("   (skipped: rsync not installed)")
+            return
+        out = os.path.join(self.work, "backups")
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+
+        def timed(cmd):
+            t0 = time.monotonic()
+            o = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            if o.returncode != 0:
+                raise RuntimeError("%s failed: %s" % (" ".join(cmd), (o.stderr or o.stdout)[-800:]))
+            return time.monotonic() - t0
+
+        def size(path):
+            return int(subprocess.run(["du", "-sb", path], capture_output=True, text=True).stdout.split()[0])
+
+        b, r = self.reg("berth"), self.reg("reference")
+        bdest, rdest = os.path.join(out, "berth"), os.path.join(out, "reference")
+        subprocess.run(["sync"])
+        t_b = timed([self.o.berth_bin, "backup", bdest, "--data-dir", b.data_dir])
+        t_r = timed(["cp", "-a", r.data_dir, rdest])
+        bsize, rsize = size(bdest), size(rdest)
+        t_b2 = timed([self.o.berth_bin, "backup", bdest, "--data-dir", b.data_dir])
+        t_r2 = timed(["rsync", "-a", r.data_dir + "/", rdest + "/"])
+        subprocess.run(["sync"])
+        t_b3 = timed([self.o.berth_bin, "restore", bdest, "--data-dir", os.path.join(out, "berth-restored")])
+        t_r3 = timed(["cp", "-a", rdest, os.path.join(out, "reference-restored")])
+        note = "Berth %s in %.1f s, reference %s in %.1f s" % (human_bytes(bsize), t_b, human_bytes(rsize), t_r)
+        self.res.add("backup", "backup of the run's data (Berth: berth backup, online; reference: cp -a)", "MB/s",
+                     "higher", bsize / MB / t_b, rsize / MB / t_r, md=True, note=note)
+        self.res.add("backup", "the same backup again, nothing new (berth backup, incremental; rsync -a)", "s",
+                     "lower", t_b2, t_r2, md=True)
+        self.res.add("backup", "restore into a new directory (berth restore; cp -a)", "MB/s", "higher",
+                     bsize / MB / t_b3, rsize / MB / t_r3, md=True,
+                     note="Berth %.1f s, reference %.1f s" % (t_b3, t_r3))
+        shutil.rmtree(out, ignore_errors=True)
+
+    # ------------------------------------------------------------------ 4e. events
+    def bench_events(self):
+        """Push notifications: a Berth with a webhook ("ECR Image Action" events from its durable
+        outbox) and a reference with a notifications endpoint (its in-memory queue), each posting to
+        a receiver here. Rows: from a manifest PUT's answer to the event's arrival, and the push
+        itself with and without the webhook on the same Berth."""
+        import http.server
+        n = 30 if self.p["mode"] == "quick" else 200
+        log("4e. events: %d pushes each, time from the manifest PUT's answer to the event's arrival" % n)
+        arrived = {}
+        lock = threading.Lock()
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = time.monotonic()
+                try:
+                    doc = json.loads(body)
+                except ValueError:
+                    doc = {}
+                tags = []
+                if "detail" in doc:  # Berth: one EventBridge envelope per event
+                    if doc["detail"].get("action-type") == "PUSH":
+                        tags.append(doc["detail"].get("image-tag"))
+                for e in doc.get("events", []):  # reference: a batch of events
+                    t = e.get("target", {})
+                    if e.get("action") == "push" and t.get("tag"):
+                        tags.append(t["tag"])
+                with lock:
+                    for t in tags:
+                        arrived.setdefault(t, now)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = "http://127.0.0.1:%d/events" % srv.server_port
+        berth = Registry("berth", os.path.join(self.work, "events-berth"), self.o)
+        berth.extra_config = {"events": {"webhooks": [{"url": url}]}}
+        plain = Registry("berth", os.path.join(self.work, "events-plain"), self.o)
+        ref = Registry("reference", os.path.join(self.work, "events-ref"), self.o)
+        ref.extra_yaml = ("notifications:\n  endpoints:\n    - name: bench\n      url: %s\n"
+                          "      timeout: 5s\n      threshold: 5\n      backoff: 1s\n" % url)
+        started = []
+        lat, push = {}, {}
+        try:
+            for r in (berth, plain, ref):
+                r.start()
+                started.append(r)
+            for r in (berth, ref, plain):
+                key = "plain" if r is plain else r.kind
+                cl = Client(r)
+                acks, times = {}, []
+                for i in range(n):
+                    tag = "%s-%d-%s" % (key, i, self.runid)
+                    t0 = time.monotonic()
+                    push_small_image(cl, "bench/events-%s" % self.runid, tag, self.data)
+                    acks[tag] = time.monotonic()
+                    times.append(acks[tag] - t0)
+                cl.close()
+                push[key] = times
+                if r is plain:
+                    continue
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    with lock:
+                        if all(t in arrived for t in acks):
+                            break
+                    time.sleep(0.05)
+                with lock:
+                    missing = [t for t in acks if t not in arrived]
+                    lat[key] = [arrived[t] - acks[t] for t in acks if t in arrived]
+                if missing:
+                    raise RuntimeError("%s: %d of %d events did not arrive within 120 s" % (r.name, len(missing), n))
+        finally:
+            for r in started:
+                r.stop()
+            srv.shutdown()
+            srv.server_close()
+        self.res.add("events", "event delivery: manifest PUT answered until the webhook has it, p50", "ms",
+                     "lower", pct(lat["berth"], 50) * 1000, pct(lat["reference"], 50) * 1000, md=True,
+                     note="%d pushes, one at a time; Berth's outbox is durable, the reference's queue is "
+                          "in memory" % n)
+        self.res.add("events", "event delivery, p99", "ms", "lower", pct(lat["berth"], 99) * 1000,
+                     pct(lat["reference"], 99) * 1000, md=True)
+        self.res.add("events", "push of a small image (2 blobs + manifest) with the webhook on, p50", "ms", "lower",
+                     pct(push["berth"], 50) * 1000, pct(push["reference"], 50) * 1000, md=True,
+                     note="Berth without a webhook: %.1f ms" % (pct(push["plain"], 50) * 1000))
+
     # ------------------------------------------------------------------ 6. memory
     def bench_memory(self):
         p = self.p
@@ -1583,6 +1723,7 @@ class Bench:
                      ("blobs", self.bench_blobs),
                      ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("cache", self.bench_cache),
                      ("replication", self.bench_replication),
+                     ("backup", self.bench_backup), ("events", self.bench_events),
                      ("memory", self.bench_memory),
                      ("listing", self.bench_listing), ("ops", self.bench_ops)]
             if self.want("ecr") and not self.want("manifest"):

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Berth needs: `build` (compile and run) or `test` (also the real
-# clients the integration tests drive). Installs only what is missing; needs root (or sudo).
+# Installs the Debian 12 packages Berth needs: `build` (compile and run), `test` (also the real
+# clients the integration tests drive) or `runtime` (only the shared libraries a built berth needs:
+# the container image's run stage). Installs only what is missing; needs root (or sudo).
+# `--list` prints the profile's packages instead (the container image test builds its bases with them).
 set -euo pipefail
 
 profile="${1:-build}"
+runtime_pkgs=(ca-certificates libssl3 libsqlite3-0 libpq5 libspdlog1.10 libfmt9)
 build_pkgs=(ca-certificates git g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libgtest-dev)
-test_pkgs=(python3 curl postgresql-15 ceph-mon ceph-osd radosgw ceph-common haproxy docker-registry apache2-utils python3-cryptography skopeo podman umoci docker.io uidmap iproute2 awscli python3-boto3 nodejs npm faketime prometheus clang-14 libclang-rt-14-dev clang-format git)
+test_pkgs=(python3 curl postgresql-15 ceph-mon ceph-osd radosgw ceph-common haproxy docker-registry apache2-utils python3-cryptography skopeo podman umoci docker.io uidmap iproute2 awscli python3-boto3 nodejs npm faketime prometheus clang-14 libclang-rt-14-dev clang-format git debootstrap docker-compose)
 
-pkgs=("${build_pkgs[@]}")
 case "$profile" in
-  build) ;;
-  test) pkgs+=("${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+  build) pkgs=("${build_pkgs[@]}") ;;
+  test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  runtime) pkgs=("${runtime_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|runtime] [--list]" >&2; exit 2 ;;
 esac
+if [ "${2:-}" = --list ]; then
+  echo "${pkgs[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -20,6 +20,7 @@ Commands:
   serve        run the registry (berth serve --help)
   gc           remove unreferenced blobs, online (berth gc --help)
   fsck         verify blobs and references (berth fsck --help)
+  health       ask a running server /healthz or /readyz (berth health --help)
   lifecycle    run lifecycle policies now (berth lifecycle run --help)
   usage        disk usage per repository (berth usage --help)
   backup       back up a registry, also while it serves (berth backup --help)
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     if (args[0] == "serve") return berth::cli::serve_command(rest);
     if (args[0] == "gc") return berth::cli::gc_command(rest);
     if (args[0] == "fsck") return berth::cli::fsck_command(rest);
+    if (args[0] == "health") return berth::cli::health_command(rest);
     if (args[0] == "lifecycle") return berth::cli::lifecycle_command(rest);
     if (args[0] == "usage") return berth::cli::usage_command(rest);
     if (args[0] == "backup") return berth::cli::backup_command(rest);

@@ -89,6 +89,13 @@ class PrivateDockerd:
                         time.sleep(0.1)
         except (OSError, ValueError):
             pass
+        # A container run with --network host leaves dockerd's namespace handle mounted here, which
+        # would make the work directory impossible to remove.
+        netns = os.path.join(self.dir, "exec", "netns")
+        if os.path.isdir(netns):
+            for name in os.listdir(netns):
+                subprocess.run(["umount", os.path.join(netns, name)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=30)
         if self.log:
             self.log.close()
             self.log = None

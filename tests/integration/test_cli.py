@@ -227,6 +227,44 @@ class TestLogsAndSignals(unittest.TestCase):
         self.assertEqual(srv.proc.wait(timeout=15), 0)
 
 
+class TestHealthCommand(unittest.TestCase):
+    """berth health: the container image's HEALTHCHECK. It finds the server from the same settings
+    serve reads (BERTH_LISTEN here), and fails with the reason when nothing or something else answers."""
+
+    def test_healthy_ready_and_down(self):
+        srv = BerthServer("health")
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        env = {"BERTH_LISTEN": "0.0.0.0:%d" % srv.port}
+        r = run(["health"], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "http://127.0.0.1:%d/healthz: ok\n" % srv.port)
+        r = run(["health", "--ready", "--listen", "127.0.0.1:%d" % srv.port])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("/readyz: ok", r.stdout)
+        r = run(["health", "--url", "http://127.0.0.1:%d/" % srv.port])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(srv.stop(), 0)
+        r = run(["health"], env=env)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("berth: http://127.0.0.1:%d/healthz: " % srv.port), r.stderr)
+
+    def test_something_else_answering_fails_with_its_status(self):
+        # A plain HTTP server that is not Berth: /healthz is a 404 there.
+        import http.server
+        import threading
+        server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        r = run(["health", "--url", "http://127.0.0.1:%d" % server.server_port, "--timeout", "3"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/healthz: HTTP 501", r.stderr)
+        r = run(["health", "--timeout", "0"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--timeout must be 1 to 300 seconds", r.stderr)
+
+
 class TestUploadExpiry(unittest.TestCase):
     def test_abandoned_upload_expires(self):
         srv = BerthServer("expiry", auth="none")

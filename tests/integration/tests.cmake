@@ -336,3 +336,15 @@ set_tests_properties(integration_operations PROPERTIES
   ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
   TIMEOUT 300
   LABELS "integration")
+
+# docker/Dockerfile built from debootstrapped Debian 12 bases (cached in /var/cache/berth-tests),
+# run, health-checked, pushed to and pulled from; the compose files validated (~10 min, ~20 min the
+# first time). Runs alone: dockerd and a full build inside it. Not in CI's selection ("full").
+add_test(NAME integration_container_image
+         COMMAND ${BERTH_IT_PYTHON} -m unittest -v test_container_image.py
+         WORKING_DIRECTORY ${BERTH_IT_DIR})
+set_tests_properties(integration_container_image PROPERTIES
+  ENVIRONMENT "BERTH_BIN=$<TARGET_FILE:berth>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+  TIMEOUT 3600
+  RUN_SERIAL TRUE
+  LABELS "integration;full")

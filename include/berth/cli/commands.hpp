@@ -19,6 +19,7 @@ int cert_command(const std::vector<std::string>& args);
 int user_command(const std::vector<std::string>& args);
 int key_command(const std::vector<std::string>& args);
 int policy_command(const std::vector<std::string>& args);
+int health_command(const std::vector<std::string>& args);
 
 // Sets up spdlog on stderr: "text" (human) or "json" (one object per line).
 void configure_logging(const std::string& format, const std::string& level);
