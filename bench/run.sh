@@ -13,7 +13,7 @@
 #
 #   --quick        sizes scaled down 10-100x; a few minutes (the full run takes ~20-25 minutes)
 #   --no-build     use the existing binary (BERTH_BIN, default build-release/berth) instead of building
-#   --only LIST    comma-separated subset: limits,manifest,authz,ecr,blobs,upload,skopeo,cache,replication,memory,listing,ops
+#   --only LIST    comma-separated subset: limits,manifest,authz,ecr,blobs,upload,skopeo,cache,replication,backup,events,memory,listing,ops
 #   --ref-auth     reference registry auth: none (default) or htpasswd (bcrypt basic auth)
 #   --berth-auth   Berth auth: sigv4 (default: login token on every V2 request) or none
 #   --berth-ignore-sigpipe  start Berth with SIGPIPE ignored (workaround for a Berth that dies when a
@@ -57,8 +57,9 @@ done
 
 install_tools() {
   # wrk: GET/POST load; apache2-utils: htpasswd (bcrypt) for --ref-auth htpasswd; docker-registry:
-  # the reference; skopeo: image push/pull; gcc: the small HEAD load generator.
-  local pkgs=(wrk curl skopeo docker-registry apache2-utils python3 openssl coreutils gcc libc6-dev libssl-dev)
+  # the reference; skopeo: image push/pull; gcc: the small HEAD load generator; rsync: the reference's
+  # incremental backup in the backup section.
+  local pkgs=(wrk curl skopeo docker-registry apache2-utils python3 openssl coreutils gcc libc6-dev libssl-dev rsync)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
