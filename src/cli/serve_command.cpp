@@ -18,6 +18,7 @@
 #include "berth/cli/key_files.hpp"
 #include "berth/cli/request_log.hpp"
 #include "berth/config/config.hpp"
+#include "berth/core/doorbell.hpp"
 #include "berth/http/observer_fanout.hpp"
 #include "berth/http/server.hpp"
 #include "berth/observability/ops_endpoints.hpp"
@@ -74,22 +75,21 @@ config file); without them Berth generates one on first start, keeps it in DIR/r
 )";
 
 // A thread that works a durable queue until shutdown: `next` runs one item (false: none was due),
-// and the thread waits `idle` before it looks again.
+// and the thread waits `idle` before it looks again, or less when `bell` rings.
 template <class Next>
-std::jthread queue_worker(const char* what, std::chrono::milliseconds idle, Next next) {
-  return std::jthread([what, idle, next = std::move(next)](std::stop_token stop) mutable {
-    std::mutex m;
-    std::condition_variable_any wake;
+std::jthread queue_worker(const char* what, std::chrono::milliseconds idle, Next next, doorbell* bell = nullptr) {
+  return std::jthread([what, idle, next = std::move(next), bell](std::stop_token stop) mutable {
+    doorbell quiet;  // never rung: a worker without a bell only polls
+    doorbell& wake = bell ? *bell : quiet;
     while (!stop.stop_requested()) {
+      const auto seen = wake.rung();
       bool worked = false;
       try {
         worked = next();
       } catch (const std::exception& e) {
         spdlog::error("{} failed: {}", what, e.what());
       }
-      if (worked) continue;
-      std::unique_lock lock(m);
-      wake.wait_for(lock, stop, idle, [] { return false; });
+      if (!worked) wake.wait(stop, seen, idle);
     }
   });
 }
@@ -363,9 +363,10 @@ int serve_command(const std::vector<std::string>& args) {
   for (int i = 0; (*opened)->events && i < 2; ++i) {
     auto holder = (*opened)->duty_holder + "/events/" + std::to_string(i);
     (*opened)->events->recover(holder);
-    event_posters.push_back(
-        queue_worker("event delivery", std::chrono::milliseconds(250),
-                     [events = (*opened)->events.get(), holder] { return events->deliver_next(holder); }));
+    event_posters.push_back(queue_worker(
+        "event delivery", std::chrono::milliseconds(250),
+        [events = (*opened)->events.get(), holder] { return events->deliver_next(holder); },
+        &(*opened)->events->bell()));
   }
   spdlog::info("berth {} listening on {}://{} (data directory {})", BERTH_VERSION, scheme, srv.bound_address(),
                std::filesystem::absolute(data_dir).lexically_normal().string());

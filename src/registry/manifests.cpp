@@ -172,6 +172,7 @@ result<pushed_manifest> registry::put_manifest(const std::string& repo, const re
     if (e.code == errc::name_unknown) return repositories_.repository_not_found(repo);
     return r.take_error();  // manifest_blob_unknown, referenced_images_not_found: as they are
   }
+  if (!w.events.empty()) events_->written();
   return pushed_manifest{w.digest, w.media_type, w.subject, w.tags};
 }
 
@@ -188,6 +189,7 @@ result<void> registry::delete_manifest(const std::string& repo, const reference&
     if (auto r = require_repository(repo); !r) return r.take_error();
     return make_error(errc::manifest_unknown, "Requested image not found");
   }
+  if (events_) events_->written();
   return {};
 }
 
@@ -207,6 +209,7 @@ result<std::vector<image_id>> registry::delete_image(const std::string& repo, co
   }
   std::vector<image_id> out;
   for (auto& r : *removed) out.push_back(image_id{std::move(r.digest), std::move(r.tag)});
+  if (events_ && !out.empty()) events_->written();
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "../common/registry_fixture.hpp"
 #include "berth/registry/event_announcer.hpp"
@@ -117,6 +118,26 @@ TEST_F(events_test, a_push_and_its_deletion_reach_every_webhook_in_order) {
   EXPECT_NE(sink.posted[0].id, sink.posted[1].id);  // each webhook's copy has its own id
   EXPECT_EQ(announcer->counts().delivered, 4u);
   EXPECT_EQ(meta->statistics().queues().value().at(2).depth, 0);
+}
+
+// The delivery workers wait on the announcer's bell between polls: a committed push or deletion
+// rings it, a refused one does not, and a ring between looking for work and waiting is not lost.
+TEST_F(events_test, committed_changes_ring_the_delivery_bell) {
+  auto& bell = announcer->bell();
+  const auto before = bell.rung();
+  push("app", "v1", "layer-1");
+  EXPECT_EQ(bell.rung(), before + 1);
+  ASSERT_TRUE(reg->delete_manifest("app", std::string("v1")));
+  EXPECT_EQ(bell.rung(), before + 2);
+  EXPECT_FALSE(reg->delete_manifest("app", std::string("v1")));  // nothing left to delete
+  EXPECT_EQ(bell.rung(), before + 2);
+
+  const auto seen = bell.rung();
+  std::thread ringer([&] { bell.ring(); });
+  ringer.join();
+  const auto t0 = std::chrono::steady_clock::now();
+  bell.wait(std::stop_token{}, seen, std::chrono::seconds(120));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));  // did not sleep the timeout
 }
 
 TEST_F(events_test, a_refused_push_announces_nothing_and_a_tag_deletion_names_its_image) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "berth/core/clock.hpp"
+#include "berth/core/doorbell.hpp"
 #include "berth/core/error.hpp"
 #include "berth/meta/event_index.hpp"
 #include "berth/registry/registry.hpp"
@@ -51,6 +52,9 @@ class event_announcer final : public image_events {
   std::vector<meta::outbox_event> pushed(const std::string& repository, const std::string& digest,
                                          const std::vector<std::string>& tags, const std::string& media_type) override;
   meta::deletion_events deletions() override;
+  void written() override { bell_.ring(); }
+  // Rung when this process has written events; the delivery workers wait on it between polls.
+  doorbell& bell() { return bell_; }
 
   // Posts one due event; false when none was due.
   bool deliver_next(const std::string& holder);
@@ -78,6 +82,7 @@ class event_announcer final : public image_events {
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> failed_attempts_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  doorbell bell_;
 };
 
 // A version 4 UUID (random), as EventBridge writes event ids.

@@ -74,6 +74,8 @@ class image_events {
                                                  const std::string& media_type) = 0;
   // What a deletion happening now announces.
   virtual meta::deletion_events deletions() = 0;
+  // A change whose events were written has committed: delivery may begin.
+  virtual void written() {}
 };
 
 class registry {
