@@ -51,11 +51,13 @@ import base64
 import hashlib
 import hmac
 import http.client
+import io
 import json
 import os
 import shutil
 import signal
 import socket
+import tarfile
 import ssl
 import subprocess
 import sys
@@ -1018,3 +1020,18 @@ def docker_login_with_aws(test, aws_argv, env, docker, hostport):
         aws.stderr.close()
     test.assertEqual(rc, 0, out + err)
     test.assertIn("Login Succeeded", out)
+
+
+def one_file_rootfs(directory, what):
+    """A tar of one small file whose content is new each call (so each import is a new image), for
+    `docker import`; returns its path."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = ("berth %s test %s\n" % (what, os.urandom(8).hex())).encode()
+        ti = tarfile.TarInfo("etc/berth-%s.txt" % what)
+        ti.size, ti.mode, ti.mtime = len(data), 0o644, 1700000000
+        tf.addfile(ti, io.BytesIO(data))
+    path = os.path.join(directory, "rootfs-%s.tar" % os.urandom(4).hex())
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return path

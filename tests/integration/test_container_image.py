@@ -10,18 +10,16 @@ keyed by their package lists; making them fetches Debian packages once (about 5 
 Needs root (debootstrap, chroot, dockerd). Labelled "full": not in CI's selection."""
 
 import hashlib
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import unittest
 
-from berth_fixture import (REPO_ROOT, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, ecr_call, free_port,
+from berth_fixture import (REPO_ROOT, one_file_rootfs, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, ecr_call, free_port,
                            http_request)
 from private_dockerd import PrivateDockerd
 
@@ -180,15 +178,7 @@ class TestContainerImage(unittest.TestCase):
         self.docker("login", "--username", "AWS", "--password-stdin", hostport, input_data=password)
 
         # A one-file image, pushed and pulled back by digest.
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tf:
-            data = ("berth image test %s\n" % os.urandom(8).hex()).encode()
-            ti = tarfile.TarInfo("etc/berth-image.txt")
-            ti.size, ti.mode, ti.mtime = len(data), 0o644, 1700000000
-            tf.addfile(ti, io.BytesIO(data))
-        rootfs = os.path.join(self.dir, "rootfs.tar")
-        with open(rootfs, "wb") as f:
-            f.write(buf.getvalue())
+        rootfs = one_file_rootfs(self.dir, "image")
         ref = "%s/team/app:v1" % hostport
         self.docker("import", rootfs, ref)
         self.docker("push", ref)

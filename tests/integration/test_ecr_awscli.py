@@ -31,7 +31,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, docker_login_with_aws,
+    one_file_rootfs, BerthServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, docker_login_with_aws,
     libfaketime, sha256,
     strip_origin, pick_unsupported, REPOSITORY_NAME_OPS, SIMPLE_UNSUPPORTED_CANDIDATES,
     OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, oci_image_manifest,
@@ -645,16 +645,7 @@ class TestDockerLogin(unittest.TestCase):
                               self.docker, SERVER.hostport)
 
     def import_image(self, ref):
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tf:
-            data = ("berth ecr test %s\n" % os.urandom(8).hex()).encode()
-            ti = tarfile.TarInfo("etc/berth-ecr.txt")
-            ti.size, ti.mode, ti.mtime = len(data), 0o644, 1700000000
-            tf.addfile(ti, io.BytesIO(data))
-        path = os.path.join(self.dir, "rootfs-%s.tar" % os.urandom(4).hex())
-        with open(path, "wb") as f:
-            f.write(buf.getvalue())
-        self.docker("import", path, ref)
+        self.docker("import", one_file_rootfs(self.dir, "ecr"), ref)
 
     def test_login_push_describe_delete(self):
         cli, hp = self.cli, SERVER.hostport

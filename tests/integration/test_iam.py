@@ -49,7 +49,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from berth_fixture import (  # noqa: E402
-    BerthServer, StoredBlobs, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, sha256,
+    one_file_rootfs, BerthServer, StoredBlobs, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, basic_auth_value, sha256,
     strip_origin, http_request, sigv4_sign, oci_image_manifest, berth_bin, metadata_env,
     OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
 )
@@ -1075,16 +1075,7 @@ class TestDocker(IamCase):
         self.assertIn("Login Succeeded", out)
 
     def import_image(self, ref):
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tf:
-            data = ("berth iam test %s\n" % os.urandom(8).hex()).encode()
-            ti = tarfile.TarInfo("etc/berth-iam.txt")
-            ti.size, ti.mode, ti.mtime = len(data), 0o644, 1700000000
-            tf.addfile(ti, io.BytesIO(data))
-        path = os.path.join(self.dir, "rootfs-%s.tar" % os.urandom(4).hex())
-        with open(path, "wb") as f:
-            f.write(buf.getvalue())
-        self.docker("import", path, ref)
+        self.docker("import", one_file_rootfs(self.dir, "iam"), ref)
 
     def image_id(self, ref):
         return self.docker("image", "inspect", "--format", "{{.Id}}", ref)[1].strip()
