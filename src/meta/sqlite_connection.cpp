@@ -21,28 +21,6 @@ std::string statement::blob(int col) const {
   return std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
 }
 
-namespace {
-
-// SQLite's own automatic checkpoint is PASSIVE: it copies what it can and never waits, so under a
-// steady stream of readers (every pull) the WAL is never rewound and grows without bound (a 20
-// minute soak took it to 290 MiB). This hook does the same PASSIVE checkpoint every 1000 pages,
-// and once the WAL passes 16384 pages (64 MiB of 4 KiB pages) a TRUNCATE one, which waits briefly
-// (at most 250 ms) for the readers of older snapshots to finish, then rewinds and truncates the
-// file. A checkpoint that cannot finish in time is simply tried again after a later commit.
-int checkpoint_after_commit(void*, sqlite3* db, const char* name, int pages) {
-  if (pages < 1000) return SQLITE_OK;
-  if (pages < 16384) {
-    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    return SQLITE_OK;
-  }
-  sqlite3_busy_timeout(db, 250);
-  sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  sqlite3_busy_timeout(db, 10000);
-  return SQLITE_OK;
-}
-
-}  // namespace
-
 result<std::unique_ptr<sqlite_connection>> sqlite_connection::open(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -60,7 +38,6 @@ result<std::unique_ptr<sqlite_connection>> sqlite_connection::open(const std::st
     for (auto sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
       if (auto r = c->exec(sql); !r) return r.take_error();
     }
-    sqlite3_wal_hook(db, checkpoint_after_commit, nullptr);
   }
   return c;
 }
@@ -99,16 +76,37 @@ error sqlite_connection::last_error(const char* what) const {
                     std::string(what) + ": " + sqlite3_errmsg(db_));
 }
 
-result<std::unique_ptr<connection_pool>> connection_pool::open(const std::string& path) {
+result<std::unique_ptr<connection_pool>> connection_pool::open(const std::string& path, wal_policy policy) {
   auto w = sqlite_connection::open(path, false);
   if (!w) return w.take_error();
+  auto own = sqlite_connection::open(path, false);
+  if (!own) return own.take_error();
   auto counter = change_counter::open(path + "-access");
   if (!counter) return counter.take_error();
   std::unique_ptr<connection_pool> p(new connection_pool());
   p->path_ = path;
   p->access_ = std::move(counter).value();
   p->writer_ = std::move(w).value();
+  p->checkpointer_ = std::make_unique<wal_checkpointer>(std::move(own).value(), policy,
+                                                        [pool = p.get()] { return pool->rewind_wal(); });
+  // The hook replaces SQLite's automatic checkpoint on the writer.
+  sqlite3_wal_hook(p->writer_->handle(), &wal_checkpointer::after_commit, p->checkpointer_.get());
   return p;
+}
+
+connection_pool::~connection_pool() {
+  if (writer_) sqlite3_wal_hook(writer_->handle(), nullptr, nullptr);
+  checkpointer_.reset();
+}
+
+bool connection_pool::rewind_wal() {
+  std::lock_guard lock(writer_mutex_);
+  // Readers of snapshots older than the last checkpoint get 100 ms to finish; a rewind that cannot
+  // wait that long gives up and is tried again a second later.
+  sqlite3_busy_timeout(writer_->handle(), 100);
+  int rc = sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(writer_->handle(), 10000);
+  return rc == SQLITE_OK;
 }
 
 result<connection_pool::lease> connection_pool::reader() {

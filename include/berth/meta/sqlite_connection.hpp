@@ -20,6 +20,7 @@
 #include "berth/meta/change_counter.hpp"
 #include "berth/meta/pool_lease.hpp"
 #include "berth/meta/sql_values.hpp"
+#include "berth/meta/wal_checkpointer.hpp"
 
 namespace berth::meta {
 
@@ -163,7 +164,10 @@ class connection_pool {
   // Claims of upload sessions live in the process (see sql_upload_index.cpp): one server per file.
   static constexpr bool shared_between_servers = false;
 
-  static result<std::unique_ptr<connection_pool>> open(const std::string& path);
+  static result<std::unique_ptr<connection_pool>> open(const std::string& path, wal_policy policy = {});
+  ~connection_pool();
+  connection_pool(const connection_pool&) = delete;
+  connection_pool& operator=(const connection_pool&) = delete;
 
   using lease = pool_lease<connection_pool, sqlite_connection>;
 
@@ -200,18 +204,23 @@ class connection_pool {
     access_->bump();
     return out;
   }
+  // What the background checkpointer has done (tests, metrics).
+  wal_checkpointer::counts wal_checkpoints() const { return checkpointer_->done(); }
   // The access generation without a query (every process on this file shares the counter).
   std::optional<std::int64_t> local_access_generation() const { return static_cast<std::int64_t>(access_->load()); }
 
  private:
   friend class pool_lease<connection_pool, sqlite_connection>;
+  connection_pool() = default;
   void give_back(std::unique_ptr<sqlite_connection> c);
+  bool rewind_wal();
   std::string path_;
   std::unique_ptr<change_counter> access_;
   std::unique_ptr<sqlite_connection> writer_;
   std::mutex writer_mutex_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<sqlite_connection>> readers_;
+  std::unique_ptr<wal_checkpointer> checkpointer_;
 };
 
 // BEGIN IMMEDIATE … COMMIT, rolled back unless committed.
