@@ -292,6 +292,13 @@ CREATE TABLE event_outbox(
   held_until INTEGER NOT NULL);
 CREATE INDEX event_outbox_order ON event_outbox(webhook, repository, id);
 )sql",
+    // 13: garbage collection and blob deletion look references and links up by digest alone (and
+    // the blobs foreign key of repository_blobs checks by digest): without these indexes each such
+    // lookup scanned the whole table, once per blob collected.
+    R"sql(
+CREATE INDEX manifest_references_by_child_digest ON manifest_references(child_digest, child_is_manifest);
+CREATE INDEX repository_blobs_by_digest ON repository_blobs(digest, linked_at);
+)sql",
 };
 
 // The key of the advisory lock migrations hold ("berth" in ASCII).

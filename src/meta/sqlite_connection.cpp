@@ -70,6 +70,12 @@ statement sqlite_connection::prepare(const char* sql) {
   return statement(s);
 }
 
+std::int64_t sqlite_connection::full_scan_steps(bool reset) {
+  std::int64_t steps = 0;
+  for (auto& [sql, s] : cache_) steps += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_FULLSCAN_STEP, reset ? 1 : 0);
+  return steps;
+}
+
 error sqlite_connection::last_error(const char* what) const {
   int rc = sqlite3_errcode(db_);
   return make_error((rc & 0xff) == SQLITE_FULL ? errc::storage_full : errc::internal,
@@ -142,6 +148,17 @@ void connection_pool::close_idle_readers(std::size_t keep) {
 void connection_pool::release_memory() {
   close_idle_readers(2);
   sqlite3_release_memory(64 << 20);
+}
+
+std::int64_t connection_pool::full_scan_steps(bool reset) {
+  std::int64_t steps = 0;
+  {
+    std::lock_guard lock(writer_mutex_);
+    steps += writer_->full_scan_steps(reset);
+  }
+  std::lock_guard lock(readers_mutex_);
+  for (auto& r : readers_) steps += r->full_scan_steps(reset);
+  return steps;
 }
 
 void connection_pool::give_back(std::unique_ptr<sqlite_connection> c) {

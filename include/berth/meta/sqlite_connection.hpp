@@ -107,6 +107,9 @@ class sqlite_connection {
   statement prepare(const char* sql);
   error last_error(const char* what) const;
   sqlite3* handle() const { return db_; }
+  // Rows its cached statements stepped through in full scans of a table or index, since `reset`:
+  // a statement on a growing table that finds no index shows up here.
+  std::int64_t full_scan_steps(bool reset);
 
   // The query helper. `sql` is a string literal (the statement cache is keyed by its address).
   // run: executes to the end and returns the number of rows changed.
@@ -204,6 +207,8 @@ class connection_pool {
     access_->bump();
     return out;
   }
+  // full_scan_steps of the writer and the idle readers (for tests of the statements' plans).
+  std::int64_t full_scan_steps(bool reset);
   // What the background checkpointer has done (tests, metrics).
   wal_checkpointer::counts wal_checkpoints() const { return checkpointer_->done(); }
   // The access generation without a query (every process on this file shares the counter).
