@@ -57,7 +57,7 @@ SIGPIPE_HINT = (" (a load generator closed connections with responses in flight 
 REPORT_ORDER = ["manifest", "authz", "blobs", "upload", "skopeo", "cache", "replication", "listing", "memory", "ecr",
                 "ops", "limits"]
 SECTIONS = ["limits", "manifest", "authz", "ecr", "blobs", "upload", "skopeo", "cache", "replication", "backup",
-            "events", "memory", "listing", "ops"]
+            "events", "gc", "memory", "listing", "ops"]
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -70,14 +70,14 @@ def params(quick):
                     conc_uploads=20, conc_size=5 * MiB, skopeo_layers=10, skopeo_layer=5 * MiB,
                     tags=5000, repos=500, seed_seconds=60, seed_threads=16, list_rounds=2,
                     mem_uploads=64, mem_small=1 * MiB, mem_big=10 * MiB, ecr_seconds=3,
-                    dd_bytes=256 * MiB, openssl_seconds=1, sha_api_mib=128)
+                    dd_bytes=256 * MiB, openssl_seconds=1, sha_api_mib=128, gc_images=400)
     return dict(mode="full", wrk_seconds=10, wrk_rounds=2, conns=[1, 32, 256],
                 big_blob=1 * GiB, small_blobs=1000, small_blob_size=64 * 1024,
                 blob_get_repeats=3, big_blob_streams=4, blob_conns=16, upload_size=1 * GiB, upload_rounds=2,
                 conc_uploads=20, conc_size=50 * MiB, skopeo_layers=10, skopeo_layer=50 * MiB,
                 tags=100_000, repos=10_000, seed_seconds=170, seed_threads=16, list_rounds=3,
                 mem_uploads=64, mem_small=10 * MiB, mem_big=100 * MiB, ecr_seconds=10,
-                dd_bytes=1 * GiB, openssl_seconds=3, sha_api_mib=1024)
+                dd_bytes=1 * GiB, openssl_seconds=3, sha_api_mib=1024, gc_images=4000)
 
 
 def log(msg):
@@ -1406,6 +1406,58 @@ class Bench:
                      note="Berth %.1f s, reference %.1f s" % (t_b3, t_r3))
         shutil.rmtree(out, ignore_errors=True)
 
+    # ------------------------------------------------------------------ 4f. garbage collection
+    def bench_gc(self):
+        """Garbage collection of a registry that holds `gc_images` small images (one shared config,
+        one 1 KB layer each), half of them deleted by digest: `berth gc --grace 0` beside the running
+        server, and the reference's `registry garbage-collect` (meant for a registry in read-only
+        mode; run here while it is idle). Both must remove exactly the deleted images' layers; the
+        time is the whole command's."""
+        log("4f. garbage collection: berth gc vs registry garbage-collect")
+        n = self.p["gc_images"]
+        repo = "bench/gc-%s" % self.runid
+
+        def blob_files(reg):
+            root = os.path.join(reg.data_dir, "blobs") if reg.kind == "berth" else \
+                os.path.join(reg.data_dir, "docker", "registry", "v2", "blobs")
+            return sum(len(files) for _, _, files in os.walk(root))
+
+        seconds, removed = {}, {}
+        for reg in (self.reg("berth"), self.reg("reference")):
+            digests = [None] * n
+
+            def push(cl, i, digests=digests):
+                digests[i] = push_small_image(cl, repo, "t%d" % i, self.data)[1]
+
+            def delete(cl, i, digests=digests):
+                st, _, body = cl.request("DELETE", "/v2/%s/manifests/%s" % (repo, digests[2 * i]))
+                if st != 202:
+                    raise RuntimeError("%s: DELETE manifest -> %d %r" % (reg.name, st, body[:200]))
+
+            for fn, count in ((push, n), (delete, n // 2)):
+                done, _, errors, first = self.parallel(reg, count, 8, fn, 900)
+                if errors or done != count:
+                    raise RuntimeError("%s: %d of %d done, %d errors (%s)" % (reg.name, done, count, errors, first))
+            before = blob_files(reg)
+            if reg.kind == "berth":
+                cmd = [self.o.berth_bin, "gc", "--data-dir", reg.data_dir, "--grace", "0"]
+            else:
+                cmd = [self.o.ref_bin, "garbage-collect", os.path.join(reg.dir, "config.yml")]
+            t0 = time.monotonic()
+            o = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            seconds[reg.kind] = time.monotonic() - t0
+            if o.returncode != 0:
+                raise RuntimeError("%s failed: %s" % (" ".join(cmd), (o.stderr or o.stdout)[-800:]))
+            removed[reg.kind] = before - blob_files(reg)
+        # Earlier sections may have left their own garbage; this one's is n/2 layers in each.
+        for kind, count in removed.items():
+            if count < n // 2:
+                raise RuntimeError("%s gc removed %d blob files, expected at least %d" % (kind, count, n // 2))
+        self.res.add("gc", "garbage collection, %d images of which %d deleted (berth gc, online; "
+                     "registry garbage-collect)" % (n, n // 2), "s", "lower", seconds["berth"], seconds["reference"],
+                     md=True, note="blob files removed: Berth %d, reference %d" % (removed["berth"],
+                                                                                   removed["reference"]))
+
     # ------------------------------------------------------------------ 4e. events
     def bench_events(self):
         """Push notifications: a Berth with a webhook ("ECR Image Action" events from its durable
@@ -1735,7 +1787,7 @@ class Bench:
                      ("blobs", self.bench_blobs),
                      ("upload", self.bench_uploads), ("skopeo", self.bench_skopeo), ("cache", self.bench_cache),
                      ("replication", self.bench_replication),
-                     ("backup", self.bench_backup), ("events", self.bench_events),
+                     ("backup", self.bench_backup), ("events", self.bench_events), ("gc", self.bench_gc),
                      ("memory", self.bench_memory),
                      ("listing", self.bench_listing), ("ops", self.bench_ops)]
             if self.want("ecr") and not self.want("manifest"):

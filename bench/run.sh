@@ -13,7 +13,7 @@
 #
 #   --quick        sizes scaled down 10-100x; a few minutes (the full run takes ~20-25 minutes)
 #   --no-build     use the existing binary (BERTH_BIN, default build-release/berth) instead of building
-#   --only LIST    comma-separated subset: limits,manifest,authz,ecr,blobs,upload,skopeo,cache,replication,backup,events,memory,listing,ops
+#   --only LIST    comma-separated subset: limits,manifest,authz,ecr,blobs,upload,skopeo,cache,replication,backup,events,gc,memory,listing,ops
 #   --ref-auth     reference registry auth: none (default) or htpasswd (bcrypt basic auth)
 #   --berth-auth   Berth auth: sigv4 (default: login token on every V2 request) or none
 #   --berth-ignore-sigpipe  start Berth with SIGPIPE ignored (workaround for a Berth that dies when a

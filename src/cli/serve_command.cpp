@@ -317,11 +317,12 @@ int serve_command(const std::vector<std::string>& args) {
   auto& lifecycle_runs = *(*opened)->lifecycle;
   if (cfg.lifecycle_interval_seconds > 0) {
     srv.every(std::chrono::seconds(cfg.lifecycle_interval_seconds),
-              [&lifecycle_runs, &duties, timed, lease = 2 * cfg.lifecycle_interval_seconds] {
-                duties.run("lifecycle", lease, [&lifecycle_runs, timed] {
-                  timed("lifecycle", [&lifecycle_runs] {
+              [&lifecycle_runs, &duties, &srv, timed, lease = 2 * cfg.lifecycle_interval_seconds] {
+                duties.run("lifecycle", lease, [&lifecycle_runs, &srv, timed] {
+                  timed("lifecycle", [&lifecycle_runs, &srv] {
                     std::uint64_t expired = 0;
-                    for (const auto& r : lifecycle_runs.run_all(false)) expired += r.applied;
+                    auto stopping = [&srv] { return srv.stopping(); };
+                    for (const auto& r : lifecycle_runs.run_all(false, stopping)) expired += r.applied;
                     return std::pair<std::uint64_t, std::uint64_t>{expired, 0};
                   });
                 });

@@ -146,7 +146,8 @@ result<std::vector<planned_action>> lifecycle_service::plan(const std::string& r
   return out;
 }
 
-result<lifecycle_run_report> lifecycle_service::run(const std::string& repo, bool dry_run) {
+result<lifecycle_run_report> lifecycle_service::run(const std::string& repo, bool dry_run,
+                                                    const std::function<bool()>& interrupted) {
   auto stored = backends_.meta.lifecycle().policy(repo);
   if (!stored) {
     if (stored.error_value().code == errc::name_unknown) return reg_.repositories().repository_not_found(repo);
@@ -159,6 +160,7 @@ result<lifecycle_run_report> lifecycle_service::run(const std::string& repo, boo
   if (!actions) return actions.take_error();
   lifecycle_run_report report{repo, std::move(actions).value(), 0, 0};
   for (const auto& a : report.actions) {
+    if (interrupted && interrupted()) return report;
     std::string tags;
     for (const auto& t : a.tags) tags += (tags.empty() ? "" : ",") + t;
     if (dry_run) {
@@ -186,7 +188,7 @@ result<lifecycle_run_report> lifecycle_service::run(const std::string& repo, boo
   return report;
 }
 
-std::vector<lifecycle_run_report> lifecycle_service::run_all(bool dry_run) {
+std::vector<lifecycle_run_report> lifecycle_service::run_all(bool dry_run, const std::function<bool()>& interrupted) {
   std::vector<lifecycle_run_report> out;
   auto repos = backends_.meta.lifecycle().repositories_with_policy();
   if (!repos) {
@@ -194,7 +196,8 @@ std::vector<lifecycle_run_report> lifecycle_service::run_all(bool dry_run) {
     return out;
   }
   for (const auto& repo : *repos) {
-    auto r = run(repo, dry_run);
+    if (interrupted && interrupted()) break;
+    auto r = run(repo, dry_run, interrupted);
     if (r) {
       out.push_back(std::move(r).value());
     } else {

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -300,6 +301,30 @@ class TestReadiness(OpsCase):
             os.remove(blobs)
             shutil.move(blobs + ".away", blobs)
         self.assertEqual(srv.req("GET", "/readyz").status, 200)
+
+    def test_an_older_server_after_a_newer_one_migrated_is_not_ready(self):
+        # A rolling upgrade: a newer Berth migrated the shared schema while this one still runs. It
+        # keeps serving (healthz) but says it is not ready, so a load balancer drains it; once
+        # stopped, it refuses to start on that schema rather than writing into it.
+        srv = BerthServer("ops-upgrade", auth="none")
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        self.assertEqual(srv.req("GET", "/readyz").status, 200)
+        db = sqlite3.connect(os.path.join(srv.data_dir, "berth.db"), timeout=10)
+        (current,) = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        db.execute("INSERT INTO schema_migrations(version, applied_at) VALUES(?, 0)", (current + 1,))
+        db.commit()
+        db.close()
+        r = srv.req("GET", "/readyz")
+        self.assertEqual(r.status, 503, r.describe())
+        self.assertEqual(r.body.decode().strip(), "not ready: metadata store: schema version %d, this build needs %d"
+                         % (current + 1, current))
+        self.assertEqual(srv.req("GET", "/healthz").status, 200)
+        self.assertEqual(srv.stop(), 0)
+        with self.assertRaises(Exception):
+            srv.start()
+        self.assertIn("metadata schema version %d is newer than this berth understands (%d)" % (current + 1, current),
+                      srv.log_text())
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include "../common/registry_fixture.hpp"
 #include "berth/registry/consistency_check.hpp"
 #include "berth/registry/garbage_collector.hpp"
+#include "berth/registry/lifecycle_service.hpp"
 
 using namespace berth;
 
@@ -147,4 +148,26 @@ TEST_F(gc_test, a_run_stops_between_items_when_interrupted_and_the_next_carries_
   auto rest = c.collect(gc_options{3600, false, false});
   EXPECT_EQ(rest.blobs.size(), 2u);
   EXPECT_TRUE(blobs->trashed_blobs().empty());
+}
+
+// Lifecycle, the other duty a shutdown waits for: a run stops between images and the next plans
+// afresh (an expiry of thousands of images once held SIGTERM for the whole shutdown grace).
+TEST_F(gc_test, a_lifecycle_run_stops_between_images_when_interrupted) {
+  auto cfg = push_blob("r", "{}");
+  for (const char* name : {"a", "b", "c"}) {
+    clk.now += 10;
+    ASSERT_TRUE(reg->put_manifest("r", std::string(name), "", image(cfg, push_blob("r", name))));
+  }
+  lifecycle_service lifecycle(*reg, backends());
+  ASSERT_TRUE(lifecycle.put_policy("r", R"({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any",
+      "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})"));
+  int asked = 0;
+  auto first = lifecycle.run_all(false, [&] { return ++asked > 2; });  // once for the repository, once per image
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].applied, 1u);
+  EXPECT_EQ(first[0].actions.size(), 2u);
+  auto rest = lifecycle.run("r", false);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->applied, 1u);
+  EXPECT_TRUE(lifecycle.run("r", false)->actions.empty());
 }

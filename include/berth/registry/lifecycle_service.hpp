@@ -3,6 +3,8 @@
 // would (with their referrers), transitions move them to the archive class.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,10 +56,12 @@ class lifecycle_service {
 
   result<std::vector<planned_action>> plan(const std::string& repo, const lifecycle::policy& p);
   // Runs the stored policy of `repo` (RepositoryNotFound / no policy are errors) and records
-  // lastEvaluatedAt unless `dry_run`.
-  result<lifecycle_run_report> run(const std::string& repo, bool dry_run);
+  // lastEvaluatedAt unless `dry_run`. `interrupted` (shutdown) is asked before each action: a run
+  // stops between images, records no evaluation, and the next run plans afresh.
+  result<lifecycle_run_report> run(const std::string& repo, bool dry_run,
+                                   const std::function<bool()>& interrupted = {});
   // Every repository with a policy; failures are logged and skipped.
-  std::vector<lifecycle_run_report> run_all(bool dry_run);
+  std::vector<lifecycle_run_report> run_all(bool dry_run, const std::function<bool()>& interrupted = {});
 
  private:
   std::string where(const std::string& repo) const;
