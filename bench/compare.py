@@ -49,6 +49,9 @@ def main():
     ap.add_argument("--loopback-ceiling")
     ap.add_argument("--sha-api-tool")
     ap.add_argument("--sections", default=",".join(berth_bench.SECTIONS))
+    # run.sh's --only means the same here: the sections to compare (passed through to each section
+    # run, it would replace that run's own --only and run the whole subset once per section).
+    ap.add_argument("--only", dest="sections", help="the same as --sections")
     ap.add_argument("--rounds", type=int, default=1, help="run every section this many times per binary "
                     "(figures are the medians)")
     ap.add_argument("--noise", type=float, default=0.10)
