@@ -14,10 +14,13 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "berth/cli/commands.hpp"
 #include "berth/cli/failure.hpp"
 #include "berth/cli/flags.hpp"
+#include "berth/core/ecr_host_names.hpp"
 
 namespace berth::cli {
 namespace {
@@ -112,26 +115,50 @@ bool is_valid_host(const std::string& h) {
 
 int cert_command(const std::vector<std::string>& args) {
   const char* help =
-      "Usage: berth cert generate --hostname NAME [--out DIR] [--force]\n\n"
+      "Usage: berth cert generate --hostname NAME [--out DIR] [--force]\n"
+      "       berth cert generate --ecr-hostnames --account ID --region REGION [--hostname NAME] [--out DIR] "
+      "[--force]\n\n"
       "Writes DIR/ca.crt, DIR/ca.key, DIR/server.crt (server + CA chain) and DIR/server.key (keys mode 0600).\n"
-      "The server certificate names NAME, localhost, 127.0.0.1 and ::1. Serve with\n"
+      "The server certificate names NAME, localhost, 127.0.0.1 and ::1; with --ecr-hostnames also ECR's own\n"
+      "names for the account and region: ID.dkr.ecr.REGION.amazonaws.com, api.ecr.REGION.amazonaws.com,\n"
+      "ecr.REGION.amazonaws.com, sts.REGION.amazonaws.com, sts.amazonaws.com, iam.amazonaws.com and\n"
+      "secretsmanager.REGION.amazonaws.com. Serve with\n"
       "  berth serve --tls-cert DIR/server.crt --tls-key DIR/server.key\n"
       "and give clients DIR/ca.crt (docker: /etc/docker/certs.d/HOST:PORT/ca.crt; aws: --ca-bundle).\n";
   if (args.empty() || args[0] != "generate") {
     std::cout << help;
     return args.empty() ? 2 : (args[0] == "--help" || args[0] == "-h" ? 0 : 2);
   }
-  auto flags = parse_flags({args.begin() + 1, args.end()}, {"hostname", "out"}, {"force"}, "cert generate");
+  auto flags = parse_flags({args.begin() + 1, args.end()}, {"hostname", "out", "account", "region"},
+                           {"force", "ecr-hostnames"}, "cert generate");
   if (!flags) return fail(flags.error_value().message);
   if (flags->help) {
     std::cout << help;
     return 0;
   }
   auto host = flags->values.count("hostname") ? flags->values["hostname"] : std::string();
-  if (host.empty()) return fail("--hostname NAME is required");
-  if (!is_valid_host(host)) {
+  const bool ecr = flags->values.count("ecr-hostnames") > 0;
+  std::vector<std::string> names;
+  if (ecr) {
+    auto account = flags->values.count("account") ? flags->values["account"] : std::string();
+    auto region = flags->values.count("region") ? flags->values["region"] : std::string();
+    if (account.size() != 12 || account.find_first_not_of("0123456789") != std::string::npos) {
+      return fail("--ecr-hostnames needs --account ID, the 12-digit account id the registry serves");
+    }
+    if (region.empty() || !is_valid_host(region) || region.find('.') != std::string::npos) {
+      return fail("--ecr-hostnames needs --region REGION, e.g. us-east-1");
+    }
+    names = ecr_host_names(account, region);
+  } else if (flags->values.count("account") || flags->values.count("region")) {
+    return fail("--account and --region go with --ecr-hostnames");
+  } else if (host.empty()) {
+    return fail("--hostname NAME is required (or --ecr-hostnames --account ID --region REGION)");
+  }
+  if (!host.empty() && !is_valid_host(host)) {
     return fail("'" + host + "' is not a host name or IP address (no port: the certificate names the host only)");
   }
+  if (!host.empty()) names.push_back(host);
+  const std::string& subject = names.front();
   std::filesystem::path out = flags->values.count("out") ? flags->values["out"] : ".";
   if (std::filesystem::exists(out / "ca.key") && !flags->values.count("force")) {
     // Replacing a CA that clients already trust would break every one of them.
@@ -144,9 +171,11 @@ int cert_command(const std::vector<std::string>& args) {
   auto ca_key = new_key();
   auto server_key = new_key();
   if (!ca_key || !server_key) return fail("key generation failed");
-  auto ca = make_cert(ca_key.get(), "Berth CA for " + host, nullptr, nullptr, 3650, true, "");
-  std::string san = std::string(is_ip(host) ? "IP:" : "DNS:") + host + ",DNS:localhost,IP:127.0.0.1,IP:::1";
-  auto server = make_cert(server_key.get(), host, ca.get(), ca_key.get(), 825, false, san);
+  auto ca = make_cert(ca_key.get(), "Berth CA for " + subject, nullptr, nullptr, 3650, true, "");
+  std::string san;
+  for (const auto& n : names) san += std::string(is_ip(n) ? "IP:" : "DNS:") + n + ",";
+  san += "DNS:localhost,IP:127.0.0.1,IP:::1";
+  auto server = make_cert(server_key.get(), subject, ca.get(), ca_key.get(), 825, false, san);
   if (!ca || !server) return fail("certificate generation failed");
   bool ok = write_pem(out / "ca.key", nullptr, ca_key.get()) && write_pem(out / "ca.crt", ca.get(), nullptr) &&
             write_pem(out / "server.key", nullptr, server_key.get());
@@ -157,7 +186,9 @@ int cert_command(const std::vector<std::string>& args) {
     if (f) ok = std::fclose(f) == 0 && ok;
   }
   if (!ok) return fail("cannot write the certificates into " + out.string());
-  std::printf("wrote %s/{ca.crt,ca.key,server.crt,server.key} for %s\n", out.c_str(), host.c_str());
+  std::string listed;
+  for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n;
+  std::printf("wrote %s/{ca.crt,ca.key,server.crt,server.key} for %s\n", out.c_str(), listed.c_str());
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "berth/cli/request_log.hpp"
 #include "berth/config/config.hpp"
 #include "berth/core/doorbell.hpp"
+#include "berth/core/ecr_host_names.hpp"
 #include "berth/http/observer_fanout.hpp"
 #include "berth/http/server.hpp"
 #include "berth/observability/ops_endpoints.hpp"
@@ -57,6 +58,9 @@ Options (a flag beats its environment variable, which beats the config file):
   --region REGION        region clients sign for         [BERTH_REGION, default us-east-1]
   --public-host HOST     host[:port] in repositoryUri and proxyEndpoint
                                                          [BERTH_PUBLIC_HOST, default: the request's Host]
+  --ecr-hostnames        answer as ECR's own host names: ACCOUNT.dkr.ecr.REGION.amazonaws.com in
+                         repositoryUri and proxyEndpoint (docs/ecr-hostnames.md)
+                                                         [BERTH_ECR_HOSTNAMES, default off]
   --tls-cert FILE        PEM certificate chain: serve TLS 1.2+ only (reloaded on SIGHUP)
                                                          [BERTH_TLS_CERT]
   --tls-key FILE         PEM private key for --tls-cert  [BERTH_TLS_KEY]
@@ -100,7 +104,7 @@ int serve_command(const std::vector<std::string>& args) {
   auto parsed = parse_flags(args,
                             {"listen", "data-dir", "config", "log-format", "log-level", "upload-expiry", "auth",
                              "account-id", "region", "public-host", "tls-cert", "tls-key", "metrics-listen"},
-                            {"access-log"}, "serve");
+                            {"access-log", "ecr-hostnames"}, "serve");
   if (!parsed) return fail(parsed.error_value().message);
   if (parsed->help) {
     std::cout << serve_help;
@@ -201,6 +205,11 @@ int serve_command(const std::vector<std::string>& args) {
   ecr_cfg.region = cfg.region;
   ecr_cfg.public_host = cfg.public_host;
   ecr_cfg.scheme = scheme;
+  if (cfg.ecr_hostnames) {
+    // ECR's clients reach these names on 443 over TLS, whether Berth or a proxy in front ends it.
+    ecr_cfg.public_host = ecr_registry_host(cfg.account_id, cfg.region);
+    ecr_cfg.scheme = "https";
+  }
   ecr_cfg.auth_enabled = auth_enabled;
   ecr_cfg.max_json_body = static_cast<std::size_t>(cfg.max_json_body_bytes);
   resource_policies policies((*opened)->backends(), clk, cfg.account_id);

@@ -79,6 +79,9 @@ result<void> validate(const settings& s) {
   if (s.region.empty() || s.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
     return bad("invalid region '" + s.region + "'");
   }
+  if (s.ecr_hostnames && !s.public_host.empty()) {
+    return bad("registry.public_host and registry.ecr_hostnames both name the registry's host; set one of them");
+  }
   if (s.token_lifetime_seconds < 900 || s.token_lifetime_seconds > 7 * 24 * 3600) {
     return bad("auth.token_lifetime_seconds must be between 900 (15 minutes) and 604800 (7 days)");
   }
@@ -175,12 +178,13 @@ result<settings> load(const flag_map& flags, env_lookup env) {
   for (auto [e, field] :
        {std::pair{"BERTH_S3_PATH_STYLE", &s.s3_path_style}, std::pair{"BERTH_S3_REDIRECT", &s.s3_redirect},
         std::pair{"BERTH_ANONYMOUS_PULL", &s.anonymous_pull}, std::pair{"BERTH_ACCESS_LOG", &s.access_log},
-        std::pair{"BERTH_METRICS_PUBLIC", &s.metrics_public}}) {
+        std::pair{"BERTH_METRICS_PUBLIC", &s.metrics_public}, std::pair{"BERTH_ECR_HOSTNAMES", &s.ecr_hostnames}}) {
     if (auto v = env(e); !v.empty()) {
       if (auto r = parse_bool(v, *field, e); !r) return r.take_error();
     }
   }
   if (flags.count("access-log")) s.access_log = true;
+  if (flags.count("ecr-hostnames")) s.ecr_hostnames = true;
   if (auto v = env("BERTH_S3_PART_SIZE"); !v.empty()) {
     auto n = parse_non_negative(v, "BERTH_S3_PART_SIZE");
     if (!n) return n.take_error();

@@ -296,7 +296,10 @@ result<settings> apply_json(settings s, const std::string& json_text) {
     }
   }
   if (auto it = doc.find("registry"); it != doc.end()) {
-    if (auto r = only_keys(*it, {"account_id", "region", "public_host"}, "registry"); !r) return r.take_error();
+    if (auto r = only_keys(*it, {"account_id", "region", "public_host", "ecr_hostnames"}, "registry"); !r) {
+      return r.take_error();
+    }
+    if (auto r = read_bool(*it, "ecr_hostnames", s.ecr_hostnames, "registry"); !r) return r.take_error();
     if (auto r = read_string(*it, "account_id", s.account_id, "registry"); !r) return r.take_error();
     if (auto r = read_string(*it, "region", s.region, "registry"); !r) return r.take_error();
     if (auto r = read_string(*it, "public_host", s.public_host, "registry"); !r) return r.take_error();

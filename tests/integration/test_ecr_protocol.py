@@ -13,6 +13,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import sys
 import time
 import unittest
@@ -20,6 +21,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import postgres_engine  # noqa: E402
+from test_ecr_awscli import find_cli  # noqa: E402
 from berth_fixture import (  # noqa: E402
     BerthServer, ECR_TARGET_PREFIX, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY,
     basic_auth_value, ecr_coverage, http_request, libfaketime, sha256, sigv4_sign, OCI_CONFIG, OCI_LAYER,
@@ -594,6 +596,43 @@ class TestTokenLifecycle(EcrCase):
         # V2 NAME_UNKNOWN names the configured registry too
         r = self.v2("POST", "/v2/team/none/blobs/uploads/", token=self.srv.login_token())
         self.assertV2Error(r, 404, "NAME_UNKNOWN", not_found_message("team/none", "123456789012"))
+
+    def test_ecr_hostnames_in_repository_uris_and_the_proxy_endpoint(self):
+        registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        self.srv = BerthServer("ecr-hostnames", auth="sigv4",
+                               registry={"account_id": "123456789012", "region": "eu-west-1"},
+                               extra_args=["--ecr-hostnames"])
+        self.srv.start()
+        repo = self.srv.create_repository("team/app")
+        self.assertEqual(repo["repositoryUri"], registry + "/team/app")
+        described = self.srv.ecr("DescribeRepositories", {"repositoryNames": ["team/app"]})
+        self.assertEqual(described["repositories"][0]["repositoryUri"], registry + "/team/app")
+        # What amazon-ecr-credential-helper requires: the proxyEndpoint must match its ECR host pattern.
+        data = self.srv.authorization_data()
+        self.assertEqual(data["proxyEndpoint"], "https://" + registry)
+        self.assertRegex(data["proxyEndpoint"][len("https://"):],
+                         r"(^[a-zA-Z0-9][a-zA-Z0-9-_]*)\.dkr\.ecr(-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)"
+                         r"\.amazonaws\.com(\.cn)?$")
+        # aws-cli v1's get-login prints the docker login for that host.
+        v1 = find_cli(1)
+        if v1:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(AWS_ACCESS_KEY_ID=ROOT_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET_ACCESS_KEY,
+                       AWS_DEFAULT_REGION="eu-west-1", AWS_CONFIG_FILE=os.devnull,
+                       AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+            p = subprocess.run(v1[0] + ["ecr", "get-login", "--no-include-email", "--endpoint-url", self.srv.base],
+                               capture_output=True, text=True, timeout=120, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            argv = p.stdout.split()
+            self.assertEqual(argv[:5], ["docker", "login", "-u", "AWS", "-p"], p.stdout)
+            self.assertEqual(argv[-1], "https://" + registry)
+        self.srv.stop()
+        self.srv.registry = {"account_id": "123456789012", "region": "eu-west-1",
+                             "public_host": "registry.example.test"}
+        with self.assertRaises(Exception):
+            self.srv.start()
+        self.assertIn("registry.public_host and registry.ecr_hostnames both name the registry's host",
+                      self.srv.log_text())
 
 
 if __name__ == "__main__":

@@ -211,6 +211,50 @@ class TestCertGenerate(unittest.TestCase):
         self.assertNotEqual(rc, 0, "a certificate of another CA verified: " + out)
 
 
+    def test_ecr_hostnames_name_every_endpoint_ecr_clients_address(self):
+        d = os.path.join(WORK, "gen-ecr")
+        rc, out, err = run([berth_bin(), "cert", "generate", "--ecr-hostnames", "--account", "123456789012",
+                            "--region", "eu-west-1", "--out", d])
+        registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        names = [registry, "api.ecr.eu-west-1.amazonaws.com", "ecr.eu-west-1.amazonaws.com",
+                 "sts.eu-west-1.amazonaws.com", "sts.amazonaws.com", "iam.amazonaws.com",
+                 "secretsmanager.eu-west-1.amazonaws.com"]
+        self.assertIn(", ".join(names), out)
+        san = openssl("x509", "-in", os.path.join(d, "server.crt"), "-noout", "-ext", "subjectAltName")
+        self.assertEqual(re.findall(r"DNS:([^,\s]+)", san), names + ["localhost"])
+        self.assertIn("CN = " + registry, openssl("x509", "-in", os.path.join(d, "server.crt"), "-noout",
+                                                  "-subject"))
+        # A client that checks the name accepts each of them from a server with this certificate.
+        srv = BerthServer("tls-ecr-names", auth="none", tls_ca=ca_of(d), extra_args=tls_args(d))
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        for name in names:
+            ctx = ssl.create_default_context(cafile=ca_of(d))
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10),
+                                 server_hostname=name) as s:
+                self.assertIn(name, [v for k, v in s.getpeercert()["subjectAltName"] if k == "DNS"])
+        ctx = ssl.create_default_context(cafile=ca_of(d))
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10),
+                            server_hostname="999999999999.dkr.ecr.eu-west-1.amazonaws.com")
+
+    def test_ecr_hostnames_need_an_account_and_a_region(self):
+        for args, why in ((["--region", "us-east-1"], "--account ID"), (["--account", "12345", "--region", "x"],
+                                                                         "--account ID"),
+                          (["--account", "123456789012"], "--region REGION"),
+                          (["--account", "123456789012", "--region", "us.east"], "--region REGION")):
+            out_dir = os.path.join(WORK, "gen-ecr-bad")
+            rc, out, err = run([berth_bin(), "cert", "generate", "--ecr-hostnames", "--out", out_dir] + args,
+                               check=False)
+            self.assertEqual(rc, 1, (args, err))
+            self.assertIn(why, err, args)
+            self.assertFalse(os.path.exists(os.path.join(out_dir, "server.key")))
+        rc, out, err = run([berth_bin(), "cert", "generate", "--hostname", "h", "--account", "123456789012",
+                            "--out", os.path.join(WORK, "gen-ecr-bad")], check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("--account and --region go with --ecr-hostnames", err)
+
+
 # ------------------------------------------------------------ Python clients
 class TestTlsClient(LogOnFailure):
 

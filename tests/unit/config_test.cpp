@@ -254,3 +254,24 @@ TEST(config, event_webhooks_and_tuning) {
   refused(R"({"events":{"retry_base_seconds":10,"retry_max_seconds":5}})", "must not exceed");
   refused(R"({"event":{}})", "did you mean events");
 }
+
+TEST(config, ecr_hostnames_from_file_environment_and_flag) {
+  EXPECT_FALSE(load({}, no_env)->ecr_hostnames);
+  auto file = apply_json({}, R"({"registry":{"ecr_hostnames":true}})");
+  ASSERT_TRUE(file) << file.error_value().message;
+  EXPECT_TRUE(file->ecr_hostnames);
+  EXPECT_FALSE(apply_json({}, R"({"registry":{"ecr_hostnames":"yes"}})"));
+  auto env =
+      load({}, [](const char* n) -> std::string { return std::string(n) == "BERTH_ECR_HOSTNAMES" ? "true" : ""; });
+  ASSERT_TRUE(env) << env.error_value().message;
+  EXPECT_TRUE(env->ecr_hostnames);
+  EXPECT_FALSE(
+      load({}, [](const char* n) -> std::string { return std::string(n) == "BERTH_ECR_HOSTNAMES" ? "maybe" : ""; }));
+  auto flag = load({{"ecr-hostnames", ""}}, no_env);
+  ASSERT_TRUE(flag);
+  EXPECT_TRUE(flag->ecr_hostnames);
+  auto both = load({{"ecr-hostnames", ""}, {"public-host", "registry.internal:5000"}}, no_env);
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error_value().message,
+            "registry.public_host and registry.ecr_hostnames both name the registry's host; set one of them");
+}

@@ -7,13 +7,13 @@ using namespace berth::auth;
 
 namespace {
 const std::string key(32, 'k');
-const credential_store store("123456789012",
-                             {credential{"root", "AKROOT", "s", true}, credential{"alice", "AKALICE", "s2", false}});
+const credential_store token_credentials("123456789012", {credential{"root", "AKROOT", "s", true},
+                                                          credential{"alice", "AKALICE", "s2", false}});
 }  // namespace
 
 TEST(login_token, round_trip_and_no_colon) {
-  login_token_issuer issuer(key, store);
-  auto alice = *store.identity_for("AKALICE");
+  login_token_issuer issuer(key, token_credentials);
+  auto alice = *token_credentials.identity_for("AKALICE");
   EXPECT_EQ(alice.arn, "arn:aws:iam::123456789012:user/alice");
   auto t = issuer.issue(alice, 1000);
   EXPECT_EQ(t.expires_at, 1000 + 12 * 3600);
@@ -24,13 +24,13 @@ TEST(login_token, round_trip_and_no_colon) {
 }
 
 TEST(login_token, expiry_forgery_and_deleted_principal) {
-  login_token_issuer issuer(key, store);
-  auto t = issuer.issue(*store.identity_for("AKALICE"), 1000);
+  login_token_issuer issuer(key, token_credentials);
+  auto t = issuer.issue(*token_credentials.identity_for("AKALICE"), 1000);
   auto expired = issuer.verify(t.token, 1000 + 12 * 3600);
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error_value().code, errc::token_expired);
 
-  login_token_issuer other_key(std::string(32, 'x'), store);
+  login_token_issuer other_key(std::string(32, 'x'), token_credentials);
   EXPECT_EQ(other_key.verify(t.token, 2000).error_value().code, errc::token_invalid);
   // Extending the expiry in the payload breaks the MAC.
   auto forged = t.token;

@@ -50,6 +50,9 @@ struct settings {
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   std::string public_host;  // host[:port] for repositoryUri/proxyEndpoint; "" → the request's Host
+  // ECR's own host names (<account>.dkr.ecr.<region>.amazonaws.com and the API endpoints) in
+  // repositoryUri, proxyEndpoint and the registry hosts answered; see docs/ecr-hostnames.md.
+  bool ecr_hostnames = false;
   // Background maintenance while serving (0 turns a task off).
   std::int64_t lifecycle_interval_seconds = 3600;
   std::int64_t gc_interval_seconds = 3600;
