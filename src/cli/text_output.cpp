@@ -1,7 +1,8 @@
 #include "berth/cli/text_output.hpp"
 
 #include <cstdio>
-#include <ctime>
+
+#include "berth/core/utc_time.hpp"
 
 namespace berth::cli {
 
@@ -22,14 +23,6 @@ std::string human_size(std::uint64_t bytes) {
   return buf;
 }
 
-std::string utc_time(std::int64_t seconds) {
-  if (seconds <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc_time(std::int64_t seconds) { return seconds <= 0 ? std::string("-") : utc_iso8601(seconds); }
 
 }  // namespace berth::cli

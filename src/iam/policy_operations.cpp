@@ -1,5 +1,6 @@
 // Inline policies of users and groups; groups and their members.
 #include "berth/auth/sigv4.hpp"
+#include "berth/core/utc_time.hpp"
 #include "query_operations.hpp"
 
 namespace berth::iam {
@@ -97,7 +98,7 @@ result<void> delete_policy(query_call& c) {
 
 void write_group(xml_writer& out, const group_info& g) {
   out.leaf("Path", g.path).leaf("GroupName", g.name).leaf("GroupId", g.group_id).leaf("Arn", g.arn);
-  out.leaf("CreateDate", iso8601(g.created_at));
+  out.leaf("CreateDate", utc_iso8601(g.created_at));
 }
 
 result<void> create_group(query_call& c) {
@@ -136,7 +137,7 @@ result<void> get_group(query_call& c) {
     }
     c.out.open("member");
     c.out.leaf("Path", u.path).leaf("UserName", u.name).leaf("UserId", u.user_id).leaf("Arn", u.arn);
-    c.out.leaf("CreateDate", iso8601(u.created_at)).close("member");
+    c.out.leaf("CreateDate", utc_iso8601(u.created_at)).close("member");
     last = u.name;
     ++n;
   }

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include "berth/auth/login_token.hpp"
 #include "berth/core/names.hpp"
 #include "berth/http/simple_exchange.hpp"
@@ -142,15 +140,6 @@ result<void> authorize(const query_call& c, const std::string& action, const std
   auto r = c.access.authorize(c.caller, what);
   c.req.notes.denied = !r && r.error_value().code == errc::denied;
   return r;
-}
-
-std::string iso8601(std::int64_t epoch_seconds) {
-  std::time_t t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 result<page> read_page(const query_call& c) {

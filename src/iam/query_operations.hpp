@@ -41,7 +41,6 @@ result<std::string> required(const query_call& c, const char* name, const char* 
 std::string optional_param(const query_call& c, const char* name, const std::string& fallback = "");
 // Only root, the configured users and callers allowed `action` on `resource` may.
 result<void> authorize(const query_call& c, const std::string& action, const std::string& resource);
-std::string iso8601(std::int64_t epoch_seconds);
 // Marker/MaxItems pages: the last key of the page before, base64url; MaxItems 1–1000 (default 100).
 struct page {
   std::string after;

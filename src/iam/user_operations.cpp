@@ -1,4 +1,5 @@
 // IAM users and access keys; STS GetCallerIdentity.
+#include "berth/core/utc_time.hpp"
 #include "query_operations.hpp"
 
 namespace berth::iam {
@@ -7,7 +8,7 @@ namespace {
 void write_user(xml_writer& out, const user_info& u) {
   out.open("User");
   out.leaf("Path", u.path).leaf("UserName", u.name).leaf("UserId", u.user_id).leaf("Arn", u.arn);
-  out.leaf("CreateDate", iso8601(u.created_at));
+  out.leaf("CreateDate", utc_iso8601(u.created_at));
   out.close("User");
 }
 
@@ -28,7 +29,7 @@ result<void> get_user(query_call& c) {
     c.out.open("User");
     c.out.leaf("UserId", c.caller.user_id).leaf("Arn", c.caller.arn);
     if (!c.caller.root) c.out.leaf("Path", "/").leaf("UserName", c.caller.name);
-    c.out.leaf("CreateDate", iso8601(0)).close("User");
+    c.out.leaf("CreateDate", utc_iso8601(0)).close("User");
     return {};
   }
   const std::string name = it == c.in.end() ? c.caller.name : it->second;
@@ -51,7 +52,7 @@ result<void> list_users(query_call& c) {
   for (const auto& u : *users) {
     c.out.open("member");
     c.out.leaf("Path", u.path).leaf("UserName", u.name).leaf("UserId", u.user_id).leaf("Arn", u.arn);
-    c.out.leaf("CreateDate", iso8601(u.created_at)).close("member");
+    c.out.leaf("CreateDate", utc_iso8601(u.created_at)).close("member");
   }
   c.out.close("Users");
   write_truncation(c.out, truncated, truncated ? users->back().name : std::string());
@@ -73,7 +74,7 @@ result<void> create_access_key(query_call& c) {
   if (!k) return k.take_error();
   c.out.open("AccessKey");
   c.out.leaf("UserName", k->user_name).leaf("AccessKeyId", k->access_key_id).leaf("Status", k->status);
-  c.out.leaf("SecretAccessKey", k->secret_access_key).leaf("CreateDate", iso8601(k->created_at));
+  c.out.leaf("SecretAccessKey", k->secret_access_key).leaf("CreateDate", utc_iso8601(k->created_at));
   c.out.close("AccessKey");
   return {};
 }
@@ -98,7 +99,7 @@ result<void> list_access_keys(query_call& c) {
     }
     c.out.open("member");
     c.out.leaf("UserName", k.user_name).leaf("AccessKeyId", k.access_key_id).leaf("Status", k.status);
-    c.out.leaf("CreateDate", iso8601(k.created_at)).close("member");
+    c.out.leaf("CreateDate", utc_iso8601(k.created_at)).close("member");
     last = k.access_key_id;
     ++n;
   }

@@ -4,23 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "berth/core/names.hpp"
+#include "berth/core/utc_time.hpp"
 
 namespace berth {
 namespace {
-
-std::string utc_time(std::int64_t at) {
-  std::time_t t = static_cast<std::time_t>(at);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 const event_webhook* find_webhook(const std::vector<event_webhook>& hooks, const std::string& url) {
   auto it = std::find_if(hooks.begin(), hooks.end(), [&](const event_webhook& w) { return w.url == url; });
@@ -60,7 +51,7 @@ std::string event_announcer::envelope(const std::string& event_id, std::int64_t 
                               {"detail-type", "ECR Image Action"},
                               {"source", "aws.ecr"},
                               {"account", account_id},
-                              {"time", utc_time(at)},
+                              {"time", utc_iso8601(at)},
                               {"region", region},
                               {"resources", nlohmann::json::array()},
                               {"detail", std::move(detail)}};
