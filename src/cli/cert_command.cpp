@@ -142,10 +142,10 @@ int cert_command(const std::vector<std::string>& args) {
   if (ecr) {
     auto account = flags->values.count("account") ? flags->values["account"] : std::string();
     auto region = flags->values.count("region") ? flags->values["region"] : std::string();
-    if (account.size() != 12 || account.find_first_not_of("0123456789") != std::string::npos) {
+    if (!is_account_id(account)) {
       return fail("--ecr-hostnames needs --account ID, the 12-digit account id the registry serves");
     }
-    if (region.empty() || !is_valid_host(region) || region.find('.') != std::string::npos) {
+    if (!is_region(region)) {
       return fail("--ecr-hostnames needs --region REGION, e.g. us-east-1");
     }
     names = ecr_host_names(account, region);

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "berth/core/ecr_host_names.hpp"
 #include "config_error.hpp"
 
 namespace berth::config {
@@ -73,7 +74,7 @@ result<void> validate(const settings& s) {
       return bad("storage.s3.part_size must be between 5 MiB and 5 GiB (S3's part limits)");
     }
   }
-  if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos) {
+  if (!is_account_id(s.account_id)) {
     return bad("registry account id must be 12 digits, got '" + s.account_id + "'");
   }
   if (s.region.empty() || s.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {

@@ -8,12 +8,14 @@ namespace {
 constexpr std::string_view registry_infix = ".dkr.ecr.";
 constexpr std::string_view aws_suffix = ".amazonaws.com";
 
+}  // namespace
+
+bool is_account_id(std::string_view a) { return a.size() == 12 && a.find_first_not_of("0123456789") == a.npos; }
+
 bool is_region(std::string_view r) {
   return !r.empty() && r.size() <= 32 && r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == r.npos &&
          r.front() != '-' && r.back() != '-';
 }
-
-}  // namespace
 
 std::string ecr_registry_host(std::string_view account, std::string_view region) {
   return std::string(account) + std::string(registry_infix) + std::string(region) + std::string(aws_suffix);
@@ -40,7 +42,7 @@ std::optional<registry_host> parse_registry_host(std::string_view host) {
   if (infix != 12) return std::nullopt;
   auto account = rest.substr(0, 12);
   auto region = rest.substr(12 + registry_infix.size());
-  if (account.find_first_not_of("0123456789") != account.npos || !is_region(region)) return std::nullopt;
+  if (!is_account_id(account) || !is_region(region)) return std::nullopt;
   return registry_host{std::string(account), std::string(region)};
 }
 

@@ -11,6 +11,11 @@
 
 namespace berth {
 
+// An account id as ECR writes it (12 digits) and a region name (lower-case letters, digits and
+// inner hyphens, as in eu-west-1).
+bool is_account_id(std::string_view account);
+bool is_region(std::string_view region);
+
 // <account>.dkr.ecr.<region>.amazonaws.com
 std::string ecr_registry_host(std::string_view account, std::string_view region);
 

@@ -3,9 +3,8 @@
 // would (with their referrers), transitions move them to the archive class.
 #pragma once
 
-#include <functional>
-
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
